@@ -8,28 +8,34 @@ const id = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'use lowercase letters, digits and single hyphens (e.g. "core-banking")');
 
-const stdioServer = z
+/**
+ * An upstream MCP server: `command` (stdio child process) or `url` (Streamable HTTP).
+ * One object with a refinement rather than a union, so a typo gets "unknown key, did you mean".
+ */
+export const serverSchema = z
   .object({
-    /** Executable; `node` means the Node.js running Skillgate. */
-    command: z.string().min(1),
-    args: z.array(z.string()).default([]),
-    env: z.record(z.string(), z.string()).default({}),
-    /** Working directory, relative to the config file. */
+    /** stdio: executable; `node` means the Node.js running Skillgate. */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    /** stdio: working directory, relative to the config file. */
     cwd: z.string().optional(),
-  })
-  .strict();
-
-const httpServer = z
-  .object({
     /** Streamable HTTP endpoint of the upstream MCP server. */
-    url: z.url(),
-    headers: z.record(z.string(), z.string()).default({}),
+    url: z.url().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
   })
-  .strict();
-
-export const serverSchema = z.union([stdioServer, httpServer], {
-  error: () => 'a server needs either `command` (stdio) or `url` (Streamable HTTP), not both',
-});
+  .strict()
+  .superRefine((s, ctx) => {
+    if ((s.command === undefined) === (s.url === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a server needs exactly one of `command` (stdio) or `url` (Streamable HTTP)' });
+    }
+    if (s.url !== undefined && (s.args || s.env || s.cwd)) {
+      ctx.addIssue({ code: 'custom', message: '`args`, `env` and `cwd` only apply to stdio servers (with `command`)' });
+    }
+    if (s.command !== undefined && s.headers) {
+      ctx.addIssue({ code: 'custom', message: '`headers` only applies to HTTP servers (with `url`)' });
+    }
+  });
 
 const userSchema = z
   .object({
@@ -40,6 +46,55 @@ const userSchema = z
   .strict();
 
 const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration like "500ms", "30s", "5m", "24h"');
+
+/** A trusted token issuer (the company IdP in production, the embedded dev IdP in dev). */
+const issuerSchema = z
+  .object({
+    /** Exact `iss` value; its OIDC discovery document gives the JWKS unless jwksUri is set. */
+    issuer: z.url(),
+    jwksUri: z.url().optional(),
+    /** Signature algorithms accepted from this issuer (never `none`, never HS*). */
+    algorithms: z
+      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+      .min(1)
+      .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+  })
+  .strict();
+
+/** Where user roles/groups and the agent id are found in the token claims. */
+const claimsSchema = z
+  .object({
+    /** Claim holding the user's roles (array or space-separated string). */
+    roles: z.string().default('roles'),
+    groups: z.string().default('groups'),
+    /** Claims naming the OAuth client (the agent), tried in order. */
+    agent: z.array(z.string()).min(1).default(['azp', 'client_id']),
+  })
+  .strict();
+
+const agentSchema = z
+  .object({
+    /** OAuth client id of the agent at the issuer. */
+    clientId: z.string().min(1),
+    name: z.string().optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
+/** Patterns of `<server>.<tool>`; `*` matches any run of characters (e.g. `core-banking.*`). */
+const toolPattern = z.string().regex(/^[a-z0-9*][a-z0-9*-]*\.[A-Za-z0-9_*.-]+$/, 'a tool pattern like "core-banking.get_customer" or "hr.*"');
+
+const gatewaySchema = z
+  .object({
+    description: z.string().optional(),
+    /** Agents (keys of `agents`) allowed to connect to this gateway. */
+    agents: z.array(id).default([]),
+    /** Tools exposed here; anything not matched is invisible on this gateway. */
+    tools: z.array(toolPattern).default([]),
+    /** Skills (folder names) exposed here as MCP tools. */
+    skills: z.array(id).default([]),
+  })
+  .strict();
 
 export const configSchema = z
   .object({
@@ -74,6 +129,24 @@ export const configSchema = z
     servers: z.record(id, serverSchema).default({}),
     /** Users known to this workspace (the dev IdP's demo users; approvers' roles in dev). */
     users: z.record(id, userSchema).default({}),
+    /** Base URL agents use to reach Skillgate; a gateway's resource URL is `<publicUrl>/mcp/<gateway>`. */
+    publicUrl: z.url().default('http://127.0.0.1:8787'),
+    identity: z
+      .object({
+        issuers: z.array(issuerSchema).default([]),
+        claims: claimsSchema.default({ roles: 'roles', groups: 'groups', agent: ['azp', 'client_id'] }),
+        /** Accepted clock difference for exp/nbf/iat. */
+        clockSkew: durationSchema.default('30s'),
+        /** Run the embedded dev IdP at `<publicUrl>/idp` with `users` and `agents` as its accounts and clients. Never in production. */
+        devIdp: z.boolean().default(false),
+      })
+      .strict()
+      .default({ issuers: [], claims: { roles: 'roles', groups: 'groups', agent: ['azp', 'client_id'] }, clockSkew: '30s', devIdp: false }),
+    /** The agents (OAuth clients) this workspace knows; tokens from unknown clients are refused. */
+    agents: z.record(id, agentSchema).default({}),
+    gateways: z.record(id, gatewaySchema).default({}),
+    /** Cedar policy files (globs allowed), relative to the config file. */
+    policies: z.array(z.string()).default(['policies/*.cedar']),
     /** Default per-attempt timeout of a tool step. */
     defaults: z
       .object({
@@ -87,9 +160,12 @@ export const configSchema = z
 
 export type SkillgateConfig = z.infer<typeof configSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
-export type StdioServerConfig = z.infer<typeof stdioServer>;
-export type HttpServerConfig = z.infer<typeof httpServer>;
+export type StdioServerConfig = ServerConfig & { command: string };
+export type HttpServerConfig = ServerConfig & { url: string };
+export type GatewayConfig = z.infer<typeof gatewaySchema>;
+export type AgentConfig = z.infer<typeof agentSchema>;
+export type IssuerConfig = z.infer<typeof issuerSchema>;
 
 export function isStdioServer(s: ServerConfig): s is StdioServerConfig {
-  return 'command' in s;
+  return s.command !== undefined;
 }
