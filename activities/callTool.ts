@@ -1,0 +1,70 @@
+/**
+ * The `callTool` activity: one skill step's tool call, through the same pipeline as an agent's
+ * direct call. Retry semantics: a tool that answers `isError` will answer the same next time
+ * (non-retryable `ToolError`); a transport failure is transient (retryable `UpstreamUnavailable`).
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { invokeTool } from '../gateway/pipeline/index.js';
+import type { PipelineDeps } from '../gateway/pipeline/context.js';
+import { ToolCallError } from '../gateway/pipeline/errors.js';
+import { resultText } from '../gateway/pipeline/normalize-result.js';
+import { UpstreamError } from '../gateway/upstream/types.js';
+import type { CallToolInput, CallToolOutput } from './types.js';
+
+/** `_meta` keys Skillgate sends upstream with a skill step's tool call. */
+export const META_IDEMPOTENCY_KEY = 'dev.skillgate/idempotency-key';
+export const META_SKILL = 'dev.skillgate/skill';
+export const META_STEP = 'dev.skillgate/step';
+
+/** Failure `type`s of the activity (ApplicationFailure.type). */
+export type CallToolFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError';
+
+export function createCallTool(deps: PipelineDeps) {
+  return async function callTool(input: CallToolInput): Promise<CallToolOutput> {
+    const ctx = Context.current();
+    const { workflowExecution, activityId } = ctx.info;
+    // Stable across retries and worker crashes: the same step of the same run has the same key.
+    // (workflowExecution is absent only for standalone activities, which Skillgate does not use.)
+    const idempotencyKey = `${workflowExecution?.runId ?? ctx.info.workflowExecution?.workflowId ?? 'standalone'}/${activityId}`;
+    const what = input.compensation ? `compensation of step "${input.stepId}"` : `step "${input.stepId}"`;
+    const toolName = `${input.server}.${input.tool}`;
+    try {
+      const res = await invokeTool(deps, {
+        principal: input.principal,
+        workspace: input.workspace,
+        gateway: input.gateway,
+        server: input.server,
+        tool: input.tool,
+        arguments: input.arguments,
+        meta: { [META_IDEMPOTENCY_KEY]: idempotencyKey, [META_SKILL]: input.skill, [META_STEP]: input.stepId },
+        skill: { name: input.skill, stepId: input.stepId, compensation: input.compensation },
+        signal: ctx.cancellationSignal,
+      });
+      if (res.result.isError) {
+        throw ApplicationFailure.create({
+          message: `${what}: ${toolName} failed: ${resultText(res.result.content)}`,
+          type: 'ToolError' satisfies CallToolFailureType,
+          nonRetryable: true,
+          details: [{ stepId: input.stepId, server: input.server, tool: input.tool }],
+        });
+      }
+      return { output: res.output ?? null };
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      if (err instanceof ToolCallError) {
+        throw ApplicationFailure.create({ message: `${what}: ${err.message}`, type: 'UnknownTool' satisfies CallToolFailureType, nonRetryable: true });
+      }
+      if (err instanceof UpstreamError) {
+        if (err.code === 'ERR_UPSTREAM_UNKNOWN_SERVER' || err.code === 'ERR_UPSTREAM_UNKNOWN_TOOL') {
+          throw ApplicationFailure.create({ message: `${what}: ${err.message}`, type: 'UnknownTool' satisfies CallToolFailureType, nonRetryable: true });
+        }
+        throw ApplicationFailure.create({
+          message: `${what}: ${err.message}`,
+          type: (err.retryable ? 'UpstreamUnavailable' : 'UpstreamProtocolError') satisfies CallToolFailureType,
+          nonRetryable: !err.retryable,
+        });
+      }
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * What flows through the tool-call pipeline: one object per call, filled step by step.
+ */
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Json } from '../../src/skills/plan.js';
+import type { Principal } from '../identity/principal.js';
+import type { UpstreamPool } from '../upstream/types.js';
+
+/** A request to call one upstream tool on behalf of a principal. */
+export interface ToolCallRequest {
+  principal: Principal;
+  workspace: string;
+  gateway: string;
+  server: string;
+  tool: string;
+  arguments: { [key: string]: Json };
+  /** Sent upstream as the request's `_meta` (idempotency key, …). */
+  meta?: { [key: string]: Json };
+  /** Set when the call is a step of a skill run. */
+  skill?: { name: string; stepId: string; compensation?: boolean };
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** The call as it moves through the pipeline. */
+export interface ToolCallContext {
+  readonly request: ToolCallRequest;
+  /** The upstream tool definition, once resolved. */
+  tool?: Tool;
+  /** The upstream answer (may be `isError`). */
+  result?: CallToolResult;
+  /** What the caller gets as the step output (structured when possible). */
+  output?: Json;
+  /** Microseconds spent in each step, by step name. */
+  readonly timings: { [step: string]: number };
+}
+
+/** What the steps need from the runtime. Later steps (authorize, vault, audit) add their own. */
+export interface PipelineDeps {
+  pool: UpstreamPool;
+}
+
+/** One step: inspects or fills the context, or throws a ToolCallError / UpstreamError. */
+export type PipelineStep = (ctx: ToolCallContext, deps: PipelineDeps) => Promise<void> | void;

@@ -1,0 +1,204 @@
+/**
+ * One long-lived MCP client connection per configured upstream server (per process):
+ * connected on first use, shared by concurrent callers, re-established after it drops.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  type CallToolResult,
+  CallToolResultSchema,
+  McpError,
+  type Tool,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { LoadedConfig } from '../../src/config/load.js';
+import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
+import type { Json } from '../../src/skills/plan.js';
+import { type UpstreamCallOptions, UpstreamError, type UpstreamPool } from './types.js';
+
+export interface UpstreamPoolOptions {
+  /** Where upstream stderr lines and connection events go (default: process.stderr). */
+  log?: (line: string) => void;
+  /** Client name announced to upstream servers. */
+  clientName?: string;
+}
+
+interface Connection {
+  client: Client;
+  transport: Transport;
+  tools?: Promise<Tool[]>;
+  closed: boolean;
+}
+
+/** JSON-RPC codes that mean "this request was wrong", as opposed to the server being unwell. */
+const CLIENT_FAULT_CODES = new Set([-32600, -32601, -32602, -32700]);
+
+/**
+ * Create the pool for the servers of a loaded config.
+ *
+ * @example
+ * const pool = createUpstreamPool(loadConfig());
+ * const tools = await pool.listTools('core-banking');
+ * const res = await pool.callTool('core-banking', 'get_customer', { customerId: 'C-1001' });
+ */
+export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptions = {}): UpstreamPool {
+  const servers = loaded.config.servers;
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const connections = new Map<string, Promise<Connection>>();
+  let closing = false;
+
+  function configOf(server: string): ServerConfig {
+    const cfg = servers[server];
+    if (!cfg) {
+      throw new UpstreamError('ERR_UPSTREAM_UNKNOWN_SERVER', `unknown server "${server}" (not in ${loaded.file})`, server);
+    }
+    return cfg;
+  }
+
+  function makeTransport(server: string, cfg: ServerConfig): Transport {
+    if (isStdioServer(cfg)) {
+      const transport = new StdioClientTransport({
+        command: cfg.command === 'node' ? process.execPath : cfg.command,
+        args: cfg.args ?? [],
+        cwd: cfg.cwd ? loaded.path(cfg.cwd) : loaded.baseDir,
+        env: { ...(process.env as Record<string, string>), ...(cfg.env ?? {}) },
+        stderr: 'pipe',
+      });
+      let buffered = '';
+      transport.stderr?.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          log(`[${server}] ${buffered.slice(0, nl)}`);
+          buffered = buffered.slice(nl + 1);
+        }
+      });
+      return transport;
+    }
+    return new StreamableHTTPClientTransport(new URL(cfg.url!), { requestInit: { headers: cfg.headers ?? {} } });
+  }
+
+  async function connect(server: string): Promise<Connection> {
+    const cfg = configOf(server);
+    const client = new Client({ name: opts.clientName ?? 'skillgate', version: '0.1.0' }, { capabilities: {} });
+    const transport = makeTransport(server, cfg);
+    const conn: Connection = { client, transport, closed: false };
+    client.onclose = () => {
+      conn.closed = true;
+      // Forget the dead connection so the next call reconnects.
+      if (connections.get(server) === current) connections.delete(server);
+      if (!closing) log(`[${server}] connection closed`);
+    };
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      conn.tools = undefined;
+    });
+    const current = (async () => {
+      try {
+        await client.connect(transport);
+      } catch (err) {
+        connections.delete(server);
+        await transport.close().catch(() => {});
+        throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `cannot connect to server "${server}": ${describe(err)}`, server, {
+          cause: err,
+        });
+      }
+      return conn;
+    })();
+    connections.set(server, current);
+    return current;
+  }
+
+  function connection(server: string): Promise<Connection> {
+    if (closing) return Promise.reject(new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', 'the upstream pool is closed', server));
+    const existing = connections.get(server);
+    return existing ?? connect(server);
+  }
+
+  function classify(server: string, what: string, err: unknown): UpstreamError {
+    if (err instanceof UpstreamError) return err;
+    if (err instanceof McpError) {
+      // The SDK reports its own request timeout (-32001) and a closed connection (-32000) as McpErrors.
+      if (CLIENT_FAULT_CODES.has(err.code)) {
+        return new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" refused ${what}: ${err.message}`, server, { cause: err });
+      }
+      return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `server "${server}" failed ${what}: ${err.message}`, server, { cause: err });
+    }
+    if (err instanceof StreamableHTTPError && err.code !== undefined && err.code >= 400 && err.code < 500 && err.code !== 408 && err.code !== 429) {
+      return new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" refused ${what} (HTTP ${err.code})`, server, { cause: err });
+    }
+    return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `server "${server}" unavailable during ${what}: ${describe(err)}`, server, {
+      cause: err,
+    });
+  }
+
+  async function dropIfDead(server: string, conn: Connection): Promise<void> {
+    if (conn.closed) return;
+    // A transport-level failure may leave a half-open connection (HTTP 5xx does not close it,
+    // a crashed stdio child does). Closing is cheap and the next call reconnects.
+    if (conn.transport instanceof StdioClientTransport && conn.transport.pid === null) {
+      connections.delete(server);
+      await conn.client.close().catch(() => {});
+    }
+  }
+
+  return {
+    servers: () => Object.keys(servers),
+
+    async listTools(server) {
+      const conn = await connection(server);
+      conn.tools ??= (async () => {
+        const all: Tool[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await conn.client.listTools(cursor ? { cursor } : {});
+          all.push(...page.tools);
+          cursor = page.nextCursor;
+        } while (cursor);
+        return all;
+      })().catch((err: unknown) => {
+        conn.tools = undefined;
+        throw classify(server, 'tools/list', err);
+      });
+      return conn.tools;
+    },
+
+    async callTool(server, tool, args, callOpts: UpstreamCallOptions = {}) {
+      const conn = await connection(server);
+      try {
+        const params: { name: string; arguments: { [k: string]: Json }; _meta?: { [k: string]: Json } } = { name: tool, arguments: args };
+        if (callOpts.meta) params._meta = callOpts.meta;
+        const result = await conn.client.callTool(params, CallToolResultSchema, {
+          signal: callOpts.signal,
+          ...(callOpts.timeoutMs ? { timeout: callOpts.timeoutMs } : {}),
+        });
+        return result as CallToolResult;
+      } catch (err) {
+        await dropIfDead(server, conn);
+        throw classify(server, `tools/call ${tool}`, err);
+      }
+    },
+
+    async close() {
+      closing = true;
+      const all = [...connections.values()];
+      connections.clear();
+      await Promise.all(
+        all.map(async (p) => {
+          const conn = await p.catch(() => undefined);
+          await conn?.client.close().catch(() => {});
+        }),
+      );
+    },
+  };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return `${code ? `${code} ` : ''}${err.message}${cause}`;
+  }
+  return String(err);
+}
