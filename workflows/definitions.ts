@@ -15,6 +15,11 @@ export interface RunSkillInput {
   principal: Principal;
   workspace: string;
   gateway: string;
+  /**
+   * Run read-only tool steps as local activities (no server round trip per step; they show
+   * as markers rather than ActivityTaskScheduled events in the history). Off by default.
+   */
+  localReadOnlySteps?: boolean;
 }
 
 export interface RunSkillResult {
