@@ -1,0 +1,638 @@
+/**
+ * The skill compiler: SKILL.md + plan.yaml → CompiledPlan, or every problem found, each with
+ * `file:line:col`, a message, a hint and a rule code. One pass; it never stops at the first.
+ */
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
+import { type Diagnostic, didYouMean, positionOf } from '../diagnostics.js';
+import { parseDuration } from '../duration.js';
+import {
+  EXPRESSION_ROOTS,
+  ExpressionSyntaxError,
+  expressionRefs,
+  parseStringTemplate,
+} from '../../workflows/expressions.js';
+import type { ToolCatalog } from './catalog.js';
+import { checkFrontmatter } from './frontmatter.js';
+import { contentHash } from './hash.js';
+import { readSkill, type YamlSource } from './load.js';
+import type {
+  ApprovalSpec,
+  CompensationSpec,
+  CompiledPlan,
+  Json,
+  JsonSchema,
+  PlanOutput,
+  PlanStep,
+  RetrySpec,
+  ToolRef,
+  ValueTemplate,
+} from './plan.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+export interface CompileOptions {
+  /** Per-attempt timeout of tool steps without `timeout:` (config defaults.stepTimeout). */
+  defaultStepTimeoutMs: number;
+  /** Approval timeout when `approval.timeout` is absent (config defaults.approvalTimeout). */
+  defaultApprovalTimeoutMs: number;
+  /** How files are named in messages (default: as given). */
+  display?: (file: string) => string;
+}
+
+export const DEFAULT_COMPILE_OPTIONS: CompileOptions = {
+  defaultStepTimeoutMs: 30_000,
+  defaultApprovalTimeoutMs: 24 * 3_600_000,
+};
+
+export interface CompileResult {
+  dir: string;
+  /** The folder name (the skill's name when valid). */
+  name: string;
+  plan?: CompiledPlan;
+  hash?: string;
+  diagnostics: Diagnostic[];
+}
+
+const PLAN_KEYS = ['inputs', 'steps', 'outputs'];
+const STEP_KEYS = ['id', 'description', 'tool', 'with', 'if', 'needs', 'retry', 'timeout', 'approval', 'compensate', 'fail'];
+const RETRY_KEYS = ['attempts', 'backoff', 'maxBackoff', 'factor', 'nonRetryable'];
+const APPROVAL_KEYS = ['role', 'timeout', 'message'];
+const COMPENSATE_KEYS = ['tool', 'with', 'retry', 'timeout'];
+const STEP_ID_RE = /^[a-z][a-z0-9_]*$/;
+const TOOL_RE = /^([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.([A-Za-z0-9_.-]+)$/;
+const DEFAULT_RETRY: RetrySpec = {
+  maximumAttempts: 3,
+  initialIntervalMs: 1000,
+  backoffCoefficient: 2,
+  maximumIntervalMs: 30_000,
+  nonRetryableErrorTypes: ['ToolError', 'UnknownTool', 'UpstreamProtocolError'],
+};
+
+const ajv = addFormats(new Ajv2020({ allErrors: true, strict: false, validateSchema: true }));
+
+/** Compile one skill folder against the servers' real tool lists. */
+export function compileSkill(dir: string, catalog: ToolCatalog, opts: CompileOptions = DEFAULT_COMPILE_OPTIONS): CompileResult {
+  const { sources, diagnostics } = readSkill(dir, opts.display);
+  const result: CompileResult = { dir, name: sources.folderName, diagnostics };
+  const meta = sources.frontmatter ? checkFrontmatter(sources.frontmatter, sources.folderName, diagnostics) : undefined;
+  if (!sources.plan) return result;
+  const plan = new PlanCompiler(sources.plan, catalog, opts, diagnostics).compile();
+  if (plan && meta && diagnostics.length === 0) {
+    const full: CompiledPlan = { apiVersion: 'skillgate/v1', skill: meta, ...plan };
+    result.plan = full;
+    result.hash = contentHash(full);
+  }
+  return result;
+}
+
+type Path = Array<string | number>;
+
+interface StepDraft {
+  index: number;
+  id?: string;
+  path: Path;
+  line: number;
+  /** Steps referenced by expressions (checked against document order) and `needs:`. */
+  refs: Set<string>;
+  needs: string[];
+  gate: boolean;
+  step?: PlanStep;
+}
+
+class PlanCompiler {
+  private readonly inputNames = new Set<string>();
+  private inputsValid = false;
+  private readonly stepIndex = new Map<string, StepDraft>();
+  private readonly drafts: StepDraft[] = [];
+
+  constructor(
+    private readonly src: YamlSource,
+    private readonly catalog: ToolCatalog,
+    private readonly opts: CompileOptions,
+    private readonly diags: Diagnostic[],
+  ) {}
+
+  private pos(path: Path, key = false) {
+    const p = positionOf(this.src.doc, this.src.lc, path, { key });
+    return { file: this.src.file, line: p.line + this.src.lineOffset, col: p.col };
+  }
+
+  private error(path: Path, code: string, message: string, hint?: string, key = false): void {
+    this.diags.push({ ...this.pos(path, key), code, message, ...(hint ? { hint } : {}) });
+  }
+
+  private node(path: Path): unknown {
+    return this.src.doc.getIn(path, true);
+  }
+
+  private checkKeys(path: Path, allowed: string[], what: string): void {
+    const n = path.length ? this.node(path) : this.src.doc.contents;
+    if (!isMap(n)) return;
+    for (const item of (n as YAMLMap).items) {
+      const key = isScalar(item.key) ? String((item.key as Scalar).value) : String(item.key);
+      if (!allowed.includes(key)) {
+        const guess = didYouMean(key, allowed);
+        this.error([...path, key], 'unknown-key', `unknown key "${key}" in ${what}`, guess ? `did you mean "${guess}"?` : `allowed: ${allowed.join(', ')}`, true);
+      }
+    }
+  }
+
+  compile(): Omit<CompiledPlan, 'apiVersion' | 'skill'> | undefined {
+    const root = this.src.doc.contents;
+    if (!isMap(root)) {
+      this.error([], 'plan-invalid', 'plan.yaml must be a map with `inputs`, `steps` and `outputs`');
+      return undefined;
+    }
+    this.checkKeys([], PLAN_KEYS, 'the plan');
+    const data = this.src.doc.toJS() as Record<string, unknown>;
+    const inputs = this.compileInputs(data.inputs);
+    const steps = this.compileSteps(data.steps);
+    const outputs = this.compileOutputs(data.outputs);
+    if (!inputs || !steps || !outputs) return undefined;
+    const outputSchema: JsonSchema = {
+      type: 'object',
+      properties: Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.schema])),
+      required: Object.keys(outputs),
+      additionalProperties: false,
+    };
+    return { inputs, steps, outputs, outputSchema };
+  }
+
+  // ── inputs ───────────────────────────────────────────────────────────────────────────
+  private compileInputs(inputs: unknown): JsonSchema | undefined {
+    if (inputs === undefined) {
+      this.error([], 'inputs-missing', 'the plan has no `inputs`', 'declare the inputs as a JSON Schema: `inputs: { type: object, properties: {…} }`');
+      return undefined;
+    }
+    if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs)) {
+      this.error(['inputs'], 'inputs-invalid', '`inputs` must be a JSON Schema object');
+      return undefined;
+    }
+    const schema = inputs as JsonSchema;
+    if (schema.type !== 'object') {
+      this.error(['inputs'], 'inputs-invalid', '`inputs` must be a JSON Schema with `type: object`', 'skills take named inputs: `type: object` + `properties`');
+    }
+    const props = schema.properties;
+    if (props && typeof props === 'object' && !Array.isArray(props)) {
+      for (const k of Object.keys(props)) this.inputNames.add(k);
+    }
+    try {
+      ajv.compile(schema);
+      this.inputsValid = schema.type === 'object';
+    } catch (err) {
+      this.error(['inputs'], 'inputs-schema', `\`inputs\` is not a valid JSON Schema: ${(err as Error).message}`);
+    }
+    return this.inputsValid ? schema : undefined;
+  }
+
+  // ── steps ────────────────────────────────────────────────────────────────────────────
+  private compileSteps(steps: unknown): PlanStep[] | undefined {
+    if (!Array.isArray(steps) || steps.length === 0) {
+      this.error(steps === undefined ? [] : ['steps'], 'steps-missing', 'the plan needs a non-empty list of `steps`');
+      return undefined;
+    }
+    // First pass: ids, so that references can be resolved whatever their order.
+    steps.forEach((s, i) => {
+      const path: Path = ['steps', i];
+      const draft: StepDraft = { index: i, path, line: this.pos(path).line, refs: new Set(), needs: [], gate: false };
+      this.drafts.push(draft);
+      if (s === null || typeof s !== 'object' || Array.isArray(s)) {
+        this.error(path, 'step-invalid', 'a step must be a map with an `id`');
+        return;
+      }
+      const id = (s as Record<string, unknown>).id;
+      if (id === undefined) {
+        this.error(path, 'step-id-missing', `step ${i + 1} has no \`id\``, 'add `id: <name>` (lowercase letters, digits, _)');
+      } else if (typeof id !== 'string' || !STEP_ID_RE.test(id)) {
+        const fixed = String(id).toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^[^a-z]+/, '');
+        this.error([...path, 'id'], 'step-id-invalid', `step id "${String(id)}" is not usable in expressions`, `ids are lowercase letters, digits and _ starting with a letter${fixed ? `, e.g. "${fixed}"` : ''}`);
+        if (typeof id === 'string') draft.id = id;
+      } else {
+        draft.id = id;
+      }
+      if (draft.id !== undefined) {
+        const prior = this.stepIndex.get(draft.id);
+        if (prior) {
+          this.error([...path, 'id'], 'step-id-duplicate', `duplicate step id "${draft.id}" (first defined at line ${prior.line})`, 'give every step its own id');
+        } else {
+          this.stepIndex.set(draft.id, draft);
+        }
+      }
+    });
+
+    steps.forEach((s, i) => {
+      if (s !== null && typeof s === 'object' && !Array.isArray(s)) this.compileStep(this.drafts[i]!, s as Record<string, unknown>);
+    });
+    this.checkCycles();
+
+    // Gates (fail / approval steps) hold back everything written below them.
+    const gatesAbove: string[] = [];
+    for (const d of this.drafts) {
+      if (d.step) {
+        const deps = new Set<string>([...d.refs, ...d.needs, ...gatesAbove]);
+        deps.delete(d.step.id);
+        d.step.dependsOn = this.drafts.filter((x) => x.id !== undefined && deps.has(x.id)).map((x) => x.id!);
+      }
+      if (d.gate && d.id) gatesAbove.push(d.id);
+    }
+    if (this.drafts.some((d) => !d.step)) return undefined;
+    return this.drafts.map((d) => d.step!);
+  }
+
+  private compileStep(d: StepDraft, s: Record<string, unknown>): void {
+    const path = d.path;
+    this.checkKeys(path, STEP_KEYS, `step "${d.id ?? d.index + 1}"`);
+    const errorsBefore = this.diags.length;
+    const kinds = (['tool', 'approval', 'fail'] as const).filter((k) => s[k] !== undefined);
+    if (kinds.length === 0) {
+      this.error(path, 'step-kind-missing', `step "${d.id ?? d.index + 1}" does nothing`, 'give it one of `tool:` (call a tool), `approval:` (wait for a person) or `fail:` (end the run)');
+    } else if (kinds.includes('fail') && kinds.length > 1) {
+      this.error([...path, 'fail'], 'step-kind-conflict', `step "${d.id}" has \`fail:\` together with ${kinds.filter((k) => k !== 'fail').map((k) => `\`${k}:\``).join(' and ')}`, 'a fail step only ends the run; put the other part in its own step');
+    }
+    const self = d.id ?? `#${d.index + 1}`;
+    let ifExpr: string | undefined;
+    if (s.if !== undefined) {
+      if (typeof s.if !== 'string' && typeof s.if !== 'boolean') {
+        this.error([...path, 'if'], 'if-invalid', '`if:` must be a CEL condition, e.g. `inputs.amount > 10000`');
+      } else {
+        const text = String(s.if).trim();
+        const wrapped = /^\$\{\{([\s\S]*)\}\}$/.exec(text);
+        ifExpr = wrapped ? wrapped[1]!.trim() : text;
+        this.checkExpression(ifExpr, [...path, 'if'], d, wrapped ? text.indexOf(ifExpr) : 0);
+      }
+    }
+    const needs = this.compileNeeds(s.needs, d);
+    d.needs = needs;
+    const timeoutMs = this.duration(s.timeout, [...path, 'timeout']) ?? this.opts.defaultStepTimeoutMs;
+    const retry = this.compileRetry(s.retry, [...path, 'retry']);
+    const approval = s.approval !== undefined ? this.compileApproval(s.approval, [...path, 'approval'], d) : undefined;
+
+    let step: PlanStep | undefined;
+    if (kinds.includes('fail') && kinds.length === 1) {
+      d.gate = true;
+      if (typeof s.fail !== 'string' || s.fail.trim() === '') {
+        this.error([...path, 'fail'], 'fail-invalid', '`fail:` must be the message the run fails with');
+      } else {
+        const message = this.template(s.fail, [...path, 'fail'], d);
+        step = { kind: 'fail', id: self, ...(ifExpr ? { if: ifExpr } : {}), dependsOn: [], line: d.line, message };
+      }
+    } else if (kinds.length === 1 && kinds[0] === 'approval') {
+      d.gate = true;
+      if (s.with !== undefined) this.error([...path, 'with'], 'with-without-tool', '`with:` only applies to tool steps');
+      if (approval) step = { kind: 'approval', id: self, ...(ifExpr ? { if: ifExpr } : {}), dependsOn: [], line: d.line, approval };
+    } else if (kinds.includes('tool') && !kinds.includes('fail')) {
+      const resolved = this.resolveTool(s.tool, [...path, 'tool']);
+      const withT = this.compileWith(s.with, [...path, 'with'], d, resolved?.def);
+      const compensate = s.compensate !== undefined ? this.compileCompensate(s.compensate, [...path, 'compensate'], d) : undefined;
+      if (resolved && withT) {
+        step = {
+          kind: 'tool',
+          id: self,
+          ...(ifExpr ? { if: ifExpr } : {}),
+          dependsOn: [],
+          line: d.line,
+          tool: resolved.ref,
+          with: withT,
+          retry,
+          timeoutMs,
+          readOnly: resolved.def?.annotations?.readOnlyHint === true,
+          ...(approval ? { approval } : {}),
+          ...(compensate ? { compensate } : {}),
+        };
+      }
+    }
+    if (step && this.diags.length === errorsBefore && d.id !== undefined && STEP_ID_RE.test(d.id)) d.step = step;
+  }
+
+  private compileNeeds(needs: unknown, d: StepDraft): string[] {
+    if (needs === undefined) return [];
+    const path = [...d.path, 'needs'];
+    const list = typeof needs === 'string' ? [needs] : needs;
+    if (!Array.isArray(list) || list.some((n) => typeof n !== 'string')) {
+      this.error(path, 'needs-invalid', '`needs:` must be a list of step ids');
+      return [];
+    }
+    const out: string[] = [];
+    list.forEach((n: string, i) => {
+      if (!this.stepIndex.has(n)) {
+        const guess = didYouMean(n, this.stepIndex.keys());
+        this.error(typeof needs === 'string' ? path : [...path, i], 'unknown-step', `\`needs:\` names unknown step "${n}"`, guess ? `did you mean "${guess}"?` : undefined);
+      } else if (n === d.id) {
+        this.error(typeof needs === 'string' ? path : [...path, i], 'dependency-cycle', `step "${n}" needs itself`);
+      } else {
+        out.push(n);
+      }
+    });
+    return out;
+  }
+
+  /** Cycles can only come from `needs:` (expressions may only read steps above them). */
+  private checkCycles(): void {
+    const edges = new Map<string, string[]>();
+    for (const d of this.drafts) {
+      if (d.id) edges.set(d.id, [...new Set([...d.needs, ...[...d.refs].filter((r) => this.stepIndex.has(r))])]);
+    }
+    const state = new Map<string, 'visiting' | 'done'>();
+    const stack: string[] = [];
+    const reported = new Set<string>();
+    const visit = (id: string): void => {
+      state.set(id, 'visiting');
+      stack.push(id);
+      for (const next of edges.get(id) ?? []) {
+        if (state.get(next) === 'visiting') {
+          const cycle = [...stack.slice(stack.indexOf(next)), next];
+          const key = [...cycle].sort().join(',');
+          if (!reported.has(key)) {
+            reported.add(key);
+            const d = this.stepIndex.get(id)!;
+            this.error([...d.path, 'needs'], 'dependency-cycle', `dependency cycle: ${cycle.join(' → ')}`, 'a step cannot (indirectly) wait for itself; remove one of these `needs:`');
+          }
+        } else if (!state.has(next)) {
+          visit(next);
+        }
+      }
+      stack.pop();
+      state.set(id, 'done');
+    };
+    for (const id of edges.keys()) if (!state.has(id)) visit(id);
+  }
+
+  private resolveTool(tool: unknown, path: Path): { ref: ToolRef; def?: Tool } | undefined {
+    if (typeof tool !== 'string') {
+      this.error(path, 'tool-invalid', '`tool:` must be "<server>.<tool>", e.g. "core-banking.get_customer"');
+      return undefined;
+    }
+    const m = TOOL_RE.exec(tool);
+    if (!m) {
+      this.error(path, 'tool-invalid', `"${tool}" is not "<server>.<tool>"`, 'e.g. "core-banking.get_customer"');
+      return undefined;
+    }
+    const ref: ToolRef = { server: m[1]!, name: m[2]! };
+    const entry = this.catalog.get(ref.server);
+    if (!entry) {
+      const guess = didYouMean(ref.server, this.catalog.keys());
+      this.error(path, 'unknown-server', `unknown server "${ref.server}"`, guess ? `did you mean "${guess}"?` : `configured servers: ${[...this.catalog.keys()].join(', ') || '(none)'}`);
+      return undefined;
+    }
+    if ('error' in entry) {
+      this.error(path, 'server-unreachable', `cannot check tool "${ref.name}": server "${ref.server}" is unreachable (${entry.error})`, 'fix the server in skillgate.yaml or start it, then validate again');
+      return undefined;
+    }
+    const def = entry.tools.find((t) => t.name === ref.name);
+    if (!def) {
+      const guess = didYouMean(ref.name, entry.tools.map((t) => t.name));
+      this.error(path, 'unknown-tool', `server "${ref.server}" has no tool "${ref.name}"`, guess ? `did you mean "${ref.server}.${guess}"?` : `its tools: ${entry.tools.map((t) => t.name).join(', ')}`);
+      return undefined;
+    }
+    return { ref, def };
+  }
+
+  /** `with:` → template, checked against the tool's inputSchema. */
+  private compileWith(args: unknown, path: Path, d: StepDraft, def: Tool | undefined, allowSelf = false): ValueTemplate | undefined {
+    if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args))) {
+      this.error(path, 'with-invalid', '`with:` must be a map of argument names to values');
+      return undefined;
+    }
+    const given = (args ?? {}) as Record<string, unknown>;
+    const template = this.template(given, path, d, allowSelf);
+    if (def) {
+      const schema = def.inputSchema as { properties?: Record<string, JsonSchema>; required?: string[]; additionalProperties?: unknown };
+      const props = schema.properties ?? {};
+      const known = Object.keys(props);
+      for (const name of Object.keys(given)) {
+        if (!(name in props)) {
+          if (known.length > 0 || schema.additionalProperties === false) {
+            const guess = didYouMean(name, known);
+            this.error([...path, name], 'unknown-argument', `tool "${def.name}" has no argument "${name}"`, guess ? `did you mean "${guess}"?` : `its arguments: ${known.join(', ') || '(none)'}`, true);
+          }
+          continue;
+        }
+        const value = given[name];
+        if (typeof value === 'string' && value.includes('${{')) continue;
+        if (containsExpression(value)) continue;
+        const propSchema = props[name]!;
+        try {
+          const validate = ajv.compile(propSchema);
+          if (!validate(value)) {
+            const e = validate.errors?.[0];
+            this.error([...path, name], 'argument-invalid', `argument "${name}" of ${def.name}: ${JSON.stringify(value)} ${e?.message ?? 'does not match its schema'}`, propSchema.description ? `expected: ${String(propSchema.description)}` : undefined);
+          }
+        } catch {
+          /* the tool's own schema is broken; curation reports that, not the skill */
+        }
+      }
+      for (const req of schema.required ?? []) {
+        if (!(req in given)) {
+          this.error(args === undefined ? path.slice(0, -1) : path, 'missing-argument', `tool "${def.name}" needs argument "${req}"`, `add \`${req}:\` under \`with:\``);
+        }
+      }
+    }
+    return template;
+  }
+
+  private compileRetry(retry: unknown, path: Path): RetrySpec {
+    if (retry === undefined) return DEFAULT_RETRY;
+    if (retry === null || typeof retry !== 'object' || Array.isArray(retry)) {
+      this.error(path, 'retry-invalid', '`retry:` must be a map: attempts, backoff, maxBackoff, factor, nonRetryable');
+      return DEFAULT_RETRY;
+    }
+    this.checkKeys(path, RETRY_KEYS, '`retry`');
+    const r = retry as Record<string, unknown>;
+    const out: RetrySpec = { ...DEFAULT_RETRY, nonRetryableErrorTypes: [...DEFAULT_RETRY.nonRetryableErrorTypes] };
+    if (r.attempts !== undefined) {
+      if (typeof r.attempts !== 'number' || !Number.isInteger(r.attempts) || r.attempts < 1) {
+        this.error([...path, 'attempts'], 'retry-invalid', '`attempts` must be a whole number ≥ 1 (1 = no retry)');
+      } else out.maximumAttempts = r.attempts;
+    }
+    const backoff = this.duration(r.backoff, [...path, 'backoff']);
+    if (backoff !== undefined) out.initialIntervalMs = backoff;
+    const maxBackoff = this.duration(r.maxBackoff, [...path, 'maxBackoff']);
+    if (maxBackoff !== undefined) out.maximumIntervalMs = maxBackoff;
+    if (out.maximumIntervalMs < out.initialIntervalMs) out.maximumIntervalMs = out.initialIntervalMs;
+    if (r.factor !== undefined) {
+      if (typeof r.factor !== 'number' || r.factor < 1) this.error([...path, 'factor'], 'retry-invalid', '`factor` must be a number ≥ 1');
+      else out.backoffCoefficient = r.factor;
+    }
+    if (r.nonRetryable !== undefined) {
+      if (!Array.isArray(r.nonRetryable) || r.nonRetryable.some((x) => typeof x !== 'string')) {
+        this.error([...path, 'nonRetryable'], 'retry-invalid', '`nonRetryable` must be a list of error types, e.g. [ToolError]');
+      } else out.nonRetryableErrorTypes = [...new Set([...out.nonRetryableErrorTypes, ...(r.nonRetryable as string[])])];
+    }
+    return out;
+  }
+
+  private compileApproval(a: unknown, path: Path, d: StepDraft): ApprovalSpec | undefined {
+    if (a === null || typeof a !== 'object' || Array.isArray(a)) {
+      this.error(path, 'approval-invalid', '`approval:` must be a map with `role` (and optionally `timeout`, `message`)');
+      return undefined;
+    }
+    this.checkKeys(path, APPROVAL_KEYS, '`approval`');
+    const r = a as Record<string, unknown>;
+    if (typeof r.role !== 'string' || r.role.trim() === '') {
+      this.error(r.role === undefined ? path : [...path, 'role'], 'approval-role-missing', 'an approval needs the `role` of who may approve', 'e.g. `role: credit-officer`');
+      return undefined;
+    }
+    const timeoutMs = this.duration(r.timeout, [...path, 'timeout']) ?? this.opts.defaultApprovalTimeoutMs;
+    let message: ValueTemplate | undefined;
+    if (r.message !== undefined) {
+      if (typeof r.message !== 'string') this.error([...path, 'message'], 'approval-invalid', '`message` must be text');
+      else message = this.template(r.message, [...path, 'message'], d);
+    }
+    return { role: r.role, timeoutMs, ...(message ? { message } : {}) };
+  }
+
+  private compileCompensate(c: unknown, path: Path, d: StepDraft): CompensationSpec | undefined {
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) {
+      this.error(path, 'compensate-invalid', '`compensate:` must be a map with `tool` and `with`');
+      return undefined;
+    }
+    this.checkKeys(path, COMPENSATE_KEYS, '`compensate`');
+    const r = c as Record<string, unknown>;
+    if (r.tool === undefined) {
+      this.error(path, 'compensate-invalid', '`compensate:` needs the `tool` that undoes this step');
+      return undefined;
+    }
+    const resolved = this.resolveTool(r.tool, [...path, 'tool']);
+    const withT = this.compileWith(r.with, [...path, 'with'], d, resolved?.def, true);
+    const retry = this.compileRetry(r.retry, [...path, 'retry']);
+    // Compensations must not give up quickly: default to more attempts than a normal step.
+    const compRetry = r.retry === undefined ? { ...retry, maximumAttempts: 10 } : retry;
+    const timeoutMs = this.duration(r.timeout, [...path, 'timeout']) ?? this.opts.defaultStepTimeoutMs;
+    if (!resolved || !withT) return undefined;
+    return { tool: resolved.ref, with: withT, retry: compRetry, timeoutMs };
+  }
+
+  // ── outputs ──────────────────────────────────────────────────────────────────────────
+  private compileOutputs(outputs: unknown): { [name: string]: PlanOutput } | undefined {
+    if (outputs === undefined) return {};
+    if (outputs === null || typeof outputs !== 'object' || Array.isArray(outputs)) {
+      this.error(['outputs'], 'outputs-invalid', '`outputs` must be a map: name → { value, type, description }');
+      return undefined;
+    }
+    const out: { [name: string]: PlanOutput } = {};
+    let ok = true;
+    // Outputs are rendered at the end: they may read every step.
+    const end: StepDraft = { index: Number.MAX_SAFE_INTEGER, path: ['outputs'], line: 0, refs: new Set(), needs: [], gate: false };
+    for (const [name, spec] of Object.entries(outputs as Record<string, unknown>)) {
+      const path: Path = ['outputs', name];
+      if (spec === null || typeof spec !== 'object' || Array.isArray(spec) || !('value' in spec)) {
+        this.error(path, 'output-invalid', `output "${name}" needs a \`value\``, 'e.g. `value: ${{ steps.issue.output.creditId }}` plus `type:` and `description:`');
+        ok = false;
+        continue;
+      }
+      const { value, ...schema } = spec as Record<string, unknown>;
+      try {
+        ajv.compile(schema);
+      } catch (err) {
+        this.error(path, 'output-schema', `output "${name}" is not a valid JSON Schema: ${(err as Error).message}`);
+        ok = false;
+      }
+      const before = this.diags.length;
+      const t = this.template(value, [...path, 'value'], end);
+      if (this.diags.length !== before) ok = false;
+      out[name] = { schema: schema as JsonSchema, value: t };
+    }
+    return ok ? out : undefined;
+  }
+
+  // ── values and expressions ───────────────────────────────────────────────────────────
+  private duration(v: unknown, path: Path): number | undefined {
+    if (v === undefined) return undefined;
+    const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+    if (ms === undefined || ms <= 0) {
+      this.error(path, 'duration-invalid', `${JSON.stringify(v)} is not a duration`, 'write e.g. "500ms", "30s", "5m", "24h", "7d"');
+      return undefined;
+    }
+    return ms;
+  }
+
+  /** A YAML value → template; every `${{ }}` inside is checked. */
+  private template(v: unknown, path: Path, d: StepDraft, allowSelf = false): ValueTemplate {
+    if (typeof v === 'string') {
+      const { template, exprs } = parseStringTemplate(v);
+      if (/\$\{\{/.test(v) && exprs.length === 0) {
+        this.error(path, 'expr-syntax', 'unclosed `${{`', 'expressions are written `${{ inputs.amount }}`');
+      }
+      for (const e of exprs) this.checkExpression(e.expr, path, d, e.offset, allowSelf);
+      return template;
+    }
+    if (Array.isArray(v)) {
+      const items = v.map((x, i) => this.template(x, [...path, i], d, allowSelf));
+      return items.every((i) => i.kind === 'literal') ? { kind: 'literal', value: v as Json } : { kind: 'array', items };
+    }
+    if (v !== null && typeof v === 'object') {
+      const entries = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.template(x, [...path, k], d, allowSelf)]));
+      return Object.values(entries).every((e) => e.kind === 'literal') ? { kind: 'literal', value: v as Json } : { kind: 'object', entries };
+    }
+    return { kind: 'literal', value: (v ?? null) as Json };
+  }
+
+  /** Syntax and references of one CEL expression written at `path` (offset inside the scalar). */
+  private checkExpression(expr: string, path: Path, d: StepDraft, offset: number, allowSelf = false): void {
+    const at = () => this.exprPos(path, offset);
+    let refs;
+    try {
+      refs = expressionRefs(expr);
+    } catch (err) {
+      if (err instanceof ExpressionSyntaxError) {
+        const p = this.exprPos(path, offset + err.offset);
+        this.diags.push({ ...p, code: 'expr-syntax', message: `expression \`${expr}\`: ${err.message}`, hint: 'expressions are CEL: e.g. `inputs.amount > 10000 && steps.score.output.score >= 600`' });
+        return;
+      }
+      throw err;
+    }
+    for (const root of refs.unknownRoots) {
+      this.diags.push({ ...at(), code: 'unknown-variable', message: `expression \`${expr}\` reads unknown variable "${root}"`, hint: `expressions may read ${EXPRESSION_ROOTS.map((r) => `\`${r}.…\``).join(' and ')}` });
+    }
+    if (this.inputsValid) {
+      for (const name of refs.inputs) {
+        if (!this.inputNames.has(name)) {
+          const guess = didYouMean(name, this.inputNames);
+          this.diags.push({ ...at(), code: 'unknown-input', message: `\`inputs.${name}\` is not a declared input`, hint: guess ? `did you mean "inputs.${guess}"?` : `declared inputs: ${[...this.inputNames].join(', ') || '(none)'}` });
+        }
+      }
+    }
+    for (const id of refs.steps) {
+      const target = this.stepIndex.get(id);
+      if (!target) {
+        const guess = didYouMean(id, this.stepIndex.keys());
+        this.diags.push({ ...at(), code: 'unknown-step', message: `\`steps.${id}\` names no step`, hint: guess ? `did you mean "steps.${guess}"?` : undefined });
+      } else if (target === d) {
+        if (!allowSelf) this.diags.push({ ...at(), code: 'self-reference', message: `step "${id}" reads its own output`, hint: 'only a `compensate:` may read the output of its own step' });
+      } else if (target.index > d.index) {
+        this.diags.push({ ...at(), code: 'later-step', message: `\`steps.${id}\` is defined below (line ${target.line}); a step can only read steps above it`, hint: `move step "${id}" above, or read it in a later step` });
+      } else {
+        d.refs.add(id);
+      }
+    }
+  }
+
+  /** Position of a character inside a scalar: exact for single-line plain or quoted scalars. */
+  private exprPos(path: Path, offset: number): { file: string; line: number; col: number } {
+    const n = this.node(path) as Node | undefined;
+    if (isScalar(n) && n.range && (n.type === 'PLAIN' || n.type === 'QUOTE_DOUBLE' || n.type === 'QUOTE_SINGLE')) {
+      const quote = n.type === 'PLAIN' ? 0 : 1;
+      const start = this.src.lc.linePos(n.range[0]);
+      const endLine = this.src.lc.linePos(n.range[1]).line;
+      if (start.line === endLine || n.type === 'PLAIN') {
+        return { file: this.src.file, line: start.line + this.src.lineOffset, col: start.col + quote + offset };
+      }
+    }
+    return this.pos(path);
+  }
+}
+
+function containsExpression(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('${{');
+  if (Array.isArray(v)) return v.some(containsExpression);
+  if (v !== null && typeof v === 'object') return Object.values(v).some(containsExpression);
+  return false;
+}
+
+/** True when a YAML node exists at path (for tests and tools). */
+export function hasNode(src: YamlSource, path: Path): boolean {
+  return isMap(src.doc.contents) || isSeq(src.doc.contents) ? src.doc.hasIn(path) : false;
+}
