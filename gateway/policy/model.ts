@@ -1,0 +1,113 @@
+/**
+ * The Cedar entity model of the AND-gate (PRODUCT.md "The AND-gate").
+ *
+ * Every request is evaluated twice, as two separate Cedar requests over the same action,
+ * resource and context: once with the agent as principal, once with the user. A side allows
+ * only if a permit matches, no forbid matches and no policy errors; the request is allowed
+ * only if both sides allow. So a broad agent never lifts a narrow user, and a powerful user
+ * never lifts a narrow agent.
+ *
+ * ```
+ * namespace Skillgate
+ *   principals  User  { id: String }   in [Role, Group]   token `sub`; roles/groups from IdP claims
+ *               Agent                                      the OAuth client, an agent in skillgate.yaml
+ *   parents     Role, Group                                `principal in Skillgate::Role::"hr-admin"`
+ *   resources   Tool  { name: String, server: String } in [Server]
+ *                     uid `<server>.<tool>`, e.g. Skillgate::Tool::"core-banking.issue_credit"
+ *               Server                                     `resource in Skillgate::Server::"hr"`
+ *               Skill { name: String }                     uid = the skill's folder name
+ *   actions     call_tool (Tool) · run_skill, approve, read_run (Skill)
+ *   context     { gateway: String,        the gateway the request came through
+ *                 side: String,           "agent" or "user": which evaluation this is
+ *                 arguments: Arguments,   the tool call arguments / skill inputs (see arguments.ts)
+ *                 step?: String,          approve: the step being approved
+ *                 startedBy?: String }    approve / read_run: the user id that started the run
+ * ```
+ *
+ * Roles and groups are parents of the user rather than `Set<String>` attributes: `principal in
+ * Skillgate::Role::"x"` says what `principal.roles.contains("x")` would, and cedar-wasm
+ * deserialises every value of every entity on every call (≈ 5 µs per value here), so the model
+ * carries each fact once. The engine passes only what the applicable policies can read
+ * (request.ts): a user's `id` only if some policy reads it, a role only if some policy names it.
+ *
+ * `Arguments` is declared per workspace in a `.cedarschema` file next to the policies
+ * (`type Arguments = { amount?: decimal, … };`, see arguments.ts for how JSON is typed);
+ * without one it is the empty record, and a policy reading an argument fails validation.
+ */
+import type { Principal } from '../identity/principal.js';
+
+/** Cedar namespace of every Skillgate entity type and action. */
+export const NAMESPACE = 'Skillgate';
+
+/** What a request asks to do. */
+export type PolicyAction = 'call_tool' | 'run_skill' | 'approve' | 'read_run';
+
+export const POLICY_ACTIONS: readonly PolicyAction[] = ['call_tool', 'run_skill', 'approve', 'read_run'];
+
+/** What a request acts on: one upstream tool (`<server>.<tool>`) or one skill (folder name). */
+export type PolicyResource = { type: 'tool'; server: string; tool: string } | { type: 'skill'; name: string };
+
+/** One of the two evaluations of the AND-gate. */
+export type Side = 'agent' | 'user';
+
+/**
+ * One authorization question: may this principal (both of its identities) do `action` on
+ * `resource`, through `gateway`, with these arguments?
+ *
+ * @example
+ * { principal, action: 'call_tool', resource: { type: 'tool', server: 'hr', tool: 'get_compensation' },
+ *   gateway: 'hr-desk', arguments: { employeeId: 'intern' } }
+ */
+export interface AuthorizationRequest {
+  principal: Principal;
+  action: PolicyAction;
+  resource: PolicyResource;
+  gateway: string;
+  /** Tool call arguments; for run_skill / approve / read_run the skill run's inputs. */
+  arguments?: Readonly<Record<string, unknown>>;
+  /** approve / read_run: the run in question. */
+  run?: { step?: string; startedBy?: string };
+}
+
+/**
+ * The built-in part of the schema; the workspace's `.cedarschema` declarations (at least
+ * `type Arguments`) are inserted into the same namespace by `schemaText`.
+ */
+const BUILTIN_DECLARATIONS = `
+  entity Role, Group;
+  entity User in [Role, Group] { id: String };
+  entity Agent;
+  entity Server;
+  entity Tool in [Server] { name: String, server: String };
+  entity Skill { name: String };
+  type RequestContext = {
+    gateway: String,
+    side: String,
+    arguments: Arguments,
+    step?: String,
+    startedBy?: String,
+  };
+  action call_tool appliesTo { principal: [User, Agent], resource: [Tool], context: RequestContext };
+  action run_skill, approve, read_run appliesTo { principal: [User, Agent], resource: [Skill], context: RequestContext };
+`;
+
+/**
+ * The full Cedar schema text: the built-in model plus the workspace's declarations.
+ * `workspace` is undefined when the workspace declares nothing (then `Arguments = {}`).
+ * Returns the text and the offset at which `workspace` starts, to map schema errors back.
+ */
+export function schemaText(workspace: string | undefined): { text: string; workspaceOffset: number } {
+  const head = `namespace ${NAMESPACE} {${BUILTIN_DECLARATIONS}\n`;
+  const body = workspace ?? '  type Arguments = {};\n';
+  return { text: `${head}${body}\n}\n`, workspaceOffset: head.length };
+}
+
+/** `Skillgate::<type>` */
+export function entityType(name: 'User' | 'Agent' | 'Role' | 'Group' | 'Tool' | 'Server' | 'Skill' | 'Action'): string {
+  return `${NAMESPACE}::${name}`;
+}
+
+/** The Cedar uid of a tool: `<server>.<tool>`. */
+export function toolUid(server: string, tool: string): string {
+  return `${server}.${tool}`;
+}
