@@ -4,6 +4,7 @@
  * (non-retryable `ToolError`); a transport failure is transient (retryable `UpstreamUnavailable`).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { AuthzError } from '../gateway/authz/authorizer.js';
 import { invokeTool } from '../gateway/pipeline/index.js';
 import type { PipelineDeps } from '../gateway/pipeline/context.js';
 import { ToolCallError } from '../gateway/pipeline/errors.js';
@@ -17,7 +18,7 @@ export const META_SKILL = 'dev.skillgate/skill';
 export const META_STEP = 'dev.skillgate/step';
 
 /** Failure `type`s of the activity (ApplicationFailure.type). */
-export type CallToolFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError';
+export type CallToolFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted';
 
 export function createCallTool(deps: PipelineDeps) {
   return async function callTool(input: CallToolInput): Promise<CallToolOutput> {
@@ -51,6 +52,15 @@ export function createCallTool(deps: PipelineDeps) {
       return { output: res.output ?? null };
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
+      if (err instanceof AuthzError) {
+        // Retrying cannot lift a denial. The run's history keeps the reason (never a token).
+        throw ApplicationFailure.create({
+          message: `${what}: ${toolName} ${err.message} (${err.code})`,
+          type: 'NotPermitted' satisfies CallToolFailureType,
+          nonRetryable: true,
+          details: [{ stepId: input.stepId, code: err.code, detail: err.detail }],
+        });
+      }
       if (err instanceof ToolCallError) {
         throw ApplicationFailure.create({ message: `${what}: ${err.message}`, type: 'UnknownTool' satisfies CallToolFailureType, nonRetryable: true });
       }

@@ -3,6 +3,7 @@
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Json } from '../../src/skills/plan.js';
+import type { Authorizer } from '../authz/authorizer.js';
 import type { Principal } from '../identity/principal.js';
 import type { UpstreamPool } from '../upstream/types.js';
 
@@ -35,9 +36,11 @@ export interface ToolCallContext {
   readonly timings: { [step: string]: number };
 }
 
-/** What the steps need from the runtime. Later steps (authorize, vault, audit) add their own. */
+/** What the steps need from the runtime. Later steps (vault, audit) add their own. */
 export interface PipelineDeps {
   pool: UpstreamPool;
+  /** The AND-gate. The runtime (gateway, worker) always sets it. */
+  authorizer?: Authorizer;
 }
 
 /** One step: inspects or fills the context, or throws a ToolCallError / UpstreamError. */

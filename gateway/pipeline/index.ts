@@ -4,18 +4,21 @@
  *
  *   step               what it does
  *   ─────────────────  ───────────────────────────────────────────────────────────
+ *   authorize          the AND-gate: user not revoked, agent on gateway, visible, Cedar agent ∧ user
  *   resolve-tool       the tool exists on the server (its pinned definition, later)
  *   call-upstream      call over the pooled MCP connection, with `_meta`
  *   normalize-result   structured output for skills and callers
  *
- * New checks (authorize, downstream grant, egress filter, audit) are inserted in this table.
+ * New checks (downstream grant, egress filter, audit) are inserted in this table.
  */
+import { authorize } from './authorize.js';
 import { callUpstream } from './call-upstream.js';
 import type { PipelineDeps, PipelineStep, ToolCallContext, ToolCallRequest } from './context.js';
 import { normalizeResult } from './normalize-result.js';
 import { resolveTool } from './resolve-tool.js';
 
 export const PIPELINE: ReadonlyArray<readonly [name: string, step: PipelineStep]> = [
+  ['authorize', authorize],
   ['resolve-tool', resolveTool],
   ['call-upstream', callUpstream],
   ['normalize-result', normalizeResult],

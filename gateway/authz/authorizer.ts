@@ -1,0 +1,85 @@
+/**
+ * The AND-gate for one tool call or skill action:
+ *   user not revoked ∧ agent allowed on the gateway ∧ visible(gateway, tool)
+ *   ∧ agentMay(agent, action, resource) ∧ userMay(user, action, resource)
+ * Cedar decides the two "may"s (gateway/policy); the rest comes from config and the
+ * revocation list.
+ */
+import type { SkillgateConfig } from '../../src/config/schema.js';
+import type { Principal } from '../identity/principal.js';
+import type { RevocationStore } from '../identity/revocations.js';
+import { explainDenial } from '../policy/decision.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import type { AuthorizationRequest } from '../policy/model.js';
+import { skillVisibleOnGateway, visibleOnGateway } from '../policy/visibility.js';
+
+/** Why a request was refused, as one closed family. */
+export type AuthzErrorCode =
+  | 'ERR_USER_REVOKED'
+  | 'ERR_AGENT_NOT_ON_GATEWAY'
+  | 'ERR_GATEWAY_UNKNOWN'
+  | 'ERR_TOOL_NOT_VISIBLE'
+  | 'ERR_AGENT_NOT_PERMITTED'
+  | 'ERR_USER_NOT_PERMITTED'
+  | 'ERR_NOT_PERMITTED';
+
+/** A refusal: `message` is safe for the agent; `detail` is for the audit trail and logs only. */
+export class AuthzError extends Error {
+  constructor(
+    readonly code: AuthzErrorCode,
+    message: string,
+    readonly detail: string,
+  ) {
+    super(message);
+    this.name = 'AuthzError';
+  }
+}
+
+export interface Authorizer {
+  /** Throws AuthzError when refused. `visibility: false` for skill steps (the skill was checked at start). */
+  check(req: AuthorizationRequest, opts?: { visibility?: boolean }): void;
+  /** For listings: may this principal see this tool/skill on the gateway at all? */
+  canList(principal: Principal, gateway: string, resource: AuthorizationRequest['resource']): boolean;
+}
+
+export function createAuthorizer(deps: { config: SkillgateConfig; policy: PolicyEngine; revocations: RevocationStore }): Authorizer {
+  const { config, policy, revocations } = deps;
+
+  const gatewayOf = (principal: Principal, gateway: string) => {
+    const gw = config.gateways[gateway];
+    if (!gw) throw new AuthzError('ERR_GATEWAY_UNKNOWN', `unknown gateway "${gateway}"`, `gateway ${gateway} is not configured`);
+    if (!gw.agents.includes(principal.agent.id)) {
+      throw new AuthzError('ERR_AGENT_NOT_ON_GATEWAY', 'not permitted for this agent', `agent ${principal.agent.id} is not listed on gateway ${gateway}`);
+    }
+    return gw;
+  };
+
+  const checkRevoked = (principal: Principal) => {
+    const r = revocations.isRevoked(principal.user.id);
+    if (r) throw new AuthzError('ERR_USER_REVOKED', 'not permitted for this user', `user ${principal.user.id} revoked at ${r.at} by ${r.by}${r.reason ? `: ${r.reason}` : ''}`);
+  };
+
+  return {
+    check(req, opts = {}) {
+      checkRevoked(req.principal);
+      const gw = gatewayOf(req.principal, req.gateway);
+      if (opts.visibility !== false) {
+        const visible = req.resource.type === 'tool' ? visibleOnGateway(gw, req.resource.server, req.resource.tool) : skillVisibleOnGateway(gw, req.resource.name);
+        if (!visible) {
+          const what = req.resource.type === 'tool' ? `tool "${req.resource.server}.${req.resource.tool}"` : `skill "${req.resource.name}"`;
+          throw new AuthzError('ERR_TOOL_NOT_VISIBLE', `unknown ${what} on this gateway`, `${what} is not exposed on gateway ${req.gateway}`);
+        }
+      }
+      const denial = explainDenial(policy.authorize(req));
+      if (denial) throw new AuthzError(denial.code, denial.message, denial.detail.summary);
+    },
+    canList(principal, gateway, resource) {
+      if (revocations.isRevoked(principal.user.id)) return false;
+      const gw = config.gateways[gateway];
+      if (!gw || !gw.agents.includes(principal.agent.id)) return false;
+      const visible = resource.type === 'tool' ? visibleOnGateway(gw, resource.server, resource.tool) : skillVisibleOnGateway(gw, resource.name);
+      if (!visible) return false;
+      return policy.authorizeListing({ principal, action: resource.type === 'tool' ? 'call_tool' : 'run_skill', resource, gateway }).visible;
+    },
+  };
+}

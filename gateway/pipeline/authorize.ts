@@ -1,0 +1,16 @@
+import type { PipelineStep } from './context.js';
+
+/**
+ * The AND-gate (gateway/authz): revoked user, agent on gateway, visibility (direct calls),
+ * Cedar for the agent and for the user. Skill steps skip visibility — the skill itself was
+ * checked when the run started — but every step is authorized again with the principal
+ * captured at start, so a revocation or a policy change stops the run at its next step.
+ */
+export const authorize: PipelineStep = (ctx, { authorizer }) => {
+  if (!authorizer) return; // engine-only setups (unit tests of the interpreter); the runtime always sets one
+  const { principal, gateway, server, tool, arguments: args, skill } = ctx.request;
+  authorizer.check(
+    { principal, action: 'call_tool', resource: { type: 'tool', server, tool }, gateway, arguments: args },
+    { visibility: skill === undefined },
+  );
+};
