@@ -1,0 +1,155 @@
+/**
+ * Assembles the authorizing gateway from a workspace: revocation list, Cedar policy engine
+ * (reloaded when a policy file changes), the AND-gate authorizer, token verification (the
+ * configured issuers, plus the embedded dev IdP when enabled), skills as MCP tools, and the
+ * fastify front door.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { type Authorizer, createAuthorizer } from '../../gateway/authz/authorizer.js';
+import { createGatewayApp, resourceUrl } from '../../gateway/http/app.js';
+import { hostPolicy } from '../../gateway/http/host-check.js';
+import { createDevIdp, type DevIdp } from '../../gateway/idp/dev-idp.js';
+import { openRevocations, type RevocationStore } from '../../gateway/identity/revocations.js';
+import { type TokenVerifier, verifierFromConfig } from '../../gateway/identity/verify.js';
+import { createSkillTools } from '../../gateway/mcp/skill-tools.js';
+import type { SessionRegistry } from '../../gateway/mcp/sessions.js';
+import { createPolicyEngine, type PolicyEngine } from '../../gateway/policy/engine.js';
+import type { UpstreamPool } from '../../gateway/upstream/types.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { SkillgateConfig } from '../config/schema.js';
+import type { CompiledSkill } from '../skills/compile-all.js';
+
+/** The parts of authorization shared by the gateway and the worker's activities. */
+export interface Governance {
+  config: SkillgateConfig;
+  revocations: RevocationStore;
+  policy: PolicyEngine;
+  authorizer: Authorizer;
+  close(): void;
+}
+
+/** Revocations + Cedar (watching the policy files) + the AND-gate, for one workspace. */
+export function createGovernance(loaded: LoadedConfig, opts: { log?: (line: string) => void; watch?: boolean } = {}): Governance {
+  const { config } = loaded;
+  const revocations = openRevocations(loaded.path(config.stateDir));
+  const policy = createPolicyEngine({
+    config: loaded,
+    watch: opts.watch ?? true,
+    onReload: (r) => opts.log?.(r.ok ? `policies reloaded (${r.policies} policies, version ${r.version})` : `policy reload failed, keeping the previous set:\n${r.diagnostics.map((d) => `  ${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n')}`),
+  });
+  const authorizer = createAuthorizer({ config, policy, revocations });
+  return { config, revocations, policy, authorizer, close: () => policy.close() };
+}
+
+/** The workspace config with the dev IdP added to the trusted issuers when it is enabled. */
+export function withDevIssuer(config: SkillgateConfig): SkillgateConfig {
+  if (!config.identity.devIdp) return config;
+  const issuer = `${config.publicUrl.replace(/\/+$/, '')}/idp`;
+  if (config.identity.issuers.some((i) => i.issuer === issuer)) return config;
+  return { ...config, identity: { ...config.identity, issuers: [...config.identity.issuers, { issuer, algorithms: ['RS256'] }] } };
+}
+
+export interface GatewayOptions {
+  loaded: LoadedConfig;
+  pool: UpstreamPool;
+  governance: Governance;
+  /** Skill runs through MCP need a Temporal client and the worker's task queue. */
+  temporal?: { client: Client; taskQueue: string };
+  skills?: () => ReadonlyMap<string, CompiledSkill>;
+  host?: string;
+  /** 0 picks a free port; the config's publicUrl is then rewritten to the real one. */
+  port: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Override token verification (tests of the front door only). */
+  verifier?: TokenVerifier;
+  /** How long a skill call waits before answering with a run handle. */
+  skillSyncWaitMs?: number;
+}
+
+export interface RunningGateway {
+  url: string;
+  config: SkillgateConfig;
+  app: FastifyInstance;
+  sessions: SessionRegistry;
+  idp?: DevIdp;
+  verifier: TokenVerifier;
+  resourceUrl(gateway: string): string;
+  close(): Promise<void>;
+}
+
+/** Start the front door. With port 0, `publicUrl` becomes the bound address. */
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const log = opts.log ?? (() => {});
+  const host = opts.host ?? '127.0.0.1';
+  // The public URL decides token audiences and the dev IdP's issuer, so it is fixed before
+  // anything is built; with port 0 we bind first and build once the port is known.
+  const net = await import('node:net');
+  let port = opts.port;
+  if (port === 0) {
+    port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, host, () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+  }
+  const base = opts.loaded.config;
+  const publicUrl = opts.port === 0 ? `http://${host}:${port}` : base.publicUrl;
+  const config = withDevIssuer({ ...base, publicUrl });
+
+  const idp = config.identity.devIdp ? await createDevIdp(config, opts.loaded.path(config.stateDir)) : undefined;
+  const verifier = opts.verifier ?? verifierFromConfig(config);
+  const skillTools =
+    opts.temporal && opts.skills
+      ? createSkillTools({
+          workspace: config.workspace,
+          skills: opts.skills,
+          client: opts.temporal.client,
+          taskQueue: opts.temporal.taskQueue,
+          authorizer: opts.governance.authorizer,
+          log,
+          ...(opts.skillSyncWaitMs !== undefined ? { syncWaitMs: opts.skillSyncWaitMs } : {}),
+        })
+      : undefined;
+
+  const { app, sessions } = await createGatewayApp({
+    config,
+    verifier,
+    hostPolicy: () => hostPolicy(publicUrl, port),
+    log,
+    mcp: {
+      config,
+      pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer },
+      ...(skillTools ? { skills: skillTools } : {}),
+      log,
+    },
+    plugins: idp
+      ? [
+          (a) => {
+            // Before body parsing: oidc-provider reads form and JSON bodies from the raw request itself.
+            a.addHook('onRequest', async (req, reply) => {
+              if (req.url === '/idp' || req.url.startsWith('/idp/') || req.url.startsWith('/idp?')) {
+                reply.hijack();
+                idp.handle(req.raw, reply.raw);
+              }
+            });
+          },
+        ]
+      : [],
+  });
+  await app.listen({ host, port });
+  return {
+    url: publicUrl,
+    config,
+    app,
+    sessions,
+    verifier,
+    ...(idp ? { idp } : {}),
+    resourceUrl: (g) => resourceUrl(publicUrl, g),
+    close: () => app.close(),
+  };
+}
