@@ -11,7 +11,7 @@ import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
 /** A stdio server entry running a demo server's main.ts with tsx. */
-export function demoServer(name: 'core-banking' | 'credit-bureau', stateDir: string) {
+export function demoServer(name: 'core-banking' | 'credit-bureau' | 'hr', stateDir: string) {
   // cwd: the project root, so that `--import tsx` resolves from the project's node_modules.
   return { command: 'node', args: ['--import', 'tsx', join(ROOT, 'demo', name, 'main.ts'), '--state', stateDir], cwd: ROOT };
 }
@@ -23,10 +23,11 @@ export interface TestWorkspace {
   cleanup(): void;
 }
 
-/** A workspace with both demo servers and `extra` merged into the config. */
-export function testWorkspace(extra: Record<string, unknown> = {}): TestWorkspace {
+/** A workspace with both demo servers and `extra` (or `extra(stateDir)`) merged into the config. */
+export function testWorkspace(extraOrFn: Record<string, unknown> | ((stateDir: string) => Record<string, unknown>) = {}): TestWorkspace {
   const dir = mkdtempSync(join(tmpdir(), 'skillgate-test-'));
   const stateDir = join(dir, 'state');
+  const extra = typeof extraOrFn === 'function' ? extraOrFn(stateDir) : extraOrFn;
   const { servers: extraServers, ...rest } = extra as { servers?: Record<string, unknown> };
   const config = {
     workspace: 'test',
@@ -48,4 +49,37 @@ export function testWorkspace(extra: Record<string, unknown> = {}): TestWorkspac
   const file = join(dir, 'skillgate.yaml');
   const loaded = parseConfig(stringify(config), file);
   return { dir, stateDir, loaded, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Gateways, agents, users and policies of the demo world, for gateway tests. */
+export function governedWorkspace(extra: Record<string, unknown> = {}): TestWorkspace {
+  const { servers: extraServers, users: extraUsers, ...rest } = extra as { servers?: Record<string, unknown>; users?: Record<string, unknown> };
+  return testWorkspace((stateDir) => ({
+    servers: {
+      hr: demoServer('hr', stateDir),
+      everything: { command: 'node', args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'] },
+      ...extraServers,
+    },
+    users: {
+      ceo: { roles: ['executive'] },
+      intern: { roles: ['intern'] },
+      'credit-officer': { roles: ['credit-officer'] },
+      'loan-clerk': { roles: ['loan-clerk'] },
+      'hr-admin': { roles: ['hr-admin'] },
+      ...extraUsers,
+    },
+    identity: { devIdp: true },
+    agents: {
+      'hr-assistant': { clientId: 'hr-assistant' },
+      'credit-assistant': { clientId: 'credit-assistant' },
+      'coding-agent': { clientId: 'coding-agent' },
+    },
+    gateways: {
+      'hr-desk': { agents: ['hr-assistant'], tools: ['hr.*'] },
+      'credit-desk': { agents: ['credit-assistant'], tools: ['core-banking.*', 'credit-bureau.*'], skills: ['credit-issuance'] },
+      'dev-tools': { agents: ['coding-agent'], tools: ['everything.*'] },
+    },
+    policies: [join(ROOT, 'policies', '*.cedar')],
+    ...rest,
+  }));
 }
