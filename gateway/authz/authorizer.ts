@@ -36,8 +36,12 @@ export class AuthzError extends Error {
 }
 
 export interface Authorizer {
-  /** Throws AuthzError when refused. `visibility: false` for skill steps (the skill was checked at start). */
-  check(req: AuthorizationRequest, opts?: { visibility?: boolean }): void;
+  /**
+   * Throws AuthzError when refused. `visibility: false` for skill steps (the skill was checked
+   * at start). `compensation: true` lets a revoked user's run still undo what it did: a
+   * revocation stops new actions, not the cleanup of earlier ones (Cedar still decides).
+   */
+  check(req: AuthorizationRequest, opts?: { visibility?: boolean; compensation?: boolean }): void;
   /** For listings: may this principal see this tool/skill on the gateway at all? */
   canList(principal: Principal, gateway: string, resource: AuthorizationRequest['resource']): boolean;
 }
@@ -61,7 +65,7 @@ export function createAuthorizer(deps: { config: SkillgateConfig; policy: Policy
 
   return {
     check(req, opts = {}) {
-      checkRevoked(req.principal);
+      if (!opts.compensation) checkRevoked(req.principal);
       const gw = gatewayOf(req.principal, req.gateway);
       if (opts.visibility !== false) {
         const visible = req.resource.type === 'tool' ? visibleOnGateway(gw, req.resource.server, req.resource.tool) : skillVisibleOnGateway(gw, req.resource.name);

@@ -11,6 +11,6 @@ export const authorize: PipelineStep = (ctx, { authorizer }) => {
   const { principal, gateway, server, tool, arguments: args, skill } = ctx.request;
   authorizer.check(
     { principal, action: 'call_tool', resource: { type: 'tool', server, tool }, gateway, arguments: args },
-    { visibility: skill === undefined },
+    { visibility: skill === undefined, compensation: skill?.compensation === true },
   );
 };
