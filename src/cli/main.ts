@@ -7,7 +7,9 @@ import { Command, CommanderError } from 'commander';
 import { register as registerApprove } from './approve.js';
 import { register as registerCompile } from './compile.js';
 import { register as registerDev } from './dev.js';
+import { register as registerRevoke } from './revoke.js';
 import { register as registerRun } from './run.js';
+import { register as registerToken } from './token.js';
 import { register as registerValidate } from './validate.js';
 
 const program = new Command('skillgate')
@@ -21,6 +23,8 @@ registerValidate(program);
 registerCompile(program);
 registerRun(program);
 registerApprove(program);
+registerToken(program);
+registerRevoke(program);
 
 try {
   await program.parseAsync(process.argv);
