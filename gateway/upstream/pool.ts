@@ -16,6 +16,7 @@ import {
 import type { LoadedConfig } from '../../src/config/load.js';
 import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
 import type { Json } from '../../src/skills/plan.js';
+import { transportFetch } from './fetch.js';
 import { type UpstreamCallOptions, UpstreamError, type UpstreamPool } from './types.js';
 
 export interface UpstreamPoolOptions {
@@ -77,7 +78,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       });
       return transport;
     }
-    return new StreamableHTTPClientTransport(new URL(cfg.url!), { requestInit: { headers: cfg.headers ?? {} } });
+    return new StreamableHTTPClientTransport(new URL(cfg.url!), { requestInit: { headers: cfg.headers ?? {} }, fetch: transportFetch });
   }
 
   async function connect(server: string): Promise<Connection> {

@@ -1,0 +1,199 @@
+/**
+ * Gateway overhead, measured side by side in one run on this machine:
+ *
+ *   direct:   bench client ──MCP/HTTP──▶ noop upstream (own process)
+ *   gateway:  bench client ──MCP/HTTP──▶ gateway (own process) ──MCP/HTTP──▶ same upstream
+ *
+ * Same SDK client both ways. Reports sequential latency (p50/p99) and the added latency, calls/s
+ * at concurrency 32 and its ratio to direct, and the in-process decision time (cached token
+ * verification + Cedar for both sides). Bounded: fixed call counts and durations; loopback only.
+ *
+ *   npm run bench:gateway            (node --import tsx bench/gateway.ts)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { stringify } from 'yaml';
+import { createAuthorizer } from '../gateway/authz/authorizer.js';
+import { createDevIdp } from '../gateway/idp/dev-idp.js';
+import { openRevocations } from '../gateway/identity/revocations.js';
+import { transportFetch } from '../gateway/upstream/fetch.js';
+import { verifierFromConfig } from '../gateway/identity/verify.js';
+import { createPolicyEngine } from '../gateway/policy/engine.js';
+import { parseConfig } from '../src/config/load.js';
+import { withDevIssuer } from '../src/runtime/gateway.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SEQ_CALLS = Number(process.env.BENCH_SEQ_CALLS ?? 3000);
+const CONC = 32;
+const CONC_SECONDS = Number(process.env.BENCH_CONC_SECONDS ?? 5);
+const ROUNDS = 3;
+
+function startChild(args: string[], nodeFlags: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((res, rej) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => res({ child, url: (JSON.parse(line) as { url: string }).url }));
+    child.once('exit', (code) => rej(new Error(`${args[0]} exited with ${code}`)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+async function connect(url: string, token?: string): Promise<Client> {
+  const c = new Client({ name: 'bench', version: '1.0.0' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: transportFetch, ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}) }));
+  return c;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+async function sequential(c: Client, tool: string, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = await c.callTool({ name: tool, arguments: { n: i } });
+    out.push(performance.now() - t0);
+    if (r.isError) throw new Error(`call failed: ${JSON.stringify(r.content)}`);
+  }
+  return out;
+}
+
+async function throughput(clients: Client[], tool: string, seconds: number): Promise<number> {
+  const stopAt = performance.now() + seconds * 1000;
+  let calls = 0;
+  let errors = 0;
+  await Promise.all(
+    clients.map(async (c) => {
+      while (performance.now() < stopAt) {
+        const r = await c.callTool({ name: tool, arguments: { n: calls } });
+        if (r.isError) errors++;
+        calls++;
+      }
+    }),
+  );
+  if (errors) throw new Error(`${errors} errors under load`);
+  return calls / seconds;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'skillgate-bench-'));
+const children: ChildProcess[] = [];
+try {
+  const upstream = await startChild(['bench/gateway/noop-server.ts', '0']);
+  children.push(upstream.child);
+  const port = await freePort();
+  const policies = join(dir, 'bench.cedar');
+  writeFileSync(
+    policies,
+    `@id("agent.bench") permit (principal == Skillgate::Agent::"bench-agent", action == Skillgate::Action::"call_tool", resource in Skillgate::Server::"noop");
+@id("user.bench") permit (principal in Skillgate::Role::"bench", action == Skillgate::Action::"call_tool", resource in Skillgate::Server::"noop");\n`,
+  );
+  const configText = stringify({
+    workspace: 'bench',
+    stateDir: join(dir, 'state'),
+    publicUrl: `http://127.0.0.1:${port}`,
+    servers: { noop: { url: upstream.url } },
+    users: { 'bench-user': { roles: ['bench'] } },
+    identity: { devIdp: true },
+    agents: { 'bench-agent': { clientId: 'bench-agent' } },
+    gateways: { bench: { agents: ['bench-agent'], tools: ['noop.*'] } },
+    policies: [policies],
+  });
+  const configFile = join(dir, 'skillgate.yaml');
+  writeFileSync(configFile, configText);
+  const loaded = parseConfig(configText, configFile);
+  const config = withDevIssuer(loaded.config);
+  // Create the signing key before the gateway process reads it.
+  const idp = await createDevIdp(config, loaded.path(config.stateDir));
+  // BENCH_PROFILE=<dir> writes a CPU profile of the gateway process there.
+  const gateway = await startChild(['bench/gateway/gateway-main.ts', configFile], process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []);
+  children.push(gateway.child);
+  const resource = `${gateway.url}/mcp/bench`;
+  const token = await idp.mintToken({ user: 'bench-user', agent: 'bench-agent', audience: resource, ttlSec: 3600 });
+
+  const direct = await connect(upstream.url);
+  const viaGw = await connect(resource, token);
+  await sequential(direct, 'noop', 300);
+  await sequential(viaGw, 'noop.noop', 300);
+
+  // Sequential latency, interleaved in rounds so that machine noise hits both alike.
+  const d: number[] = [];
+  const g: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    d.push(...(await sequential(direct, 'noop', Math.ceil(SEQ_CALLS / ROUNDS))));
+    g.push(...(await sequential(viaGw, 'noop.noop', Math.ceil(SEQ_CALLS / ROUNDS))));
+  }
+
+  // Throughput at concurrency 32 (32 clients, one call in flight each).
+  const directPool = await Promise.all(Array.from({ length: CONC }, () => connect(upstream.url)));
+  const gwPool = await Promise.all(Array.from({ length: CONC }, () => connect(resource, token)));
+  const dt: number[] = [];
+  const gt: number[] = [];
+  for (let r = 0; r < 2; r++) {
+    dt.push(await throughput(directPool, 'noop', CONC_SECONDS));
+    gt.push(await throughput(gwPool, 'noop.noop', CONC_SECONDS));
+  }
+  const bestD = Math.max(...dt);
+  const bestG = Math.max(...gt);
+
+  // In-process decision: cached token verification + Cedar, both sides.
+  const verifier = verifierFromConfig({ ...config, publicUrl: gateway.url, identity: { ...config.identity, issuers: [{ issuer: `${gateway.url}/idp`, algorithms: ['RS256'] }] } });
+  const policy = createPolicyEngine({ config: loaded, watch: false });
+  const policyNoCache = createPolicyEngine({ config: loaded, watch: false, cacheSize: 0 });
+  const revocations = openRevocations(loaded.path(config.stateDir));
+  const authz = createAuthorizer({ config, policy, revocations });
+  const authzNoCache = createAuthorizer({ config, policy: policyNoCache, revocations });
+  const id = await verifier.verify(token, { audience: resource });
+  const decide = async (a: typeof authz, i: number) => {
+    const t0 = performance.now();
+    const v = await verifier.verify(token, { audience: resource });
+    a.check({ principal: v.principal, action: 'call_tool', resource: { type: 'tool', server: 'noop', tool: 'noop' }, gateway: 'bench', arguments: { n: i } });
+    return (performance.now() - t0) * 1000;
+  };
+  const warm: number[] = [];
+  const cold: number[] = [];
+  for (let i = 0; i < 2000; i++) await decide(authz, i % 7);
+  for (let i = 0; i < 20_000; i++) warm.push(await decide(authz, i % 7));
+  for (let i = 0; i < 5000; i++) cold.push(await decide(authzNoCache, i));
+  void id;
+
+  const f = (x: number) => x.toFixed(2);
+  const rows = [
+    ['sequential latency p50 (ms)', f(pct(d, 50)), f(pct(g, 50)), `+${f(pct(g, 50) - pct(d, 50))}`],
+    ['sequential latency p99 (ms)', f(pct(d, 99)), f(pct(g, 99)), `+${f(pct(g, 99) - pct(d, 99))}`],
+    [`calls/s at concurrency ${CONC} (best of 2 × ${CONC_SECONDS}s)`, bestD.toFixed(0), bestG.toFixed(0), `${((bestG / bestD) * 100).toFixed(0)} % of direct`],
+  ];
+  console.log(`\nGateway overhead — ${SEQ_CALLS} sequential calls per path, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
+  console.log('| measure | direct | via gateway | difference |');
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  console.log(`\nIn-process decision (cached token verification + revocation + Cedar agent ∧ user):`);
+  console.log(`| path | p50 µs | p95 µs |`);
+  console.log('|---|---|---|');
+  console.log(`| decision cache warm | ${f(pct(warm, 50))} | ${f(pct(warm, 95))} |`);
+  console.log(`| Cedar evaluated every call (no decision cache) | ${f(pct(cold, 50))} | ${f(pct(cold, 95))} |`);
+  console.log(`\nthroughput rounds: direct ${dt.map((x) => x.toFixed(0)).join(', ')}; gateway ${gt.map((x) => x.toFixed(0)).join(', ')}`);
+  policy.close();
+  policyNoCache.close();
+  await Promise.all([direct, viaGw, ...directPool, ...gwPool].map((c) => c.close()));
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);

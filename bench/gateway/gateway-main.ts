@@ -1,0 +1,12 @@
+/** Runs the real gateway for benchmarks: config file path in argv[2]; prints {url} when listening. */
+import { createUpstreamPool } from '../../gateway/upstream/pool.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createGovernance, startGateway } from '../../src/runtime/gateway.js';
+
+const loaded = loadConfig(process.argv[2]!);
+const pool = createUpstreamPool(loaded, { log: () => {} });
+const governance = createGovernance(loaded, { watch: false });
+const gw = await startGateway({ loaded, pool, governance, port: loaded.config.publicUrl ? Number(new URL(loaded.config.publicUrl).port) : 0 });
+process.stdout.write(`${JSON.stringify({ url: gw.url })}\n`);
+process.on('SIGTERM', () => void gw.close().then(() => pool.close()).then(() => process.exit(0)));
+process.on('SIGINT', () => process.exit(0));
