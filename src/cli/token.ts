@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { resourceUrl } from '../../gateway/http/app.js';
-import { createDevIdp } from '../../gateway/idp/dev-idp.js';
 import { didYouMean } from '../diagnostics.js';
 import { configFrom } from './context.js';
 import { CliError } from './errors.js';
@@ -33,6 +32,8 @@ export function register(program: Command): void {
       if (!allowed.includes(gateway)) throw new CliError(`agent "${opts.agent}" may not use gateway "${gateway}" (it may use: ${allowed.join(', ') || 'none'})`, 1);
       const ttlSec = Number(opts.ttl);
       if (!Number.isInteger(ttlSec) || ttlSec < 1 || ttlSec > 86_400) throw new CliError('--ttl must be a whole number of seconds between 1 and 86400', 2);
+      // Loaded here, not at the top: oidc-provider is heavy and every other command would pay for it.
+      const { createDevIdp } = await import('../../gateway/idp/dev-idp.js');
       const idp = await createDevIdp(config, loaded.path(config.stateDir));
       const token = await idp.mintToken({ user: opts.user, agent: opts.agent, audience: resourceUrl(config.publicUrl, gateway), ttlSec });
       process.stdout.write(`${token}\n`);

@@ -2,15 +2,18 @@
  * Compile the skills of a workspace: every folder under the config's skillsDir, against the
  * configured servers' real tool lists (fetched once).
  */
-import { relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { Diagnostic } from '../diagnostics.js';
+import { type Diagnostic, didYouMean } from '../diagnostics.js';
 import { parseDuration } from '../duration.js';
 import { fetchCatalog, type ToolCatalog } from './catalog.js';
 import { type CompileOptions, type CompileResult, compileSkill } from './compile.js';
-import { findSkillDirs } from './load.js';
+import { findSkillDirs, referencedServers, SKILL_FILE } from './load.js';
 import type { CompiledPlan } from './plan.js';
+
+const SKILL_NAME_RE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
 export interface CompiledSkill {
   dir: string;
@@ -18,17 +21,24 @@ export interface CompiledSkill {
   hash: string;
 }
 
-/** Compile options from the config's defaults; files are shown relative to the working directory. */
+/**
+ * Compile options from the config: its defaults and its server names; files are shown
+ * relative to the working directory.
+ */
 export function compileOptions(loaded: LoadedConfig): CompileOptions {
   const { defaults } = loaded.config;
   return {
     defaultStepTimeoutMs: parseDuration(defaults.stepTimeout)!,
     defaultApprovalTimeoutMs: parseDuration(defaults.approvalTimeout)!,
     display: (f) => relative(process.cwd(), f) || f,
+    servers: Object.keys(loaded.config.servers),
   };
 }
 
-/** Compile the skills found in `paths` (default: the config's skillsDir). */
+/**
+ * Compile the skills found in `paths` (default: the config's skillsDir). The tools of the
+ * servers these skills use are listed once, through `pool`, unless a `catalog` is given.
+ */
 export async function compileSkills(
   loaded: LoadedConfig,
   pool: UpstreamPool,
@@ -36,8 +46,9 @@ export async function compileSkills(
   catalog?: ToolCatalog,
 ): Promise<{ results: CompileResult[]; diagnostics: Diagnostic[] }> {
   const found = findSkillDirs(paths);
-  const cat = catalog ?? (await fetchCatalog(pool));
   const opts = compileOptions(loaded);
+  const cat = catalog ?? (await fetchCatalog(pool, referencedServers(found.dirs).filter((s) => opts.servers!.includes(s))));
+  if (catalog) opts.servers = [...new Set([...opts.servers!, ...catalog.keys()])];
   const results = found.dirs.map((d) => compileSkill(d, cat, opts));
   return { results, diagnostics: [...found.diagnostics, ...results.flatMap((r) => r.diagnostics)] };
 }
@@ -51,15 +62,35 @@ export async function compileAllSkills(loaded: LoadedConfig, pool: UpstreamPool)
   };
 }
 
-/** One skill of the workspace by name; throws with its diagnostics when it does not compile. */
+/**
+ * One skill of the workspace by name (its folder under skillsDir); throws SkillCompileError
+ * with the diagnostics when there is no such skill or it does not compile.
+ */
 export async function loadSkill(loaded: LoadedConfig, pool: UpstreamPool, name: string): Promise<CompiledSkill> {
-  const dir = `${loaded.path(loaded.config.skillsDir)}/${name}`;
+  const root = loaded.path(loaded.config.skillsDir);
+  const dir = join(root, name);
+  // A name is a folder name, never a path: `../x` must not reach outside skillsDir.
+  if (!SKILL_NAME_RE.test(name) || !existsSync(join(dir, SKILL_FILE))) {
+    const known = findSkillDirs([root]).dirs.map((d) => basename(d));
+    const guess = didYouMean(name, known);
+    throw new SkillCompileError(name, [
+      {
+        file: relative(process.cwd(), root) || root,
+        line: 0,
+        col: 0,
+        code: 'unknown-skill',
+        message: `no skill "${name}" here`,
+        hint: guess ? `did you mean "${guess}"?` : `skills: ${known.join(', ') || '(none)'}`,
+      },
+    ]);
+  }
   const { results, diagnostics } = await compileSkills(loaded, pool, [dir]);
   const r = results[0];
   if (!r?.plan || !r.hash) throw new SkillCompileError(name, diagnostics);
   return { dir: r.dir, plan: r.plan, hash: r.hash };
 }
 
+/** A skill that is unknown or does not compile; `diagnostics` says why, each with file:line:col. */
 export class SkillCompileError extends Error {
   readonly code = 'ERR_SKILL_INVALID';
   constructor(

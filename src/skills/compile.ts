@@ -3,9 +3,7 @@
  * `file:line:col`, a message, a hint and a rule code. One pass; it never stops at the first.
  */
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
-import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
+import { isMap, isScalar, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { type Diagnostic, didYouMean, positionOf } from '../diagnostics.js';
 import { parseDuration } from '../duration.js';
 import {
@@ -18,6 +16,7 @@ import type { ToolCatalog } from './catalog.js';
 import { checkFrontmatter } from './frontmatter.js';
 import { contentHash } from './hash.js';
 import { readSkill, type YamlSource } from './load.js';
+import { ajv, checkSchema } from './schema-check.js';
 import type {
   ApprovalSpec,
   CompensationSpec,
@@ -31,8 +30,6 @@ import type {
   ValueTemplate,
 } from './plan.js';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
-
 export interface CompileOptions {
   /** Per-attempt timeout of tool steps without `timeout:` (config defaults.stepTimeout). */
   defaultStepTimeoutMs: number;
@@ -40,6 +37,11 @@ export interface CompileOptions {
   defaultApprovalTimeoutMs: number;
   /** How files are named in messages (default: as given). */
   display?: (file: string) => string;
+  /**
+   * Every configured server name (default: the catalog's keys). The catalog may hold only the
+   * servers skills use; this list keeps "unknown server" and its did-you-mean exact.
+   */
+  servers?: string[];
 }
 
 export const DEFAULT_COMPILE_OPTIONS: CompileOptions = {
@@ -71,8 +73,6 @@ const DEFAULT_RETRY: RetrySpec = {
   nonRetryableErrorTypes: ['ToolError', 'UnknownTool', 'UpstreamProtocolError'],
 };
 
-const ajv = addFormats(new Ajv2020({ allErrors: true, strict: false, validateSchema: true }));
-
 /** Compile one skill folder against the servers' real tool lists. */
 export function compileSkill(dir: string, catalog: ToolCatalog, opts: CompileOptions = DEFAULT_COMPILE_OPTIONS): CompileResult {
   const { sources, diagnostics } = readSkill(dir, opts.display);
@@ -90,6 +90,9 @@ export function compileSkill(dir: string, catalog: ToolCatalog, opts: CompileOpt
 
 type Path = Array<string | number>;
 
+/** Why one step waits for another (for cycle messages). */
+type DependencyReason = 'reads' | 'needs' | 'gate';
+
 interface StepDraft {
   index: number;
   id?: string;
@@ -99,14 +102,18 @@ interface StepDraft {
   refs: Set<string>;
   needs: string[];
   gate: boolean;
+  duplicateReported?: boolean;
   step?: PlanStep;
 }
 
 class PlanCompiler {
   private readonly inputNames = new Set<string>();
   private inputsValid = false;
+  /** The inputs' `properties` could be read, so `inputs.x` references can be checked. */
+  private inputNamesKnown = false;
   private readonly stepIndex = new Map<string, StepDraft>();
   private readonly drafts: StepDraft[] = [];
+  private readonly unreachableReported = new Set<string>();
 
   constructor(
     private readonly src: YamlSource,
@@ -173,18 +180,22 @@ class PlanCompiler {
     }
     const schema = inputs as JsonSchema;
     if (schema.type !== 'object') {
-      this.error(['inputs'], 'inputs-invalid', '`inputs` must be a JSON Schema with `type: object`', 'skills take named inputs: `type: object` + `properties`');
+      this.error(
+        schema.type === undefined ? ['inputs'] : ['inputs', 'type'],
+        'inputs-invalid',
+        '`inputs` must be a JSON Schema with `type: object`',
+        'skills take named inputs: `type: object` + `properties`',
+      );
     }
     const props = schema.properties;
     if (props && typeof props === 'object' && !Array.isArray(props)) {
       for (const k of Object.keys(props)) this.inputNames.add(k);
+      this.inputNamesKnown = true;
+    } else if (props === undefined && schema.type === 'object') {
+      this.inputNamesKnown = true;
     }
-    try {
-      ajv.compile(schema);
-      this.inputsValid = schema.type === 'object';
-    } catch (err) {
-      this.error(['inputs'], 'inputs-schema', `\`inputs\` is not a valid JSON Schema: ${(err as Error).message}`);
-    }
+    const problems = this.schemaProblems(schema, ['inputs'], '`inputs`');
+    this.inputsValid = schema.type === 'object' && problems === 0;
     return this.inputsValid ? schema : undefined;
   }
 
@@ -217,6 +228,10 @@ class PlanCompiler {
         const prior = this.stepIndex.get(draft.id);
         if (prior) {
           this.error([...path, 'id'], 'step-id-duplicate', `duplicate step id "${draft.id}" (first defined at line ${prior.line})`, 'give every step its own id');
+          if (!prior.duplicateReported) {
+            prior.duplicateReported = true;
+            this.error([...prior.path, 'id'], 'step-id-duplicate', `step id "${draft.id}" is used again at line ${draft.line}`, 'give every step its own id');
+          }
         } else {
           this.stepIndex.set(draft.id, draft);
         }
@@ -226,17 +241,23 @@ class PlanCompiler {
     steps.forEach((s, i) => {
       if (s !== null && typeof s === 'object' && !Array.isArray(s)) this.compileStep(this.drafts[i]!, s as Record<string, unknown>);
     });
-    this.checkCycles();
 
-    // Gates (fail / approval steps) hold back everything written below them.
-    const gatesAbove: string[] = [];
+    // The dependency rule: what a step's expressions read, its `needs:`, and every gate
+    // (fail / approval step) written above it.
+    const edges = new Map<StepDraft, Map<StepDraft, DependencyReason>>();
+    const gatesAbove: StepDraft[] = [];
     for (const d of this.drafts) {
-      if (d.step) {
-        const deps = new Set<string>([...d.refs, ...d.needs, ...gatesAbove]);
-        deps.delete(d.step.id);
-        d.step.dependsOn = this.drafts.filter((x) => x.id !== undefined && deps.has(x.id)).map((x) => x.id!);
-      }
-      if (d.gate && d.id) gatesAbove.push(d.id);
+      const deps = new Map<StepDraft, DependencyReason>();
+      for (const g of gatesAbove) deps.set(g, 'gate');
+      for (const r of d.refs) deps.set(this.stepIndex.get(r)!, 'reads');
+      for (const n of d.needs) deps.set(this.stepIndex.get(n)!, 'needs');
+      deps.delete(d);
+      edges.set(d, deps);
+      if (d.gate && d.id !== undefined) gatesAbove.push(d);
+    }
+    this.checkCycles(edges);
+    for (const [d, deps] of edges) {
+      if (d.step) d.step.dependsOn = [...deps.keys()].sort((a, b) => a.index - b.index).map((x) => x.id!);
     }
     if (this.drafts.some((d) => !d.step)) return undefined;
     return this.drafts.map((d) => d.step!);
@@ -273,6 +294,7 @@ class PlanCompiler {
     let step: PlanStep | undefined;
     if (kinds.includes('fail') && kinds.length === 1) {
       d.gate = true;
+      this.toolOnlyKeys(s, path, 'a fail step');
       if (typeof s.fail !== 'string' || s.fail.trim() === '') {
         this.error([...path, 'fail'], 'fail-invalid', '`fail:` must be the message the run fails with');
       } else {
@@ -281,7 +303,7 @@ class PlanCompiler {
       }
     } else if (kinds.length === 1 && kinds[0] === 'approval') {
       d.gate = true;
-      if (s.with !== undefined) this.error([...path, 'with'], 'with-without-tool', '`with:` only applies to tool steps');
+      this.toolOnlyKeys(s, path, 'an approval step');
       if (approval) step = { kind: 'approval', id: self, ...(ifExpr ? { if: ifExpr } : {}), dependsOn: [], line: d.line, approval };
     } else if (kinds.includes('tool') && !kinds.includes('fail')) {
       const resolved = this.resolveTool(s.tool, [...path, 'tool']);
@@ -307,6 +329,16 @@ class PlanCompiler {
     if (step && this.diags.length === errorsBefore && d.id !== undefined && STEP_ID_RE.test(d.id)) d.step = step;
   }
 
+  /** `with`, `retry`, `timeout` and `compensate` mean something only on tool steps. */
+  private toolOnlyKeys(s: Record<string, unknown>, path: Path, what: string): void {
+    for (const key of ['with', 'retry', 'timeout', 'compensate']) {
+      if (s[key] !== undefined) {
+        const hint = key === 'timeout' && what === 'an approval step' ? 'an approval\'s wait is `approval: { timeout: … }`' : 'remove it, or make this a `tool:` step';
+        this.error([...path, key], 'key-not-applicable', `\`${key}:\` does nothing on ${what}`, hint, true);
+      }
+    }
+  }
+
   private compileNeeds(needs: unknown, d: StepDraft): string[] {
     if (needs === undefined) return [];
     const path = [...d.path, 'needs'];
@@ -329,35 +361,44 @@ class PlanCompiler {
     return out;
   }
 
-  /** Cycles can only come from `needs:` (expressions may only read steps above them). */
-  private checkCycles(): void {
-    const edges = new Map<string, string[]>();
-    for (const d of this.drafts) {
-      if (d.id) edges.set(d.id, [...new Set([...d.needs, ...[...d.refs].filter((r) => this.stepIndex.has(r))])]);
-    }
-    const state = new Map<string, 'visiting' | 'done'>();
-    const stack: string[] = [];
+  /** Report each dependency cycle once, with its path and why each step waits for the next. */
+  private checkCycles(edges: Map<StepDraft, Map<StepDraft, DependencyReason>>): void {
+    const state = new Map<StepDraft, 'visiting' | 'done'>();
+    const stack: StepDraft[] = [];
     const reported = new Set<string>();
-    const visit = (id: string): void => {
-      state.set(id, 'visiting');
-      stack.push(id);
-      for (const next of edges.get(id) ?? []) {
+    const visit = (d: StepDraft): void => {
+      state.set(d, 'visiting');
+      stack.push(d);
+      for (const next of edges.get(d)?.keys() ?? []) {
         if (state.get(next) === 'visiting') {
           const cycle = [...stack.slice(stack.indexOf(next)), next];
-          const key = [...cycle].sort().join(',');
+          const key = cycle.slice(1).map((x) => x.index).sort((a, b) => a - b).join(',');
           if (!reported.has(key)) {
             reported.add(key);
-            const d = this.stepIndex.get(id)!;
-            this.error([...d.path, 'needs'], 'dependency-cycle', `dependency cycle: ${cycle.join(' → ')}`, 'a step cannot (indirectly) wait for itself; remove one of these `needs:`');
+            this.reportCycle(cycle, edges);
           }
         } else if (!state.has(next)) {
           visit(next);
         }
       }
       stack.pop();
-      state.set(id, 'done');
+      state.set(d, 'done');
     };
-    for (const id of edges.keys()) if (!state.has(id)) visit(id);
+    for (const d of edges.keys()) if (!state.has(d)) visit(d);
+  }
+
+  private reportCycle(cycle: StepDraft[], edges: Map<StepDraft, Map<StepDraft, DependencyReason>>): void {
+    const why: string[] = [];
+    let at: Path | undefined;
+    for (let i = 0; i + 1 < cycle.length; i++) {
+      const from = cycle[i]!;
+      const to = cycle[i + 1]!;
+      const reason = edges.get(from)!.get(to)!;
+      why.push(reason === 'needs' ? `"${from.id}" needs "${to.id}"` : reason === 'reads' ? `"${from.id}" reads steps.${to.id}` : `"${from.id}" waits for "${to.id}", an approval/fail step written above it`);
+      if (reason === 'needs' && at === undefined) at = [...from.path, 'needs', Math.max(0, from.needs.indexOf(to.id!))];
+    }
+    const first = cycle[0]!;
+    this.error(at ?? first.path, 'dependency-cycle', `dependency cycle: ${cycle.map((x) => x.id).join(' → ')}`, `${why.join('; ')}: remove one of these \`needs:\``);
   }
 
   private resolveTool(tool: unknown, path: Path): { ref: ToolRef; def?: Tool } | undefined {
@@ -371,14 +412,20 @@ class PlanCompiler {
       return undefined;
     }
     const ref: ToolRef = { server: m[1]!, name: m[2]! };
+    const configured = this.opts.servers ?? [...this.catalog.keys()];
     const entry = this.catalog.get(ref.server);
-    if (!entry) {
-      const guess = didYouMean(ref.server, this.catalog.keys());
-      this.error(path, 'unknown-server', `unknown server "${ref.server}"`, guess ? `did you mean "${guess}"?` : `configured servers: ${[...this.catalog.keys()].join(', ') || '(none)'}`);
+    if (!configured.includes(ref.server)) {
+      const guess = didYouMean(ref.server, configured);
+      this.error(path, 'unknown-server', `unknown server "${ref.server}"`, guess ? `did you mean "${guess}"?` : `configured servers: ${configured.join(', ') || '(none)'}`);
       return undefined;
     }
-    if ('error' in entry) {
-      this.error(path, 'server-unreachable', `cannot check tool "${ref.name}": server "${ref.server}" is unreachable (${entry.error})`, 'fix the server in skillgate.yaml or start it, then validate again');
+    if (!entry || 'error' in entry) {
+      // Once per server (at its first use): its tools are unknown, so nothing after can be checked.
+      if (!this.unreachableReported.has(ref.server)) {
+        this.unreachableReported.add(ref.server);
+        const why = entry ? entry.error : 'its tools were not listed';
+        this.error(path, 'server-unreachable', `server "${ref.server}" is unreachable (${why}): its tools cannot be checked`, 'fix the server in skillgate.yaml or start it, then validate again');
+      }
       return undefined;
     }
     const def = entry.tools.find((t) => t.name === ref.name);
@@ -524,18 +571,26 @@ class PlanCompiler {
         continue;
       }
       const { value, ...schema } = spec as Record<string, unknown>;
-      try {
-        ajv.compile(schema);
-      } catch (err) {
-        this.error(path, 'output-schema', `output "${name}" is not a valid JSON Schema: ${(err as Error).message}`);
-        ok = false;
-      }
+      if (this.schemaProblems(schema, path, `output "${name}"`) > 0) ok = false;
       const before = this.diags.length;
       const t = this.template(value, [...path, 'value'], end);
       if (this.diags.length !== before) ok = false;
       out[name] = { schema: schema as JsonSchema, value: t };
     }
     return ok ? out : undefined;
+  }
+
+  /** Report the problems of a JSON Schema written at `path`; returns how many. */
+  private schemaProblems(schema: unknown, path: Path, what: string, ignoreKeys: string[] = []): number {
+    const problems = checkSchema(schema, didYouMean).filter((p) => !(p.path.length === 1 && ignoreKeys.includes(String(p.path[0]))));
+    for (const p of problems) {
+      if (p.code === 'unknown-key') {
+        this.error([...path, ...p.path], 'unknown-key', `${p.message} in ${what}`, p.suggestion ? `did you mean "${p.suggestion}"?` : 'see https://json-schema.org/understanding-json-schema/reference', true);
+      } else {
+        this.error([...path, ...p.path], 'schema-invalid', `${what} is not a valid JSON Schema: ${p.message}`, p.suggestion ? `did you mean "${p.suggestion}"?` : undefined);
+      }
+    }
+    return problems.length;
   }
 
   // ── values and expressions ───────────────────────────────────────────────────────────
@@ -587,7 +642,7 @@ class PlanCompiler {
     for (const root of refs.unknownRoots) {
       this.diags.push({ ...at(), code: 'unknown-variable', message: `expression \`${expr}\` reads unknown variable "${root}"`, hint: `expressions may read ${EXPRESSION_ROOTS.map((r) => `\`${r}.…\``).join(' and ')}` });
     }
-    if (this.inputsValid) {
+    if (this.inputNamesKnown) {
       for (const name of refs.inputs) {
         if (!this.inputNames.has(name)) {
           const guess = didYouMean(name, this.inputNames);
@@ -630,9 +685,4 @@ function containsExpression(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(containsExpression);
   if (v !== null && typeof v === 'object') return Object.values(v).some(containsExpression);
   return false;
-}
-
-/** True when a YAML node exists at path (for tests and tools). */
-export function hasNode(src: YamlSource, path: Path): boolean {
-  return isMap(src.doc.contents) || isSeq(src.doc.contents) ? src.doc.hasIn(path) : false;
 }

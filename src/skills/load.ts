@@ -87,8 +87,8 @@ export function readSkill(dir: string, display: (file: string) => string = (f) =
     });
   } else {
     const text = readFileSync(skillFile, 'utf8');
-    const m = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(text);
-    if (!m) {
+    const m = /^---[ \t]*\r?\n([\s\S]*?)^---[ \t]*\r?$/m.exec(text);
+    if (!m || m.index !== 0) {
       diagnostics.push({
         file: skillShown,
         line: 1,
@@ -98,7 +98,7 @@ export function readSkill(dir: string, display: (file: string) => string = (f) =
         hint: 'begin the file with:\n---\nname: <folder-name>\ndescription: <what it does and when to use it>\n---',
       });
     } else {
-      const fm = parseYaml(m[1]!, skillShown, 1, diagnostics);
+      const fm = parseYaml(m[1]!.replace(/\r?\n$/, ''), skillShown, 1, diagnostics);
       if (fm) sources.frontmatter = fm;
     }
   }
@@ -132,4 +132,26 @@ function parseYaml(text: string, file: string, lineOffset: number, diagnostics: 
     return undefined;
   }
   return { file, doc, lc, lineOffset };
+}
+
+/**
+ * The servers the plans in `dirs` name in `tool:` (steps and compensations), so that only
+ * those are connected to. Unparseable plans are skipped here; compiling reports them.
+ */
+export function referencedServers(dirs: string[]): string[] {
+  const servers = new Set<string>();
+  for (const dir of dirs) {
+    const file = join(dir, PLAN_FILE);
+    if (!existsSync(file)) continue;
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    if (doc.errors.length) continue;
+    const steps = (doc.toJS() as { steps?: unknown } | null)?.steps;
+    if (!Array.isArray(steps)) continue;
+    for (const step of steps as Array<{ tool?: unknown; compensate?: { tool?: unknown } } | null>) {
+      for (const tool of [step?.tool, step?.compensate?.tool]) {
+        if (typeof tool === 'string' && tool.includes('.')) servers.add(tool.slice(0, tool.indexOf('.')));
+      }
+    }
+  }
+  return [...servers].sort();
 }

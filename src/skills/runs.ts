@@ -3,54 +3,108 @@
  * status, wait for its result. Used by the CLI and the gateway alike.
  */
 import { randomUUID } from 'node:crypto';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { type Client, WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId, WorkflowUpdateFailedError } from '@temporalio/client';
 import {
-  type Client,
-  WorkflowFailedError,
-  type WorkflowHandle,
-  WorkflowUpdateFailedError,
-
-} from '@temporalio/client';
-import { ApplicationFailure, TypedSearchAttributes, WorkflowIdConflictPolicy } from '@temporalio/common';
+  ApplicationFailure,
+  CancelledFailure,
+  defineSearchAttributeKey,
+  TerminatedFailure,
+  TimeoutFailure,
+  TypedSearchAttributes,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/common';
 import type { Principal } from '../../gateway/identity/principal.js';
+import type { runSkill } from '../../workflows/runSkill.js';
 import {
-  approveUpdate,
-  statusQuery,
   type ApprovalDecision,
   type ApprovalRecord,
+  approveUpdate,
+  type RunFailureDetails,
+  type RunFailureType,
   type RunSkillInput,
   type RunSkillResult,
   type RunStatus,
+  statusQuery,
 } from '../../workflows/definitions.js';
-import { searchAttributeKeys } from '../runtime/temporal.js';
+import { didYouMean } from '../diagnostics.js';
 import type { CompiledPlan, Json } from './plan.js';
 
+// ajv-formats is CommonJS with a default export that TypeScript's NodeNext view types as the module.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
-/** Why a run could not be started, approved or completed (one family, narrowed by `code`). */
-export type RunErrorCode = 'ERR_RUN_INPUT_INVALID' | 'ERR_RUN_FAILED' | 'ERR_RUN_APPROVAL_REFUSED' | 'ERR_RUN_NOT_FOUND';
+/** Why a run could not be started, approved, read or completed (one family, narrowed by `code`). */
+export type RunErrorCode =
+  /** The inputs do not match the skill's input schema (`problems` lists each one). */
+  | 'ERR_RUN_INPUT_INVALID'
+  /** No run with that workflow id. */
+  | 'ERR_RUN_NOT_FOUND'
+  /** The workflow refused the approval (no pending approval, missing role, already decided). */
+  | 'ERR_RUN_APPROVAL_REFUSED'
+  /** The run has already ended: there is nothing left to approve. */
+  | 'ERR_RUN_FINISHED'
+  /** The run ended without a result (`failureType` says how). */
+  | 'ERR_RUN_FAILED';
+
+/** How a run ended without a result: the workflow's RunFailureType, or Temporal's own ending. */
+export type RunEndType = RunFailureType | 'Terminated' | 'TimedOut' | 'Unknown';
+
+/** One input that does not match the skill's input schema. */
+export interface InputProblem {
+  /** JSONPath of the value, e.g. `$.amount` (`$` is the whole input object). */
+  path: string;
+  message: string;
+}
 
 export class RunError extends Error {
   constructor(
     readonly code: RunErrorCode,
     message: string,
-    /** For ERR_RUN_INPUT_INVALID: one line per problem, `<json path>: <message>`. */
-    readonly problems: string[] = [],
-    /** For ERR_RUN_FAILED: the workflow's failure type (ToolError, ApprovalTimedOut, …). */
-    readonly failureType?: string,
+    readonly extra: {
+      /** ERR_RUN_INPUT_INVALID: every problem found. */
+      problems?: InputProblem[];
+      /** ERR_RUN_FAILED: how the run ended. */
+      failureType?: RunEndType;
+      /** ERR_RUN_FAILED: what failed and what was compensated (when the workflow said). */
+      details?: RunFailureDetails;
+    } = {},
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'RunError';
+  }
+
+  get problems(): InputProblem[] {
+    return this.extra.problems ?? [];
+  }
+
+  get failureType(): RunEndType | undefined {
+    return this.extra.failureType;
   }
 }
 
+/** The Keyword search attributes of a run (ids only, no PII). */
+export const runSearchAttributes = {
+  skillName: defineSearchAttributeKey('SkillName', 'KEYWORD'),
+  userId: defineSearchAttributeKey('UserId', 'KEYWORD'),
+  agentId: defineSearchAttributeKey('AgentId', 'KEYWORD'),
+  gateway: defineSearchAttributeKey('Gateway', 'KEYWORD'),
+  workspace: defineSearchAttributeKey('Workspace', 'KEYWORD'),
+} as const;
+
 const ajv = addFormats(new Ajv2020({ allErrors: true, useDefaults: true, strict: false }));
-const validators = new WeakMap<object, ReturnType<typeof ajv.compile>>();
+const validators = new WeakMap<object, ValidateFunction>();
 
 /**
  * Validate run inputs against the plan's input schema, filling in defaults. Returns a copy.
- * Throws RunError ERR_RUN_INPUT_INVALID listing every problem with its JSON path.
+ * Throws RunError ERR_RUN_INPUT_INVALID listing every problem with its JSONPath.
+ *
+ * @example
+ * validateInputs(plan, { customerId: 'C-1001', amount: 5000 }) // → { customerId: 'C-1001', amount: 5000, termMonths: 36 }
  */
 export function validateInputs(plan: CompiledPlan, inputs: unknown): { [key: string]: Json } {
   let validate = validators.get(plan.inputs);
@@ -59,34 +113,73 @@ export function validateInputs(plan: CompiledPlan, inputs: unknown): { [key: str
     validators.set(plan.inputs, validate);
   }
   const copy = structuredClone(inputs ?? {}) as { [key: string]: Json };
-  if (!validate(copy)) {
-    const problems = (validate.errors ?? []).map((e) => {
-      const where = e.instancePath ? `inputs${e.instancePath.replaceAll('/', '.')}` : 'inputs';
-      const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
-      return `${where}: ${e.message ?? 'is invalid'}${extra}`;
-    });
-    throw new RunError('ERR_RUN_INPUT_INVALID', `invalid inputs for skill ${plan.skill.name}:\n  ${problems.join('\n  ')}`, problems);
+  if (validate(copy)) return copy;
+  const known = Object.keys((plan.inputs.properties as { [k: string]: Json } | undefined) ?? {});
+  const problems = (validate.errors ?? []).map((e) => inputProblem(e, known));
+  throw new RunError(
+    'ERR_RUN_INPUT_INVALID',
+    `invalid inputs for skill ${plan.skill.name}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
+    { problems },
+  );
+}
+
+function inputProblem(e: ErrorObject, knownInputs: string[]): InputProblem {
+  const path = `$${e.instancePath
+    .split('/')
+    .slice(1)
+    .map((seg) => {
+      const key = seg.replaceAll('~1', '/').replaceAll('~0', '~');
+      return /^\d+$/.test(key) ? `[${key}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+    })
+    .join('')}`;
+  if (e.keyword === 'required') {
+    const missing = (e.params as { missingProperty: string }).missingProperty;
+    return { path: `${path}.${missing}`, message: 'is required' };
   }
-  return copy;
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    const guess = e.instancePath === '' ? didYouMean(extra, knownInputs) : undefined;
+    return { path: `${path}.${extra}`, message: `is not an input of this skill${guess ? ` (did you mean "${guess}"?)` : ''}` };
+  }
+  return { path, message: e.message ?? 'is invalid' };
 }
 
 export interface StartRunOptions {
   plan: CompiledPlan;
+  /** `sha256:<hex>` of the plan (compiler output); pinned in the input and the memo. */
   planHash: string;
+  /** Validated against `plan.inputs` (defaults filled in) before anything starts. */
   inputs: unknown;
   principal: Principal;
   workspace: string;
   gateway: string;
   taskQueue: string;
-  /** Default `skill-<name>-<uuid>`. A fixed id makes a retried start attach to the same run. */
+  /**
+   * Default `skill-<name>-<uuid>`. A caller-chosen id makes starting idempotent: a second
+   * start with the same id returns the run already started (running or finished).
+   */
   workflowId?: string;
+  /** Run read-only steps as local activities (RunSkillInput.localReadOnlySteps). */
   localReadOnlySteps?: boolean;
+  /**
+   * Eager workflow start: the server hands the first workflow task to a worker of this process
+   * in the start response (one round trip less). Needs `client` built on the worker's
+   * NativeConnection; the server may decline (then it starts normally).
+   */
+  requestEagerStart?: boolean;
 }
 
-/** Start a skill run. With a given workflowId, starting twice returns the run already started. */
-export async function startSkillRun(client: Client, opts: StartRunOptions): Promise<WorkflowHandle> {
+/**
+ * Start a skill run. Search attributes SkillName/UserId/AgentId/Gateway/Workspace (ids only)
+ * and memo {planHash, skillVersion} let operations find it in the Temporal UI.
+ *
+ * @example
+ * const handle = await startSkillRun(client, { plan, planHash, inputs: { customerId: 'C-1001', amount: 5000 },
+ *   principal, workspace: 'acme-bank', gateway: 'credit-desk', taskQueue: 'skillgate' });
+ * const result = await waitForResult(client, handle.workflowId);
+ */
+export async function startSkillRun(client: Client, opts: StartRunOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof runSkill>> {
   const inputs = validateInputs(opts.plan, opts.inputs);
-  const [skillKey, userKey, agentKey, gatewayKey, workspaceKey] = searchAttributeKeys;
   const args: RunSkillInput = {
     plan: opts.plan,
     planHash: opts.planHash,
@@ -96,60 +189,99 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
     gateway: opts.gateway,
     ...(opts.localReadOnlySteps ? { localReadOnlySteps: true } : {}),
   };
-  return client.workflow.start('runSkill', {
-    taskQueue: opts.taskQueue,
-    workflowId: opts.workflowId ?? `skill-${opts.plan.skill.name}-${randomUUID()}`,
-    args: [args],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    memo: { planHash: opts.planHash, skillVersion: opts.plan.skill.version },
-    typedSearchAttributes: new TypedSearchAttributes([
-      { key: skillKey!, value: opts.plan.skill.name },
-      { key: userKey!, value: opts.principal.user.id },
-      { key: agentKey!, value: opts.principal.agent.id },
-      { key: gatewayKey!, value: opts.gateway },
-      { key: workspaceKey!, value: opts.workspace },
-    ]),
-  });
-}
-
-/** Wait for a run's result; a failed run becomes RunError ERR_RUN_FAILED with the workflow's message. */
-export async function waitForResult(client: Client, workflowId: string): Promise<RunSkillResult> {
+  const workflowId = opts.workflowId ?? `skill-${opts.plan.skill.name}-${randomUUID()}`;
   try {
-    return (await client.workflow.getHandle(workflowId).result()) as RunSkillResult;
+    return await client.workflow.start<typeof runSkill>('runSkill', {
+      taskQueue: opts.taskQueue,
+      workflowId,
+      args: [args],
+      ...(opts.requestEagerStart ? { requestEagerStart: true } : {}),
+      // A caller-chosen id is an idempotency key: never start a second run under it.
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      memo: { planHash: opts.planHash, skillVersion: opts.plan.skill.version },
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: runSearchAttributes.skillName, value: opts.plan.skill.name },
+        { key: runSearchAttributes.userId, value: opts.principal.user.id },
+        { key: runSearchAttributes.agentId, value: opts.principal.agent.id },
+        { key: runSearchAttributes.gateway, value: opts.gateway },
+        { key: runSearchAttributes.workspace, value: opts.workspace },
+      ]),
+    });
   } catch (err) {
-    if (err instanceof WorkflowFailedError) {
-      const cause = err.cause;
-      const type = cause instanceof ApplicationFailure ? (cause.type ?? undefined) : cause?.name;
-      throw new RunError('ERR_RUN_FAILED', cause?.message ?? err.message, [], type);
+    if (err instanceof WorkflowExecutionAlreadyStartedError && opts.workflowId) {
+      // Finished earlier under the same id: that run is the answer.
+      const handle = client.workflow.getHandle<typeof runSkill>(workflowId);
+      const { runId } = await handle.describe();
+      return Object.assign(client.workflow.getHandle<typeof runSkill>(workflowId, runId), { firstExecutionRunId: runId });
     }
     throw err;
   }
 }
 
-/** Approve or reject the pending approval of a run. The workflow checks the approver's role. */
+/**
+ * Wait for a run's result. A run that ends without one becomes RunError ERR_RUN_FAILED
+ * carrying the workflow's message (which names the step), its failure type and details.
+ */
+export async function waitForResult(client: Client, workflowId: string): Promise<RunSkillResult> {
+  try {
+    return await client.workflow.getHandle<typeof runSkill>(workflowId).result();
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) throw runFailure(err);
+    throw notFound(err, workflowId);
+  }
+}
+
+function runFailure(err: WorkflowFailedError): RunError {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure) {
+    const details = cause.details?.[0] as RunFailureDetails | undefined;
+    return new RunError('ERR_RUN_FAILED', cause.message, { failureType: (cause.type ?? 'Unknown') as RunEndType, ...(details ? { details } : {}) }, { cause: err });
+  }
+  if (cause instanceof CancelledFailure) return new RunError('ERR_RUN_FAILED', 'the run was cancelled', { failureType: 'Cancelled' }, { cause: err });
+  if (cause instanceof TerminatedFailure) {
+    return new RunError('ERR_RUN_FAILED', `the run was terminated${cause.message ? `: ${cause.message}` : ''}`, { failureType: 'Terminated' }, { cause: err });
+  }
+  if (cause instanceof TimeoutFailure) return new RunError('ERR_RUN_FAILED', 'the run timed out', { failureType: 'TimedOut' }, { cause: err });
+  return new RunError('ERR_RUN_FAILED', cause?.message ?? err.message, { failureType: 'Unknown' }, { cause: err });
+}
+
+function notFound(err: unknown, workflowId: string): unknown {
+  if (err instanceof WorkflowNotFoundError) return new RunError('ERR_RUN_NOT_FOUND', `no skill run with id ${workflowId}`, {}, { cause: err });
+  return err;
+}
+
+/**
+ * Approve or reject the pending approval of a run. The workflow's validator refuses (RunError
+ * ERR_RUN_APPROVAL_REFUSED, with its reason) when nothing is pending, the approver lacks the
+ * step's role, or the step was already decided.
+ */
 export async function approveRun(client: Client, workflowId: string, decision: ApprovalDecision): Promise<ApprovalRecord> {
   try {
     return await client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [decision] });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
-      throw new RunError('ERR_RUN_APPROVAL_REFUSED', err.cause?.message ?? err.message);
+      throw new RunError('ERR_RUN_APPROVAL_REFUSED', err.cause?.message ?? err.message, {}, { cause: err });
     }
-    if ((err as { name?: string }).name === 'WorkflowNotFoundError') {
-      throw new RunError('ERR_RUN_NOT_FOUND', `no skill run with id ${workflowId}`);
+    if (err instanceof WorkflowNotFoundError) {
+      // Updates reach running workflows only: tell a finished run from an unknown id.
+      const status = await client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then((d) => d.status.name)
+        .catch(() => undefined);
+      if (status) throw new RunError('ERR_RUN_FINISHED', `skill run ${workflowId} has already ended (${status.toLowerCase()}): nothing to approve`, {}, { cause: err });
+      throw new RunError('ERR_RUN_NOT_FOUND', `no skill run with id ${workflowId}`, {}, { cause: err });
     }
     throw err;
   }
 }
 
-/** The run's live status (steps, pending approvals). */
+/** The run's status (per-step states, pending approvals, failure reason), from the workflow itself. */
 export async function getRunStatus(client: Client, workflowId: string): Promise<RunStatus> {
   try {
     return await client.workflow.getHandle(workflowId).query(statusQuery);
   } catch (err) {
-    if ((err as { name?: string }).name === 'WorkflowNotFoundError') {
-      throw new RunError('ERR_RUN_NOT_FOUND', `no skill run with id ${workflowId}`);
-    }
-    throw err;
+    throw notFound(err, workflowId);
   }
 }
-
