@@ -29,7 +29,36 @@ export interface RunSkillResult {
   skipped: string[];
 }
 
-export type StepState = 'pending' | 'running' | 'awaiting-approval' | 'completed' | 'skipped' | 'failed' | 'compensated';
+/** `cancelled`: the step was in flight when another step failed or the run was cancelled. */
+export type StepState = 'pending' | 'running' | 'awaiting-approval' | 'completed' | 'skipped' | 'failed' | 'compensated' | 'cancelled';
+
+/**
+ * The `type` of the ApplicationFailure a failed run ends with (one closed union):
+ * - `ToolError`: a tool step's call failed (tool answered isError, retries exhausted, timeout);
+ * - `SkillFailed`: a `fail:` step ran;
+ * - `ApprovalRejected` / `ApprovalTimedOut`: an approval was rejected / not given in time;
+ * - `ExpressionError`: an expression could not be evaluated (missing key, wrong type, …);
+ * - `Cancelled`: the run was cancelled (it still compensates and reports, hence a failure
+ *   rather than Temporal's bare Canceled status, which carries no message);
+ * - `InvalidPlan`: the pinned plan is inconsistent (a compiler bug; never retried).
+ */
+export type RunFailureType = 'ToolError' | 'SkillFailed' | 'ApprovalRejected' | 'ApprovalTimedOut' | 'ExpressionError' | 'Cancelled' | 'InvalidPlan';
+
+/** `details[0]` of a failed run's ApplicationFailure: what failed and what the saga undid. */
+export interface RunFailureDetails {
+  /** The step that failed (undefined for output rendering and plan errors). */
+  stepId?: string;
+  type: RunFailureType;
+  /**
+   * For ToolError: the failing activity's own type — callTool's (`ToolError`, `UnknownTool`,
+   * `UpstreamUnavailable`, …, a denial's), or `Timeout`.
+   */
+  activityFailureType?: string;
+  /** Steps whose compensation succeeded, in the order they ran. */
+  compensated: string[];
+  /** Compensations that failed (the others still ran). */
+  compensationFailures: Array<{ stepId: string; message: string }>;
+}
 
 export interface PendingApproval {
   stepId: string;
@@ -45,6 +74,8 @@ export interface RunStatus {
   pendingApprovals: PendingApproval[];
   /** Why the run failed, once it has. */
   reason?: string;
+  /** The failure type, once the run has failed. */
+  failureType?: RunFailureType;
 }
 
 export interface ApprovalDecision {

@@ -1,19 +1,24 @@
 /**
- * `runSkill`: interprets a compiled skill plan, deterministically.
+ * `runSkill`: the deterministic interpreter of a compiled skill plan (pinned in its input).
  *
- * - A step starts once every step in its `dependsOn` has finished; independent steps run
- *   concurrently, started in document order.
- * - Tool steps are activities (`callTool`) with the step's own retry policy and timeout;
- *   activity ids are `step/<id>` so the idempotency key (`runId/activityId`) is stable across
- *   retries and worker crashes.
- * - Approvals wait for the `approve` update (approver identity + role checked by its
- *   validator) up to their timeout.
- * - On any failure, completed steps are compensated in reverse completion order (saga), then
- *   the run fails with a message naming the step.
+ * - Scheduling: a step starts once every step in its `dependsOn` has finished (completed or
+ *   skipped); independent steps run concurrently; ready steps start in document order.
+ * - Tool steps are `callTool` activities with the step's own retry policy and timeout, and
+ *   activity id `step/<id>` (compensations: `compensate/<id>`), so the idempotency key
+ *   `<runId>/<activityId>` is the same across retries and worker crashes.
+ * - `if:` false → the step is skipped (output null, `skipped: true`).
+ * - Approvals wait for the `approve` update (validator: a pending approval, the approver's
+ *   role, one decision) up to their timeout.
+ * - Saga: on any failure (tool error, fail step, rejection, approval timeout, expression
+ *   error, cancellation) the steps still in flight are cancelled, the completed steps are
+ *   compensated in reverse completion order (non-cancellable), then the run fails with an
+ *   ApplicationFailure whose message names the step and whose `type` is a RunFailureType.
  *
- * Deterministic code only: no Node built-ins, no I/O (see eslint.config.js).
+ * Deterministic code only: no Node built-ins, no I/O (eslint.config.js enforces it).
  */
 import {
+  type ActivityFailure,
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -21,305 +26,541 @@ import {
   log,
   proxyActivities,
   proxyLocalActivities,
+  type RetryPolicy,
   setHandler,
-  workflowInfo,
-  type ActivityOptions,
+  TimeoutFailure,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
-import type { CallToolInput } from '../activities/types.js';
-import type { ApprovalSpec, Json, PlanStep, RetrySpec, ToolStep } from '../src/skills/plan.js';
+import type { CallToolInput, CallToolOutput } from '../activities/types.js';
+import type { ApprovalSpec, Json, PlanStep, RetrySpec, ToolRef, ToolStep, ValueTemplate } from '../src/skills/plan.js';
 import {
-  approveUpdate,
-  statusQuery,
   type ApprovalDecision,
   type ApprovalRecord,
+  approveUpdate,
   type PendingApproval,
+  type RunFailureDetails,
+  type RunFailureType,
   type RunSkillInput,
   type RunSkillResult,
   type RunStatus,
   type StepState,
+  statusQuery,
 } from './definitions.js';
 import { evaluateCondition, type ExpressionContext, renderTemplate, stringify } from './expressions.js';
 
 type Activities = ReturnType<typeof activities.createActivities>;
 
-/** Failure types of a run (ApplicationFailure.type); stable, for callers and the audit trail. */
-export type RunFailureType = 'ToolError' | 'SkillFailed' | 'ApprovalRejected' | 'ApprovalTimedOut' | 'ExpressionError' | 'Cancelled' | 'StepFailed';
-
-/** A step's failure on its way to the saga: which step, why, and the type the run fails with. */
-class StepFailure extends Error {
-  constructor(
-    readonly stepId: string,
-    message: string,
-    readonly type: RunFailureType,
-  ) {
-    super(message);
-  }
+/** Why a step (or the run) failed, before compensation adds its report. */
+interface Failure {
+  type: RunFailureType;
+  /** Names the step, e.g. `step "notice" failed: core-banking.send_notice: …`. */
+  message: string;
+  stepId?: string;
+  /** The underlying Temporal failure (activity failure chain), kept as the run failure's cause. */
+  cause?: Error;
+  /** The activity's failure type (callTool's: ToolError, UpstreamUnavailable, …; a timeout: Timeout). */
+  activityFailureType?: string;
 }
 
-interface Waiter {
+type Outcome =
+  | { id: string; kind: 'completed'; output: Json }
+  | { id: string; kind: 'skipped' }
+  | { id: string; kind: 'failed'; failure: Failure };
+
+interface ApprovalWait {
   pending: PendingApproval;
-  role: string;
-  decision?: ApprovalRecord;
+  record?: ApprovalRecord;
 }
 
-/** Run a compiled skill plan. */
+/**
+ * Run a compiled skill plan to its outputs, or fail (after compensating) with a
+ * nonRetryable ApplicationFailure of a RunFailureType whose `details[0]` is RunFailureDetails.
+ */
 export async function runSkill(input: RunSkillInput): Promise<RunSkillResult> {
-  const { plan } = input;
-  const steps = plan.steps;
-  const states: { [id: string]: StepState } = Object.fromEntries(steps.map((s) => [s.id, 'pending' as StepState]));
-  const ctx: ExpressionContext = { inputs: input.inputs, steps: {} };
-  const executed: string[] = [];
-  const skipped: string[] = [];
-  /** Completed tool steps with a compensation, in completion order. */
-  const compensable: ToolStep[] = [];
-  const waiters = new Map<string, Waiter>();
-  let runState: RunStatus['state'] = 'running';
-  let failureReason: string | undefined;
+  return new Interpreter(input).run();
+}
 
-  setHandler(statusQuery, (): RunStatus => ({
-    state: runState === 'running' && waiters.size > 0 ? 'awaiting-approval' : runState,
-    steps: { ...states },
-    pendingApprovals: [...waiters.values()].filter((w) => !w.decision).map((w) => w.pending),
-    ...(failureReason ? { reason: failureReason } : {}),
-  }));
+class Interpreter {
+  private readonly plan: RunSkillInput['plan'];
+  private readonly states: { [id: string]: StepState } = {};
+  private readonly finished: ExpressionContext['steps'] = {};
+  private readonly executed: string[] = [];
+  private readonly skipped: string[] = [];
+  /** Completed tool steps, in completion order (the saga undoes them in reverse). */
+  private readonly completedTools: ToolStep[] = [];
+  private readonly approvals = new Map<string, ApprovalWait>();
+  /** Every decision taken, by step, so that a second decision gets a precise refusal. */
+  private readonly decisions = new Map<string, ApprovalRecord>();
+  private phase: 'running' | 'compensating' | 'completed' | 'failed' = 'running';
+  private failure?: { reason: string; type: RunFailureType };
 
-  setHandler(
-    approveUpdate,
-    (d: ApprovalDecision): ApprovalRecord => {
-      const w = pickWaiter(waiters, d)!;
-      w.decision = { approvedBy: d.approver.id, decision: d.decision, comment: d.comment ?? null, at: Date.now() };
-      return w.decision;
-    },
-    {
-      validator: (d: ApprovalDecision) => {
-        const w = pickWaiter(waiters, d);
-        if (!w) {
-          throw new Error(d.stepId ? `step "${d.stepId}" is not waiting for an approval` : 'this run is not waiting for an approval');
-        }
-        if (w.decision) throw new Error(`step "${w.pending.stepId}" was already decided by ${w.decision.approvedBy}`);
-        if (!d.approver.roles.includes(w.role)) {
-          throw new Error(`approver ${d.approver.id} lacks role ${w.role} required by step "${w.pending.stepId}"`);
-        }
-      },
-    },
-  );
+  constructor(private readonly input: RunSkillInput) {
+    this.plan = input.plan;
+    for (const s of this.plan.steps) this.states[s.id] = 'pending';
+  }
 
-  const callTool = (step: { id: string }, tool: { server: string; name: string }, args: Json, opts: { retry: RetrySpec; timeoutMs: number; local: boolean; compensation?: boolean }) => {
-    const activityOptions: ActivityOptions = {
-      activityId: `${opts.compensation ? 'compensate' : 'step'}/${step.id}`,
-      startToCloseTimeout: opts.timeoutMs,
-      retry: {
-        maximumAttempts: opts.retry.maximumAttempts,
-        initialInterval: opts.retry.initialIntervalMs,
-        backoffCoefficient: opts.retry.backoffCoefficient,
-        maximumInterval: opts.retry.maximumIntervalMs,
-        nonRetryableErrorTypes: opts.retry.nonRetryableErrorTypes,
-      },
-    };
-    const req: CallToolInput = {
-      server: tool.server,
-      tool: tool.name,
-      arguments: (args ?? {}) as { [k: string]: Json },
-      stepId: step.id,
-      skill: plan.skill.name,
-      principal: input.principal,
-      workspace: input.workspace,
-      gateway: input.gateway,
-      ...(opts.compensation ? { compensation: true } : {}),
-    };
-    // Read-only steps may run as local activities: no server round trip per step, retried locally.
-    const acts = opts.local
-      ? proxyLocalActivities<Activities>({ startToCloseTimeout: activityOptions.startToCloseTimeout!, retry: activityOptions.retry })
-      : proxyActivities<Activities>(activityOptions);
-    return acts.callTool(req);
-  };
+  async run(): Promise<RunSkillResult> {
+    setHandler(statusQuery, () => this.status());
+    setHandler(approveUpdate, (d) => this.decide(d), { validator: (d) => void this.approvalFor(d) });
 
-  const waitForApproval = async (step: PlanStep, spec: ApprovalSpec): Promise<ApprovalRecord> => {
-    const message = spec.message ? stringify(renderTemplate(spec.message, ctx)) : `Approve step "${step.id}" of ${plan.skill.name}?`;
-    const w: Waiter = { role: spec.role, pending: { stepId: step.id, role: spec.role, message, deadline: Date.now() + spec.timeoutMs } };
-    waiters.set(step.id, w);
-    states[step.id] = 'awaiting-approval';
-    try {
-      const decided = await condition(() => w.decision !== undefined, spec.timeoutMs);
-      if (!decided) {
-        throw new StepFailure(
-          step.id,
-          `no approval from a ${spec.role} within ${formatMs(spec.timeoutMs)} for step "${step.id}"`,
-          'ApprovalTimedOut',
-        );
-      }
-      const d = w.decision!;
-      if (d.decision === 'reject') {
-        throw new StepFailure(step.id, `step "${step.id}" rejected by ${d.approvedBy}${d.comment ? `: ${d.comment}` : ''}`, 'ApprovalRejected');
-      }
-      return d;
-    } finally {
-      waiters.delete(step.id);
+    const planProblem = checkPlan(this.plan.steps);
+    if (planProblem) {
+      this.phase = 'failed';
+      this.failure = { reason: planProblem, type: 'InvalidPlan' };
+      throw ApplicationFailure.create({
+        message: planProblem,
+        type: 'InvalidPlan',
+        nonRetryable: true,
+        details: [{ type: 'InvalidPlan', compensated: [], compensationFailures: [] } satisfies RunFailureDetails],
+      });
     }
-  };
 
-  const runStep = async (step: PlanStep): Promise<void> => {
+    let failure = await this.runSteps();
+    if (!failure) {
+      const rendered = this.renderOutputs();
+      if ('outputs' in rendered) {
+        this.phase = 'completed';
+        return { outputs: rendered.outputs, executed: this.executed, skipped: this.skipped };
+      }
+      failure = rendered.failure;
+    }
+    return this.failRun(failure);
+  }
+
+  /** Schedule steps until all finished or one failed; returns the first failure. */
+  private async runSteps(): Promise<Failure | undefined> {
+    // Steps run in their own scope so that a failure can cancel the others still in flight
+    // without cancelling the run itself (which must go on to compensate).
+    const scope = new CancellationScope();
+    const running = new Map<string, Promise<Outcome>>();
+    let failure: Failure | undefined;
+
+    const startReady = (): void => {
+      for (const step of this.plan.steps) {
+        if (this.states[step.id] !== 'pending' || running.has(step.id)) continue;
+        if (!step.dependsOn.every((d) => this.states[d] === 'completed' || this.states[d] === 'skipped')) continue;
+        this.states[step.id] = 'running';
+        running.set(step.id, scope.run(() => this.executeStep(step)));
+      }
+    };
+
+    startReady();
+    while (running.size > 0) {
+      // Deterministic: promises settle in the order Temporal's activations resolve them.
+      const outcome = await Promise.race(running.values());
+      running.delete(outcome.id);
+      switch (outcome.kind) {
+        case 'completed':
+          this.states[outcome.id] = 'completed';
+          this.finished[outcome.id] = { output: outcome.output, skipped: false };
+          this.executed.push(outcome.id);
+          {
+            const step = this.plan.steps.find((s) => s.id === outcome.id);
+            if (step?.kind === 'tool') this.completedTools.push(step);
+          }
+          break;
+        case 'skipped':
+          this.states[outcome.id] = 'skipped';
+          this.finished[outcome.id] = { output: null, skipped: true };
+          this.skipped.push(outcome.id);
+          break;
+        case 'failed':
+          if (failure) {
+            // A step cancelled because another one failed first.
+            this.states[outcome.id] = outcome.failure.type === 'Cancelled' ? 'cancelled' : 'failed';
+            break;
+          }
+          this.states[outcome.id] = outcome.failure.type === 'Cancelled' ? 'cancelled' : 'failed';
+          failure =
+            outcome.failure.type === 'Cancelled'
+              ? { ...outcome.failure, message: cancelledMessage([outcome.id, ...running.keys()]) }
+              : outcome.failure;
+          for (const id of running.keys()) this.states[id] = 'cancelled';
+          scope.cancel();
+          break;
+      }
+      if (!failure && scope.consideredCancelled) {
+        // The run was cancelled while this step finished: start nothing more.
+        failure = { type: 'Cancelled', message: cancelledMessage([outcome.id, ...running.keys()]) };
+        for (const id of running.keys()) this.states[id] = 'cancelled';
+      }
+      if (!failure) startReady();
+    }
+    if (!failure) {
+      const stuck = this.plan.steps.filter((s) => this.states[s.id] === 'pending').map((s) => s.id);
+      if (stuck.length > 0) {
+        // checkPlan rules this out; kept so that a scheduler bug can never end a run "successfully".
+        return { type: 'InvalidPlan', message: `steps ${quoteList(stuck)} can never start: their dependencies never finished` };
+      }
+    }
+    return failure;
+  }
+
+  /** Run one step; never rejects except on interpreter bugs (which fail the workflow task, to be fixed and replayed). */
+  private async executeStep(step: PlanStep): Promise<Outcome> {
+    const id = step.id;
     try {
-      if (step.if !== undefined && !evaluateCondition(step.if, ctx)) {
-        states[step.id] = 'skipped';
-        ctx.steps[step.id] = { output: null, skipped: true };
-        skipped.push(step.id);
-        return;
+      if (step.if !== undefined) {
+        let go: boolean;
+        try {
+          go = evaluateCondition(step.if, this.ctx());
+        } catch (err) {
+          return { id, kind: 'failed', failure: expressionFailure(id, 'if', err) };
+        }
+        if (!go) return { id, kind: 'skipped' };
+      }
+      switch (step.kind) {
+        case 'fail': {
+          let message: Json;
+          try {
+            message = renderTemplate(step.message, this.ctx());
+          } catch (err) {
+            return { id, kind: 'failed', failure: expressionFailure(id, 'fail', err) };
+          }
+          return { id, kind: 'failed', failure: { type: 'SkillFailed', stepId: id, message: `step "${id}" failed: ${stringify(message)}` } };
+        }
+        case 'approval': {
+          const decided = await this.awaitApproval(id, step.approval);
+          if ('type' in decided) return { id, kind: 'failed', failure: decided };
+          return { id, kind: 'completed', output: decided as unknown as Json };
+        }
+        case 'tool': {
+          if (step.approval) {
+            const decided = await this.awaitApproval(id, step.approval);
+            if ('type' in decided) return { id, kind: 'failed', failure: decided };
+            this.states[id] = 'running';
+          }
+          let args: Json;
+          try {
+            args = renderArguments(step.with, this.ctx());
+          } catch (err) {
+            return { id, kind: 'failed', failure: expressionFailure(id, 'with', err) };
+          }
+          const local = step.readOnly && this.input.localReadOnlySteps === true;
+          try {
+            const res = await this.callTool(`step/${id}`, step, step.tool, args, step.retry, step.timeoutMs, { local });
+            return { id, kind: 'completed', output: res.output };
+          } catch (err) {
+            if (isCancellation(err)) throw err;
+            return {
+              id,
+              kind: 'failed',
+              failure: {
+                type: 'ToolError',
+                stepId: id,
+                message: `step "${id}" failed: ${describeCallFailure(err, step.tool, step.retry, step.timeoutMs, id)}`,
+                cause: err as Error,
+                activityFailureType: activityFailureType(err),
+              },
+            };
+          }
+        }
       }
     } catch (err) {
-      throw expressionFailure(step.id, err);
+      if (isCancellation(err)) return { id, kind: 'failed', failure: { type: 'Cancelled', stepId: id, message: `step "${id}" was cancelled` } };
+      throw err;
     }
-    states[step.id] = 'running';
-    let output: Json = null;
-    switch (step.kind) {
-      case 'fail': {
+  }
+
+  /** Expose a pending approval and wait for the decision or the timeout. */
+  private async awaitApproval(stepId: string, spec: ApprovalSpec): Promise<ApprovalRecord | Failure> {
+    let message: string;
+    try {
+      message = spec.message ? stringify(renderTemplate(spec.message, this.ctx())) : `Approve step "${stepId}" of skill ${this.plan.skill.name}?`;
+    } catch (err) {
+      return expressionFailure(stepId, 'approval.message', err);
+    }
+    const wait: ApprovalWait = { pending: { stepId, role: spec.role, message, deadline: Date.now() + spec.timeoutMs } };
+    this.approvals.set(stepId, wait);
+    this.states[stepId] = 'awaiting-approval';
+    let decided: boolean;
+    try {
+      decided = await condition(() => wait.record !== undefined, spec.timeoutMs);
+    } finally {
+      this.approvals.delete(stepId);
+    }
+    if (!decided) {
+      return {
+        type: 'ApprovalTimedOut',
+        stepId,
+        message: `no approval from ${article(spec.role)} ${spec.role} within ${formatDuration(spec.timeoutMs)} for step "${stepId}"`,
+      };
+    }
+    const record = wait.record!;
+    if (record.decision === 'reject') {
+      return {
+        type: 'ApprovalRejected',
+        stepId,
+        message: `step "${stepId}" was rejected by ${record.approvedBy}: ${record.comment ?? '(no comment)'}`,
+      };
+    }
+    return record;
+  }
+
+  /** The approval a decision targets; throws (refusing the update) when it cannot be taken. */
+  private approvalFor(d: ApprovalDecision): ApprovalWait {
+    if (d === null || typeof d !== 'object' || typeof d.approver?.id !== 'string' || !Array.isArray(d.approver.roles)) {
+      throw new Error('invalid approval decision: expected { approver: { id, roles }, decision, stepId?, comment? }');
+    }
+    if (d.decision !== 'approve' && d.decision !== 'reject') {
+      throw new Error(`invalid approval decision "${String(d.decision)}": expected "approve" or "reject"`);
+    }
+    let wait: ApprovalWait | undefined;
+    if (d.stepId !== undefined) {
+      const earlier = this.decisions.get(d.stepId);
+      if (earlier) {
+        throw new Error(`step "${d.stepId}" was already ${earlier.decision === 'approve' ? 'approved' : 'rejected'} by ${earlier.approvedBy}`);
+      }
+      wait = this.approvals.get(d.stepId);
+      if (!wait) throw new Error(`no approval is pending for step "${d.stepId}"${this.pendingHint()}`);
+    } else {
+      const open = [...this.approvals.values()];
+      if (open.length === 0) {
+        const last = [...this.decisions.entries()].at(-1);
+        throw new Error(
+          last
+            ? `no approval is pending (step "${last[0]}" was already ${last[1].decision === 'approve' ? 'approved' : 'rejected'} by ${last[1].approvedBy})`
+            : 'no approval is pending in this run',
+        );
+      }
+      if (open.length > 1) throw new Error(`several approvals are pending (${quoteList(open.map((w) => w.pending.stepId))}): name the step`);
+      wait = open[0]!;
+    }
+    if (!d.approver.roles.includes(wait.pending.role)) throw new Error(`approver ${d.approver.id} lacks role ${wait.pending.role}`);
+    return wait;
+  }
+
+  private decide(d: ApprovalDecision): ApprovalRecord {
+    const wait = this.approvalFor(d);
+    const record: ApprovalRecord = { approvedBy: d.approver.id, decision: d.decision, comment: d.comment ?? null, at: Date.now() };
+    wait.record = record;
+    this.decisions.set(wait.pending.stepId, record);
+    return record;
+  }
+
+  private pendingHint(): string {
+    const open = [...this.approvals.keys()];
+    return open.length ? ` (pending: ${quoteList(open)})` : '';
+  }
+
+  /** Undo completed tool steps in reverse completion order; a failed compensation does not stop the others. */
+  private async compensate(): Promise<Pick<RunFailureDetails, 'compensated' | 'compensationFailures'>> {
+    const compensated: string[] = [];
+    const compensationFailures: RunFailureDetails['compensationFailures'] = [];
+    await CancellationScope.nonCancellable(async () => {
+      for (const step of [...this.completedTools].reverse()) {
+        const c = step.compensate;
+        if (!c) continue;
         let message: string;
         try {
-          message = stringify(renderTemplate(step.message, ctx));
+          const args = renderArguments(c.with, this.ctx());
+          try {
+            await this.callTool(`compensate/${step.id}`, step, c.tool, args, c.retry, c.timeoutMs, { compensation: true });
+            this.states[step.id] = 'compensated';
+            compensated.push(step.id);
+            continue;
+          } catch (err) {
+            message = describeCallFailure(err, c.tool, c.retry, c.timeoutMs, step.id);
+          }
         } catch (err) {
-          throw expressionFailure(step.id, err);
+          message = `cannot evaluate \`compensate.with\`: ${err instanceof Error ? err.message : String(err)}`;
         }
-        throw new StepFailure(step.id, message, 'SkillFailed');
+        log.error('compensation failed', { stepId: step.id, message });
+        compensationFailures.push({ stepId: step.id, message });
       }
-      case 'approval':
-        output = (await waitForApproval(step, step.approval)) as unknown as Json;
-        break;
-      case 'tool': {
-        if (step.approval) await waitForApproval(step, step.approval);
-        states[step.id] = 'running';
-        let args: Json;
-        try {
-          args = renderTemplate(step.with, ctx);
-        } catch (err) {
-          throw expressionFailure(step.id, err);
-        }
-        try {
-          const res = await callTool(step, step.tool, args, { retry: step.retry, timeoutMs: step.timeoutMs, local: step.readOnly && input.localReadOnlySteps === true });
-          output = res.output;
-        } catch (err) {
-          if (isCancellation(err)) throw err;
-          const cause = rootCause(err);
-          const type = cause.type === 'ToolError' ? 'ToolError' : 'StepFailed';
-          throw new StepFailure(step.id, `step "${step.id}" failed: ${stripStepPrefix(cause.message, step.id)}`, type);
-        }
-        if (step.compensate) compensable.push(step);
-        break;
-      }
-    }
-    states[step.id] = 'completed';
-    ctx.steps[step.id] = { output, skipped: false };
-    executed.push(step.id);
-  };
+    });
+    return { compensated, compensationFailures };
+  }
 
-  const compensate = async (): Promise<string[]> => {
-    runState = 'compensating';
-    const problems: string[] = [];
-    for (const step of [...compensable].reverse()) {
-      const c = step.compensate!;
+  private async failRun(failure: Failure): Promise<never> {
+    this.phase = 'compensating';
+    const { compensated, compensationFailures } = await this.compensate();
+    let reason = failure.message;
+    if (compensated.length) reason += `; compensated: ${compensated.join(', ')}`;
+    for (const f of compensationFailures) reason += `; compensation of "${f.stepId}" failed: ${f.message}`;
+    this.phase = 'failed';
+    this.failure = { reason, type: failure.type };
+    log.info('skill run failed', { skill: this.plan.skill.name, stepId: failure.stepId, type: failure.type });
+    throw ApplicationFailure.create({
+      message: reason,
+      type: failure.type,
+      nonRetryable: true,
+      cause: failure.cause,
+      details: [
+        {
+          ...(failure.stepId ? { stepId: failure.stepId } : {}),
+          type: failure.type,
+          ...(failure.activityFailureType ? { activityFailureType: failure.activityFailureType } : {}),
+          compensated,
+          compensationFailures,
+        } satisfies RunFailureDetails,
+      ],
+    });
+  }
+
+  private renderOutputs(): { outputs: { [name: string]: Json } } | { failure: Failure } {
+    const outputs: { [name: string]: Json } = {};
+    const ctx = this.ctx();
+    for (const [name, o] of Object.entries(this.plan.outputs)) {
       try {
-        const args = renderTemplate(c.with, ctx);
-        await callTool(step, c.tool, args, { retry: c.retry, timeoutMs: c.timeoutMs, local: false, compensation: true });
-        states[step.id] = 'compensated';
+        outputs[name] = renderTemplate(o.value, ctx);
       } catch (err) {
-        const msg = `compensation of "${step.id}" failed: ${rootCause(err).message}`;
-        log.error(msg);
-        problems.push(msg);
+        return { failure: { type: 'ExpressionError', message: `output "${name}": cannot evaluate its value: ${(err as Error).message}` } };
       }
     }
-    return problems;
+    return { outputs };
+  }
+
+  private callTool(
+    activityId: string,
+    step: ToolStep,
+    tool: ToolRef,
+    args: Json,
+    retry: RetrySpec,
+    timeoutMs: number,
+    opts: { local?: boolean; compensation?: boolean },
+  ): Promise<CallToolOutput> {
+    const request: CallToolInput = {
+      server: tool.server,
+      tool: tool.name,
+      arguments: args as { [key: string]: Json },
+      stepId: step.id,
+      skill: this.plan.skill.name,
+      principal: this.input.principal,
+      workspace: this.input.workspace,
+      gateway: this.input.gateway,
+      ...(opts.compensation ? { compensation: true } : {}),
+    };
+    if (opts.local) {
+      return proxyLocalActivities<Activities>({ startToCloseTimeout: timeoutMs, retry: retryPolicy(retry) }).callTool(request);
+    }
+    return proxyActivities<Activities>({
+      activityId,
+      startToCloseTimeout: timeoutMs,
+      retry: retryPolicy(retry),
+      // A step in flight when the run is cancelled finishes first: if it did its side effect,
+      // the saga must know, so that it can compensate it.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    }).callTool(request);
+  }
+
+  private ctx(): ExpressionContext {
+    return { inputs: this.input.inputs, steps: { ...this.finished } };
+  }
+
+  private status(): RunStatus {
+    const pendingApprovals = [...this.approvals.values()].filter((w) => !w.record).map((w) => w.pending);
+    return {
+      state: this.phase === 'running' && pendingApprovals.length > 0 ? 'awaiting-approval' : this.phase,
+      steps: { ...this.states },
+      pendingApprovals,
+      ...(this.failure ? { reason: this.failure.reason, failureType: this.failure.type } : {}),
+    };
+  }
+}
+
+/** Structural checks the scheduler relies on (the compiler guarantees them; a hand-made plan may not). */
+function checkPlan(steps: PlanStep[]): string | undefined {
+  const seen = new Set<string>();
+  for (const s of steps) {
+    if (seen.has(s.id)) return `invalid plan: duplicate step id "${s.id}"`;
+    for (const d of s.dependsOn) {
+      if (!seen.has(d)) {
+        return steps.some((x) => x.id === d)
+          ? `invalid plan: step "${s.id}" depends on "${d}", which comes after it`
+          : `invalid plan: step "${s.id}" depends on unknown step "${d}"`;
+      }
+    }
+    seen.add(s.id);
+  }
+  return undefined;
+}
+
+function retryPolicy(r: RetrySpec): RetryPolicy {
+  return {
+    maximumAttempts: r.maximumAttempts,
+    initialInterval: r.initialIntervalMs,
+    backoffCoefficient: r.backoffCoefficient,
+    // Temporal refuses a maximum below the initial interval.
+    maximumInterval: Math.max(r.maximumIntervalMs, r.initialIntervalMs),
+    nonRetryableErrorTypes: r.nonRetryableErrorTypes,
   };
+}
 
-  // Scheduler: start what is ready, wait for anything to finish, repeat.
-  const done = new Set<string>();
-  const started = new Set<string>();
-  const running = new Map<string, Promise<void>>();
-  let failure: unknown;
-  try {
-    while (done.size < steps.length) {
-      for (const step of steps) {
-        if (started.has(step.id) || !step.dependsOn.every((d) => done.has(d))) continue;
-        started.add(step.id);
-        running.set(
-          step.id,
-          runStep(step).then(() => {
-            done.add(step.id);
-            running.delete(step.id);
-          }),
-        );
-      }
-      if (running.size === 0) {
-        throw new StepFailure('(plan)', 'the plan has steps that can never start (dependency cycle)', 'SkillFailed');
-      }
-      // Promise.race over activity/timer promises is deterministic under Temporal's replay.
-      await Promise.race(running.values());
+/** Tool arguments: the rendered `with:` must be a map. */
+function renderArguments(t: ValueTemplate, ctx: ExpressionContext): { [key: string]: Json } {
+  const v = renderTemplate(t, ctx);
+  if (v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`arguments must be a map, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function expressionFailure(stepId: string, where: string, err: unknown): Failure {
+  const detail = err instanceof Error ? err.message : String(err);
+  return { type: 'ExpressionError', stepId, message: `step "${stepId}" failed: cannot evaluate \`${where}\`: ${detail}` };
+}
+
+/**
+ * `<server>.<tool>: <what went wrong>` from an activity failure. callTool's messages start
+ * with `step "<id>": ` / `compensation of step "<id>": ` and `<server>.<tool> failed: `;
+ * those parts are said once, by the run's message.
+ */
+function describeCallFailure(err: unknown, tool: ToolRef, retry: RetrySpec, timeoutMs: number, stepId: string): string {
+  const toolName = `${tool.server}.${tool.name}`;
+  const activityFailure = err as Partial<ActivityFailure> & Error;
+  const cause = activityFailure.cause;
+  let text: string;
+  if (cause instanceof TimeoutFailure) {
+    text = `no answer within ${formatDuration(timeoutMs)} (${String(cause.timeoutType ?? 'timeout').toLowerCase().replaceAll('_', '-')} timeout)`;
+  } else if (cause instanceof ApplicationFailure || cause instanceof Error) {
+    text = cause.message;
+  } else {
+    text = activityFailure.message ?? String(err);
+  }
+  for (const prefix of [`step "${stepId}": `, `compensation of step "${stepId}": `]) {
+    if (text.startsWith(prefix)) text = text.slice(prefix.length);
+  }
+  if (text.startsWith(`${toolName} failed: `)) text = `${toolName}: ${text.slice(toolName.length + ' failed: '.length)}`;
+  else if (!text.startsWith(toolName)) text = `${toolName}: ${text}`;
+  if (activityFailure.retryState === 'MAXIMUM_ATTEMPTS_REACHED' && retry.maximumAttempts > 1) {
+    text += ` (gave up after ${retry.maximumAttempts} attempts)`;
+  }
+  return text;
+}
+
+function activityFailureType(err: unknown): string | undefined {
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof TimeoutFailure) return 'Timeout';
+  if (cause instanceof ApplicationFailure) return cause.type ?? undefined;
+  return undefined;
+}
+
+function cancelledMessage(inFlight: string[]): string {
+  if (inFlight.length === 0) return 'run cancelled';
+  return inFlight.length === 1 ? `run cancelled during step "${inFlight[0]}"` : `run cancelled during steps ${quoteList(inFlight)}`;
+}
+
+function quoteList(ids: string[]): string {
+  return ids.map((i) => `"${i}"`).join(', ');
+}
+
+function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+}
+
+/** 86400000 → "24h", 90000 → "1m30s", 1500 → "1.5s". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms % 1000 !== 0) return `${ms / 1000}s`;
+  let rest = ms / 1000;
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
     }
-  } catch (err) {
-    failure = err;
   }
-
-  if (failure === undefined) {
-    try {
-      const outputs: { [k: string]: Json } = {};
-      for (const [name, out] of Object.entries(plan.outputs)) outputs[name] = renderTemplate(out.value, ctx);
-      runState = 'completed';
-      return { outputs, executed, skipped };
-    } catch (err) {
-      failure = expressionFailure('(outputs)', err);
-    }
-  }
-
-  // Let steps still in flight settle (a parallel branch may complete and need compensating).
-  await Promise.allSettled(running.values());
-  const cancelled = isCancellation(failure);
-  const problems = await CancellationScope.nonCancellable(compensate);
-  runState = 'failed';
-  const f = cancelled
-    ? new StepFailure('(run)', 'the run was cancelled', 'Cancelled')
-    : failure instanceof StepFailure
-      ? failure
-      : new StepFailure('(run)', rootCause(failure).message, 'StepFailed');
-  const compensated = compensable.filter((s) => states[s.id] === 'compensated').map((s) => s.id);
-  failureReason =
-    f.message +
-    (compensated.length ? `; compensated: ${compensated.join(', ')}` : '') +
-    (problems.length ? `; ${problems.join('; ')}` : '');
-  log.info('skill run failed', { workflowId: workflowInfo().workflowId, step: f.stepId, type: f.type });
-  if (cancelled) throw failure;
-  throw ApplicationFailure.create({
-    message: failureReason,
-    type: f.type,
-    nonRetryable: true,
-    details: [{ step: f.stepId, compensated, compensationFailures: problems }],
-  });
-}
-
-function pickWaiter(waiters: Map<string, Waiter>, d: ApprovalDecision): Waiter | undefined {
-  if (d.stepId) return waiters.get(d.stepId);
-  const open = [...waiters.values()].filter((w) => !w.decision);
-  return open.length === 1 ? open[0] : undefined;
-}
-
-function expressionFailure(stepId: string, err: unknown): StepFailure {
-  return new StepFailure(stepId, `step "${stepId}": ${(err as Error).message}`, 'ExpressionError');
-}
-
-/** The innermost failure of an ActivityFailure chain (ApplicationFailure from the activity). */
-function rootCause(err: unknown): { message: string; type?: string } {
-  let e = err as { message?: string; type?: string; cause?: unknown } | undefined;
-  while (e && e.cause && typeof e.cause === 'object') e = e.cause as typeof e;
-  return { message: e?.message ?? String(err), type: e?.type };
-}
-
-/** The activity already says `step "x": …`; avoid saying it twice. */
-function stripStepPrefix(message: string, stepId: string): string {
-  const prefix = `step "${stepId}": `;
-  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
-}
-
-function formatMs(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
+  // "24h" reads better than "1d" in an approval message.
+  if (parts.length === 1 && parts[0] === '1d') return '24h';
+  return parts.join('');
 }

@@ -1,0 +1,24 @@
+# Skillgate worker/runtime image for the docker-compose topology (external Temporal cluster).
+# Not built or run on the development machines of this project (no Docker engine there).
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# The image talks to the cluster in TEMPORAL_ADDRESS: no embedded Temporal CLI needed.
+ENV SKILLGATE_SKIP_TEMPORAL_FETCH=1 CI=true
+COPY . .
+# `npm ci` runs `prepare`, which builds dist/ (the CLI and the demo MCP servers).
+RUN npm ci && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json /app/package-lock.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/skills ./skills
+COPY --from=build /app/skillgate.yaml ./skillgate.yaml
+RUN mkdir -p .skillgate && chown node:node .skillgate
+USER node
+# Stops cleanly on SIGTERM (worker shutdown, upstream connections, Temporal connection).
+CMD ["node", "bin/skillgate.js", "dev"]

@@ -1,0 +1,212 @@
+/**
+ * `skillgate dev` as a person runs it: a child process on a temporary workspace (free ports,
+ * its own SQLite file and state folder, the demo MCP servers from source through tsx). This
+ * test starts its own embedded dev server — the point is the embedded runtime itself — and
+ * does not use the shared one from global-setup.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..');
+
+interface Dev {
+  child: ChildProcess;
+  output: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+let dir: string;
+let configFile: string;
+let port: number;
+let uiPort: number;
+const started: Dev[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port: p } = s.address() as { port: number };
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function portOpen(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ port: p, host: '127.0.0.1' });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+function startDev(): Dev {
+  const env = { ...process.env, CI: 'true' };
+  delete env.TEMPORAL_ADDRESS;
+  delete env.SKILLGATE_CONFIG;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--config', configFile], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const dev = { child, output: () => out, exit };
+  started.push(dev);
+  return dev;
+}
+
+/** Resolves with the output once the banner's last line appears; fails with the output otherwise. */
+async function untilReady(dev: Dev, timeoutMs = 90_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void dev.exit.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    if (dev.output().includes('Ready. Ctrl-C stops everything')) return dev.output();
+    if (exited) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`skillgate dev did not become ready${exited ? ' (it exited)' : ''}; output:\n${dev.output()}`);
+}
+
+async function interrupt(dev: Dev, withinMs: number): Promise<{ code: number | null; ms: number }> {
+  const t0 = Date.now();
+  dev.child.kill('SIGINT');
+  const result = await Promise.race([
+    dev.exit,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`no exit within ${withinMs} ms of SIGINT; output:\n${dev.output()}`)), withinMs),
+    ),
+  ]);
+  return { code: result.code, ms: Date.now() - t0 };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'skillgate-dev-'));
+  port = await freePort();
+  uiPort = await freePort();
+  configFile = join(dir, 'skillgate.yaml');
+  const demo = (name: string): string =>
+    `    command: node\n    args: [--import, tsx, ${JSON.stringify(join(root, 'demo', name, 'main.ts'))}, --state, ${JSON.stringify(join(dir, 'state', 'demo'))}]\n    cwd: ${JSON.stringify(root)}\n`;
+  writeFileSync(
+    configFile,
+    [
+      'workspace: dev-runtime-test',
+      'temporal:',
+      '  taskQueue: dev-runtime-test',
+      '  dev:',
+      `    port: ${port}`,
+      `    uiPort: ${uiPort}`,
+      '    dbFile: state/temporal.db',
+      `skillsDir: ${JSON.stringify(join(root, 'skills'))}`,
+      'stateDir: state',
+      'servers:',
+      '  core-banking:',
+      demo('core-banking').trimEnd(),
+      '  credit-bureau:',
+      demo('credit-bureau').trimEnd(),
+      'users:',
+      '  credit-officer: { roles: [credit-officer] }',
+      '',
+    ].join('\n'),
+  );
+});
+
+afterAll(() => {
+  for (const d of started) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('skillgate dev (embedded runtime)', () => {
+  const probeId = `dev-runtime-probe-${Date.now()}`;
+
+  it('starts, prints what runs where, registers the search attributes, and stops cleanly on SIGINT', async () => {
+    const dev = startDev();
+    const banner = await untilReady(dev);
+
+    expect(banner).toContain(`127.0.0.1:${port}`);
+    expect(banner).toContain('task queue dev-runtime-test');
+    expect(banner).toContain(`http://127.0.0.1:${uiPort}`);
+    expect(banner).toMatch(/core-banking\s+stdio\s+\d+ tools?/);
+    expect(banner).toMatch(/credit-bureau\s+stdio\s+\d+ tools?/);
+    expect(banner).toMatch(/credit-issuance\s+v\S+\s+sha256:[0-9a-f]{64}/);
+    expect(banner).toContain(join(dir, 'state'));
+    expect(banner).toContain('npx skillgate run credit-issuance');
+
+    const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+    try {
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+      for (const name of SEARCH_ATTRIBUTES) expect(customAttributes, name).toHaveProperty(name);
+      expect(await portOpen(uiPort)).toBe(true);
+
+      // A run nobody will pick up (no worker on this queue): it must survive the restart.
+      const client = new Client({ connection });
+      await client.workflow.start('runSkill', {
+        workflowId: probeId,
+        taskQueue: 'dev-runtime-test-nobody-polls',
+        args: [],
+        searchAttributes: { SkillName: ['dev-runtime-probe'], Workspace: ['dev-runtime-test'] },
+      });
+    } finally {
+      await connection.close();
+    }
+
+    const { code, ms } = await interrupt(dev, 20_000);
+    expect(code, dev.output()).toBe(0);
+    expect(ms).toBeLessThan(20_000);
+    expect(dev.output()).toContain('stopped');
+    expect(await portOpen(port)).toBe(false);
+    expect(await portOpen(uiPort)).toBe(false);
+  });
+
+  it('reuses the persisted state on a second start: the earlier run is still listed', async () => {
+    const dev = startDev();
+    await untilReady(dev);
+    const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+    try {
+      const client = new Client({ connection });
+      const ids: string[] = [];
+      for await (const wf of client.workflow.list({ query: 'SkillName = "dev-runtime-probe"' })) ids.push(wf.workflowId);
+      expect(ids).toContain(probeId);
+      const described = await client.workflow.getHandle(probeId).describe();
+      expect(described.status.name).toBe('RUNNING');
+      await client.workflow.getHandle(probeId).terminate('test done');
+    } finally {
+      await connection.close();
+    }
+    const { code } = await interrupt(dev, 20_000);
+    expect(code, dev.output()).toBe(0);
+  });
+
+  it('refuses to start when the Temporal port is taken, saying what to do', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const dev = startDev();
+      const { code } = await Promise.race([
+        dev.exit,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running:\n${dev.output()}`)), 30_000)),
+      ]);
+      expect(code).toBe(2);
+      expect(dev.output()).toContain(`port ${port} (the Temporal frontend, temporal.dev.port) is already in use`);
+      expect(dev.output()).toContain('TEMPORAL_ADDRESS');
+      expect(dev.output()).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * Everything a skill-run integration test needs, all real: a client and a worker on the
+ * shared Temporal dev server (own task queue), the upstream pool of a test workspace, the
+ * real compiler, and the run client (src/skills/runs.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import type { Principal } from '../../gateway/identity/principal.js';
+import { createUpstreamPool } from '../../gateway/upstream/pool.js';
+import type { UpstreamPool } from '../../gateway/upstream/types.js';
+import type { LoadedConfig } from '../../src/config/load.js';
+import { formatDiagnostic } from '../../src/diagnostics.js';
+import { createSkillWorker } from '../../src/runtime/worker.js';
+import { fetchCatalog } from '../../src/skills/catalog.js';
+import { compileOptions } from '../../src/skills/compile-all.js';
+import { compileSkill } from '../../src/skills/compile.js';
+import type { CompiledPlan } from '../../src/skills/plan.js';
+import { startSkillRun } from '../../src/skills/runs.js';
+
+// Failed runs are what many tests expect: keep the worker's per-run warnings out of the output.
+try {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+} catch {
+  // Already installed by another helper in this process.
+}
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+/** This part's fixture skills. */
+export const FIXTURE_SKILLS = join(ROOT, 'test', 'fixtures', 'skills-runtime');
+
+export const CLERK: Principal = { user: { id: 'loan-clerk', roles: ['loan-clerk'], groups: [] }, agent: { id: 'credit-assistant' } };
+
+export interface CompiledFixture {
+  plan: CompiledPlan;
+  hash: string;
+}
+
+export interface SkillHarness {
+  client: Client;
+  taskQueue: string;
+  pool: UpstreamPool;
+  /** Compile a skill folder (absolute path) against the workspace's real servers; throws with every diagnostic. */
+  compile(dir: string): Promise<CompiledFixture>;
+  /** Start a run of a compiled skill as `principal` (default: the loan clerk through credit-assistant). */
+  start(skill: CompiledFixture, inputs: unknown, opts?: { principal?: Principal; workflowId?: string }): ReturnType<typeof startSkillRun>;
+  close(): Promise<void>;
+}
+
+/**
+ * Start the harness.
+ * @param withWorker false to run no worker in this process (the crash test runs workers as child processes).
+ */
+export async function startHarness(address: string, loaded: LoadedConfig, opts: { withWorker?: boolean; taskQueue?: string } = {}): Promise<SkillHarness> {
+  const taskQueue = opts.taskQueue ?? `test-${randomUUID()}`;
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const pool = createUpstreamPool(loaded, { log: () => {} });
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  if (opts.withWorker !== false) {
+    nativeConnection = await NativeConnection.connect({ address });
+    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool }) });
+    running = worker.run();
+  }
+  let catalog: ReturnType<typeof fetchCatalog> | undefined;
+  return {
+    client,
+    taskQueue,
+    pool,
+    async compile(dir) {
+      catalog ??= fetchCatalog(pool);
+      const r = compileSkill(dir, await catalog, compileOptions(loaded));
+      if (!r.plan || !r.hash) throw new Error(`fixture ${dir} does not compile:\n${r.diagnostics.map(formatDiagnostic).join('\n')}`);
+      return { plan: r.plan, hash: r.hash };
+    },
+    start(skill, inputs, o = {}) {
+      return startSkillRun(client, {
+        plan: skill.plan,
+        planHash: skill.hash,
+        inputs,
+        principal: o.principal ?? CLERK,
+        workspace: loaded.config.workspace,
+        gateway: 'credit-desk',
+        taskQueue,
+        ...(o.workflowId ? { workflowId: o.workflowId } : {}),
+      });
+    },
+    async close() {
+      if (worker) {
+        worker.shutdown();
+        await running;
+      }
+      await pool.close();
+      await nativeConnection?.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Poll `fn` until it returns a truthy value (or throw after `timeoutMs`). */
+export async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Event types of a workflow's history, in order (e.g. `ACTIVITY_TASK_SCHEDULED`). */
+export async function historyEvents(client: Client, workflowId: string) {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return history.events ?? [];
+}

@@ -1,0 +1,91 @@
+/**
+ * Approval timeouts on Temporal's time-skipping test server: a 24 h approval wait ends the run
+ * cleanly (type ApprovalTimedOut, a clear reason, compensations done) in seconds of real time.
+ * Real worker, real compiler, real demo servers.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities/index.js';
+import type { CoreBankingData } from '../demo/core-banking/server.js';
+import { createUpstreamPool } from '../gateway/upstream/pool.js';
+import type { UpstreamPool } from '../gateway/upstream/types.js';
+import { formatDiagnostic } from '../src/diagnostics.js';
+import { projectTestServerPath } from '../src/runtime/temporal-binary.js';
+import { createSkillWorker } from '../src/runtime/worker.js';
+import { fetchCatalog } from '../src/skills/catalog.js';
+import { compileOptions } from '../src/skills/compile-all.js';
+import { compileSkill } from '../src/skills/compile.js';
+import type { CompiledPlan } from '../src/skills/plan.js';
+import { RunError, waitForResult } from '../src/skills/runs.js';
+import type { RunSkillInput } from '../workflows/definitions.js';
+import { CLERK, FIXTURE_SKILLS, ROOT } from './helpers/skill-harness.js';
+import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
+
+let env: TestWorkflowEnvironment;
+let ws: TestWorkspace;
+let pool: UpstreamPool;
+let worker: Worker;
+let running: Promise<void>;
+const taskQueue = 'approval-timeout';
+
+beforeAll(async () => {
+  const path = projectTestServerPath();
+  if (!path) throw new Error('the time-skipping test server is missing (.tools/venv/bin/temporal-test-server): run npm install');
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
+  ws = testWorkspace();
+  pool = createUpstreamPool(ws.loaded, { log: () => {} });
+  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool }) });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await pool?.close();
+  await env?.teardown();
+  ws?.cleanup();
+});
+
+async function compile(dir: string): Promise<CompiledPlan> {
+  const r = compileSkill(dir, await fetchCatalog(pool), compileOptions(ws.loaded));
+  if (!r.plan) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
+  return r.plan;
+}
+
+/** Start without search attributes: the time-skipping server does not know Skillgate's. */
+async function run(plan: CompiledPlan, inputs: RunSkillInput['inputs']): Promise<{ error: RunError; runId: string }> {
+  const input: RunSkillInput = { plan, planHash: 'sha256:test', inputs, principal: CLERK, workspace: 'test', gateway: 'credit-desk' };
+  const handle = await env.client.workflow.start('runSkill', { taskQueue, workflowId: `timeout-${plan.skill.name}-${Date.now()}`, args: [input] });
+  const startedAt = Date.now();
+  const error = await waitForResult(env.client, handle.workflowId).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RunError);
+  // 24 h of workflow time, a few seconds of real time.
+  expect(Date.now() - startedAt).toBeLessThan(30_000);
+  return { error: error as RunError, runId: handle.firstExecutionRunId };
+}
+
+describe('approval timeout (time-skipping server)', () => {
+  it('credit-issuance above 10000 EUR with no decision in 24h ends with ApprovalTimedOut and a clear reason', async () => {
+    const plan = await compile(join(ROOT, 'skills', 'credit-issuance'));
+    const { error } = await run(plan, { customerId: 'C-1004', amount: 50000, termMonths: 36 });
+    expect(error.failureType).toBe('ApprovalTimedOut');
+    expect(error.message).toBe('no approval from a credit-officer within 24h for step "officer_approval"');
+    expect(error.extra.details).toEqual({ stepId: 'officer_approval', type: 'ApprovalTimedOut', compensated: [], compensationFailures: [] });
+  });
+
+  it('a timeout after a side effect compensates it before failing', async () => {
+    const plan = await compile(join(FIXTURE_SKILLS, 'credit-confirm'));
+    const { error, runId } = await run(plan, { customerId: 'C-1001', amount: 700 });
+    expect(error.failureType).toBe('ApprovalTimedOut');
+    expect(error.message).toBe('no approval from a credit-officer within 24h for step "confirm"; compensated: issue');
+    const bank = JSON.parse(readFileSync(join(ws.stateDir, 'core-banking.json'), 'utf8')) as CoreBankingData;
+    const credit = Object.values(bank.credits).find((c) => c.idempotencyKey === `${runId}/step/issue`);
+    expect(credit).toMatchObject({ status: 'cancelled', cancelReason: 'not confirmed by a credit officer' });
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * `skillgate run` and `skillgate approve` as a person uses them: the real CLI in a child
+ * process, against the shared dev server (TEMPORAL_ADDRESS) and a worker on the workspace's
+ * task queue.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { getRunStatus, waitForResult } from '../src/skills/runs.js';
+import { eventually, ROOT, startHarness, type SkillHarness } from './helpers/skill-harness.js';
+import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
+
+let ws: TestWorkspace;
+let h: SkillHarness;
+
+beforeAll(async () => {
+  const taskQueue = `cli-${randomUUID()}`;
+  ws = testWorkspace({ temporal: { taskQueue } });
+  // testWorkspace parses its config in memory; the CLI reads it from the file.
+  writeFileSync(ws.loaded.file, stringify(ws.loaded.config));
+  h = await startHarness(inject('temporalAddress'), ws.loaded, { taskQueue });
+});
+
+afterAll(async () => {
+  await h?.close();
+  ws?.cleanup();
+});
+
+const { SKILLGATE_USER: _ignored, ...env } = process.env;
+
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--config', ws.loaded.file, ...args],
+      { cwd: ROOT, env: { ...env, TEMPORAL_ADDRESS: inject('temporalAddress') }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('skillgate run / approve', () => {
+  it('run --wait prints the outputs', async () => {
+    const input = join(ws.dir, 'input.json');
+    writeFileSync(input, JSON.stringify({ customerId: 'C-1001', amount: 1200 }));
+    const r = await cli('run', 'credit-issuance', '--input', `@${input}`, '--wait', '--as', 'loan-clerk', '--agent', 'credit-assistant');
+    expect(r.stderr).toContain('as loan-clerk (agent credit-assistant)');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ creditId: expect.stringMatching(/^CR-/), score: 780, approvedBy: null });
+  });
+
+  it('run refuses invalid inputs with every problem, before starting anything', async () => {
+    const r = await cli('run', 'credit-issuance', '--input', '{"customerId":"X-1","amout":5}', '--as', 'loan-clerk');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('invalid inputs for skill credit-issuance:');
+    expect(r.stderr).toContain('$.amount: is required');
+    expect(r.stderr).toContain('$.amout: is not an input of this skill (did you mean "amount"?)');
+    expect(r.stderr).toContain('$.customerId: must match pattern "^C-[0-9]{4}$"');
+  });
+
+  it('run --wait reports a failed run with its reason and exit 1', async () => {
+    const r = await cli('run', 'credit-issuance', '--input', '{"customerId":"C-1002","amount":100}', '--wait');
+    expect(r.code).toBe(1);
+    // Without --as: the first user of the workspace.
+    expect(r.stderr).toContain('as ceo (agent cli)');
+    expect(r.stderr).toMatch(/run skill-credit-issuance-\S+ failed \(SkillFailed\): step "low_score" failed: Credit refused: the credit score 540/);
+  });
+
+  it('approve: unknown user and missing role are refused; the credit officer approves', async () => {
+    const started = await cli('run', 'credit-issuance', '--input', '{"customerId":"C-1004","amount":20000}', '--as', 'loan-clerk');
+    expect(started.code).toBe(0);
+    const workflowId = started.stdout.trim();
+    expect(workflowId).toMatch(/^skill-credit-issuance-[0-9a-f-]{36}$/);
+    await eventually(async () => (await getRunStatus(h.client, workflowId)).state === 'awaiting-approval', 'the pending approval');
+
+    const unknown = await cli('approve', workflowId, '--as', 'credit-oficer');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('unknown user "credit-oficer"');
+    expect(unknown.stderr).toContain('did you mean "credit-officer"?');
+
+    const clerk = await cli('approve', workflowId, '--as', 'loan-clerk');
+    expect(clerk.code).toBe(1);
+    expect(clerk.stderr).toContain('approver loan-clerk lacks role credit-officer');
+
+    const officer = await cli('approve', workflowId, '--as', 'credit-officer', '--comment', 'ok');
+    expect(officer.code).toBe(0);
+    expect(officer.stdout.trim()).toBe(`approved by credit-officer: ${workflowId}`);
+    expect((await waitForResult(h.client, workflowId)).outputs).toMatchObject({ approvedBy: 'credit-officer', score: 820 });
+  });
+});
