@@ -78,7 +78,9 @@ describe('bearer token refusals', () => {
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: '{}',
     });
-    expect(res.status).toBe(401);
+    // RFC 6750 §3.1: a token in the URL is a malformed request.
+    expect(res.status).toBe(400);
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_request"');
   });
 
   it('verifies a token once and serves repeats from the cache until it expires', async () => {

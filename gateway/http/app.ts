@@ -16,6 +16,9 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { SkillgateConfig } from '../../src/config/schema.js';
+import { bearerRefusal, bearerToken, wwwAuthenticate } from '../identity/bearer.js';
+import { AuthError } from '../identity/errors.js';
+import { protectedResourceMetadata, resourceMetadataUrl, resourceUrl } from '../identity/resource-metadata.js';
 import type { Principal } from '../identity/principal.js';
 import type { Extra, McpServerDeps } from '../mcp/server.js';
 import { APPROVE_TOOL } from '../mcp/skill-tools.js';
@@ -42,19 +45,7 @@ export interface GatewayAppOptions {
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-/** `<publicUrl>/mcp/<gateway>`: the RFC 8707 resource identifier tokens must be minted for. */
-export function resourceUrl(publicUrl: string, gateway: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}/mcp/${gateway}`;
-}
-
-/** RFC 9728 §3: the metadata URL for a resource with a path. */
-export function resourceMetadataUrl(publicUrl: string, gateway: string): string {
-  const u = new URL(publicUrl);
-  return `${u.origin}/.well-known/oauth-protected-resource${u.pathname.replace(/\/+$/, '')}/mcp/${gateway}`;
-}
-
-/** Scopes a gateway asks for in its challenges (informational; authorization is Cedar's). */
-const GATEWAY_SCOPES = ['openid', 'mcp'];
+export { resourceMetadataUrl, resourceUrl };
 
 export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: FastifyInstance; sessions: SessionRegistry }> {
   const { config, verifier, log } = opts;
@@ -73,55 +64,32 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get<{ Params: { gateway: string } }>('/.well-known/oauth-protected-resource/mcp/:gateway', async (req, reply) => {
-    const gw = config.gateways[req.params.gateway];
-    if (!gw) return reply.code(404).send({ error: 'not_found' });
-    return {
-      resource: resourceUrl(config.publicUrl, req.params.gateway),
-      authorization_servers: config.identity.issuers.map((i) => i.issuer),
-      scopes_supported: GATEWAY_SCOPES,
-      bearer_methods_supported: ['header'],
-      resource_name: gw.description ?? `Skillgate gateway ${req.params.gateway}`,
-    };
+    const doc = protectedResourceMetadata(config, req.params.gateway);
+    return doc ?? reply.code(404).send({ error: 'not_found' });
   });
 
-  /** 401 with the challenge that tells a client where to get a token (RFC 9728 §5.1, RFC 6750 §3). */
-  const challenge = (reply: FastifyReply, gateway: string, error?: { code: string; description: string }) => {
-    const parts = [`resource_metadata="${resourceMetadataUrl(config.publicUrl, gateway)}"`, `scope="${GATEWAY_SCOPES.join(' ')}"`];
-    if (error) parts.push(`error="invalid_token"`, `error_description="${error.description.replace(/"/g, "'")}"`);
-    return reply
-      .code(401)
-      .header('www-authenticate', `Bearer ${parts.join(', ')}`)
-      .send({ error: error ? 'invalid_token' : 'unauthorized', error_description: error?.description ?? 'a Bearer token is required' });
+  /** Refuse with the challenge that tells a client where to get a token (RFC 9728 §5.1, RFC 6750 §3). */
+  const refuse = (reply: FastifyReply, gateway: string, err: AuthError) => {
+    const r = bearerRefusal(err, { resourceMetadataUrl: resourceMetadataUrl(config.publicUrl, gateway) });
+    return reply.code(r.status).headers(r.headers).send(r.body);
   };
 
   /** Authenticate a request for `gateway`; answers the refusal itself and returns undefined. */
   const authenticate = async (req: FastifyRequest, reply: FastifyReply, gateway: string): Promise<{ principal: Principal; auth: AuthInfo } | undefined> => {
-    if ((req.query as Record<string, unknown> | undefined)?.access_token !== undefined) {
-      log('auth refused', { gateway, code: 'ERR_TOKEN_IN_QUERY' });
-      await challenge(reply, gateway, { code: 'ERR_TOKEN_IN_QUERY', description: 'tokens are accepted only in the Authorization header' });
-      return undefined;
-    }
-    const header = req.headers.authorization;
-    if (!header) {
-      log('auth refused', { gateway, code: 'ERR_TOKEN_MISSING' });
-      await challenge(reply, gateway);
-      return undefined;
-    }
-    const m = /^Bearer +([^\s]+) *$/i.exec(header);
-    if (!m) {
-      log('auth refused', { gateway, code: 'ERR_TOKEN_MALFORMED' });
-      await challenge(reply, gateway, { code: 'ERR_TOKEN_MALFORMED', description: 'the Authorization header must be "Bearer <token>"' });
-      return undefined;
-    }
-    const token = m[1]!;
+    let token: string;
     let verified;
     try {
+      token = bearerToken({ authorization: req.headers.authorization, url: req.url, body: req.body });
       verified = await verifier.verify(token, { audience: resourceUrl(config.publicUrl, gateway) });
     } catch (err) {
-      const e = err as { code?: string; publicMessage?: string; description?: string; detail?: string; message: string };
+      if (!(err instanceof AuthError)) throw err;
       // The log gets the code and internal detail, never the token.
-      log('auth refused', { gateway, code: e.code ?? 'ERR_TOKEN_INVALID', detail: e.detail ?? e.message });
-      await challenge(reply, gateway, { code: e.code ?? 'ERR_TOKEN_INVALID', description: e.publicMessage ?? e.description ?? 'the token is not valid for this resource' });
+      log('auth refused', { gateway, code: err.code, detail: err.detail });
+      if (err.code === 'ERR_TOKEN_MISSING') {
+        await reply.code(401).header('www-authenticate', wwwAuthenticate({ resourceMetadataUrl: resourceMetadataUrl(config.publicUrl, gateway) })).send({ error: 'unauthorized', error_description: err.publicMessage });
+      } else {
+        await refuse(reply, gateway, err);
+      }
       return undefined;
     }
     const { principal } = verified;

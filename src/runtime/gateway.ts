@@ -101,7 +101,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const publicUrl = opts.port === 0 ? `http://${host}:${port}` : base.publicUrl;
   const config = withDevIssuer({ ...base, publicUrl });
 
-  const idp = config.identity.devIdp ? await createDevIdp(config, opts.loaded.path(config.stateDir)) : undefined;
+  const idp = config.identity.devIdp ? await createDevIdp({ config, stateDir: opts.loaded.path(config.stateDir) }) : undefined;
   const verifier = opts.verifier ?? verifierFromConfig(config);
   const skillTools =
     opts.temporal && opts.skills
@@ -127,21 +127,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       ...(skillTools ? { skills: skillTools } : {}),
       log,
     },
-    plugins: idp
-      ? [
-          (a) => {
-            // Before body parsing: oidc-provider reads form and JSON bodies from the raw request itself.
-            a.addHook('onRequest', async (req, reply) => {
-              if (req.url === '/idp' || req.url.startsWith('/idp/') || req.url.startsWith('/idp?')) {
-                reply.hijack();
-                idp.handle(req.raw, reply.raw);
-              }
-            });
-          },
-        ]
-      : [],
+    plugins: idp ? [(a) => idp.mount(a)] : [],
   });
   await app.listen({ host, port });
+  // Fetch the issuers' discovery documents and JWKS now, not on the first agent's request.
+  await verifier.warmUp?.().catch((err: unknown) => log('issuer warm-up failed; will retry on first use', { error: (err as Error).message }));
   return {
     url: publicUrl,
     config,
