@@ -2,18 +2,19 @@
  * Per-step overhead of a skill run, for BENCHMARKS.md:
  *
  *   npm run bench            (= node --import tsx bench/skill-overhead.ts)
- *   BENCH_RUNS=300 BENCH_DB=memory npm run bench
+ *   BENCH_RUNS=200 BENCH_DB=memory BENCH_ONLY=baseline,eager+local npm run bench
  *
- * Starts its own embedded Temporal dev server (SQLite file in a temp folder, as `npm start`
- * does; BENCH_DB=memory for in-memory), a tiny in-process MCP server over Streamable HTTP with
- * a `noop` tool, the upstream pool and a worker. The skill `bench/skills/noop-five` calls
- * `bench.noop` five times in sequence. Each iteration measures, back to back:
+ * Starts its own embedded Temporal dev servers (SQLite files in a temp folder, as `npm start`
+ * does; BENCH_DB=memory for in-memory): one stock, one with LOW_LATENCY_DYNAMIC_CONFIG. Plus
+ * a tiny in-process MCP server over Streamable HTTP with a `noop` tool, the upstream pool and
+ * one worker per variant. The skill `bench/skills/noop-five` calls `bench.noop` five times in
+ * sequence. Each iteration measures, back to back:
  *   - direct: the same five calls made directly with the same MCP SDK client (the pool's);
  *   - run: a whole skill run — startSkillRun (input validation included) to result.
- * Per-step overhead = (run − direct) / 5, per iteration; reported as median and p95.
+ * Per-step overhead = (run − direct) / 5, per iteration; reported as median and p95, and as
+ * the median of the quietest round ("best round").
  *
- * Variants (what may limit the overhead) run interleaved in rounds, so a noisy neighbour on
- * this shared machine slows all of them alike:
+ * Variants (what may limit the overhead):
  *   sdk-floor         not Skillgate: a bare workflow doing the same five calls as five activities
  *   baseline          gRPC client, start + result, every step a regular activity
  *   execute           client.workflow.execute instead of start + result
@@ -21,22 +22,23 @@
  *   eager-start       + requestEagerStart: the first workflow task comes back with the start response
  *   local-activities  read-only steps as local activities (no activity task round trip)
  *   eager+local       both
- *   tuned-pollers     worker with fewer pollers (2 workflow, 2 activity) and no sticky cache
+ *   no-sticky         worker without a workflow cache (every workflow task replays the history)
+ * All (server, variant) pairs run interleaved in rounds, so a noisy neighbour on this shared
+ * machine slows all of them alike. Stops by itself; everything it starts is closed at the end.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableParallelism, cpus } from 'node:os';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { Client, type WorkflowStartOptions } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { createActivities } from '../activities/index.js';
 import { serveHttp } from '../demo/serve.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
+import type { UpstreamPool } from '../gateway/upstream/types.js';
 import { parseConfig } from '../src/config/load.js';
 import { formatDiagnostic } from '../src/diagnostics.js';
 import { LOW_LATENCY_DYNAMIC_CONFIG, startEmbeddedTemporal } from '../src/runtime/temporal.js';
@@ -44,13 +46,13 @@ import { createSkillWorker, type WorkerTuning } from '../src/runtime/worker.js';
 import { fetchCatalog } from '../src/skills/catalog.js';
 import { compileOptions } from '../src/skills/compile-all.js';
 import { compileSkill } from '../src/skills/compile.js';
-import { runSearchAttributes, startSkillRun } from '../src/skills/runs.js';
-import type { runSkill } from '../workflows/runSkill.js';
+import { startSkillRun } from '../src/skills/runs.js';
 import type { RunSkillInput } from '../workflows/definitions.js';
+import type { runSkill } from '../workflows/runSkill.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 100);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 15);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
 const ROUNDS = 5;
 const STEPS = 5;
 
@@ -73,196 +75,169 @@ const ALL_VARIANTS: Variant[] = [
   { name: 'eager-start', client: 'native', eager: true },
   { name: 'local-activities', client: 'grpc', local: true },
   { name: 'eager+local', client: 'native', eager: true, local: true },
-  {
-    name: 'tuned-pollers',
-    client: 'grpc',
-    tuning: { maxConcurrentWorkflowTaskPolls: 2, maxConcurrentActivityTaskPolls: 2, maxCachedWorkflows: 0 },
-  },
+  { name: 'no-sticky', client: 'grpc', tuning: { maxCachedWorkflows: 0 } },
 ];
-const VARIANTS = ALL_VARIANTS.filter((v) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(v.name));
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const VARIANTS = ALL_VARIANTS.filter((v) => !ONLY || ONLY.includes(v.name));
+
+const SERVERS: Array<{ name: string; dynamicConfig?: Record<string, number>; variants: string[] }> = [
+  { name: 'stock', variants: ['sdk-floor', 'baseline', 'eager+local'] },
+  { name: 'low-latency', dynamicConfig: LOW_LATENCY_DYNAMIC_CONFIG, variants: ALL_VARIANTS.map((v) => v.name) },
+];
+
+interface Prepared {
+  server: string;
+  variant: Variant;
+  runOnce(): Promise<void>;
+  direct(): Promise<void>;
+  eagerly: number;
+  /** Per round: { run, direct } per iteration, ms. */
+  rounds: Array<Array<{ run: number; direct: number }>>;
+}
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 const tmp = mkdtempSync(join(tmpdir(), 'skillgate-bench-'));
 const cleanups: Array<() => Promise<unknown> | unknown> = [() => rmSync(tmp, { recursive: true, force: true })];
-
-interface Row {
-  server: string;
-  variant: string;
-  runs: number;
-  runMedian: number;
-  runP95: number;
-  directMedian: number;
-  overheadMedian: number;
-  overheadP95: number;
-  eager: string;
-}
-
-const SERVERS: Array<{ name: string; dynamicConfig?: Record<string, number>; variants: string[] }> = [
-  { name: 'stock', variants: ['sdk-floor', 'baseline', 'eager+local'] },
-  { name: 'low-latency', dynamicConfig: LOW_LATENCY_DYNAMIC_CONFIG, variants: VARIANTS.map((v) => v.name) },
-];
+const inMemory = process.env.BENCH_DB === 'memory';
 
 async function main(): Promise<void> {
-  const rows: Row[] = [];
-  const dbFile = process.env.BENCH_DB === 'memory' ? undefined : join(tmp, 'temporal.db');
+  const http = await serveHttp({ create: noopServer }, undefined, { port: 0 });
+  cleanups.unshift(
+    () =>
+      new Promise((r) => {
+        http.closeAllConnections();
+        http.close(r);
+      }),
+  );
+  const addr = http.address();
+  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/mcp`;
+  const loaded = parseConfig(stringify({ workspace: 'bench', servers: { bench: { url } } }), join(tmp, 'skillgate.yaml'));
+  const pool = createUpstreamPool(loaded, { log: () => {} });
+  cleanups.unshift(() => pool.close());
+  const compiled = compileSkill(join(root, 'bench', 'skills', 'noop-five'), await fetchCatalog(pool), compileOptions(loaded));
+  if (!compiled.plan || !compiled.hash) throw new Error(compiled.diagnostics.map(formatDiagnostic).join('\n'));
+  const skill = { plan: compiled.plan, planHash: compiled.hash };
+
+  const prepared: Prepared[] = [];
   for (const server of SERVERS) {
     const variants = VARIANTS.filter((v) => server.variants.includes(v.name));
-    if (variants.length) rows.push(...(await measure(server.name, server.dynamicConfig, variants, dbFile && join(tmp, `${server.name}.db`))));
+    if (variants.length === 0) continue;
+    log(`${server.name}: starting an embedded Temporal dev server (${inMemory ? 'in memory' : 'SQLite file'})…`);
+    const rt = await startEmbeddedTemporal({
+      port: 0,
+      ...(inMemory ? {} : { dbFile: join(tmp, `${server.name}.db`) }),
+      ...(server.dynamicConfig ? { dynamicConfig: server.dynamicConfig } : {}),
+    });
+    cleanups.unshift(() => rt.close());
+    const clients = {
+      grpc: new Client({ connection: rt.connection, namespace: rt.namespace }),
+      native: new Client({ connection: rt.nativeConnection, namespace: rt.namespace }),
+    };
+    for (const v of variants) prepared.push(await prepare(server.name, v, rt.nativeConnection, clients[v.client], pool, skill));
   }
+
+  log(`warming up (${WARMUP} runs each)…`);
+  for (const p of prepared) for (let i = 0; i < WARMUP; i++) await p.runOnce();
+  for (let i = 0; i < WARMUP; i++) await prepared[0]?.direct();
+
+  const perRound = Math.ceil(RUNS / ROUNDS);
+  log(`measuring ${perRound * ROUNDS} runs of each of ${prepared.length} (server, variant) pairs, in ${ROUNDS} interleaved rounds…`);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const p of prepared) {
+      const round: Array<{ run: number; direct: number }> = [];
+      for (let i = 0; i < perRound; i++) {
+        const t0 = performance.now();
+        await p.direct();
+        const t1 = performance.now();
+        await p.runOnce();
+        round.push({ direct: t1 - t0, run: performance.now() - t1 });
+      }
+      p.rounds.push(round);
+    }
+  }
+
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const lines = prepared.map((p) => {
+    const all = p.rounds.flat();
+    const overhead = (xs: Array<{ run: number; direct: number }>) => xs.map((s) => (s.run - s.direct) / STEPS);
+    const bestRound = Math.min(...p.rounds.map((r) => quantile(overhead(r), 0.5)));
+    return (
+      `| ${p.server} | ${p.variant.name} | ${all.length} | ${quantile(all.map((s) => s.run), 0.5).toFixed(1)} | ` +
+      `${quantile(all.map((s) => s.run), 0.95).toFixed(1)} | ${quantile(all.map((s) => s.direct), 0.5).toFixed(2)} | ` +
+      `**${quantile(overhead(all), 0.5).toFixed(2)}** | ${quantile(overhead(all), 0.95).toFixed(2)} | ${bestRound.toFixed(2)} | ` +
+      `${p.variant.eager ? `${p.eagerly}/${all.length + WARMUP}` : ''} |`
+    );
+  });
   process.stdout.write(
     `\nskill-overhead: ${STEPS}-step skill of no-op tools vs ${STEPS} direct calls (same MCP SDK client)\n` +
-      `machine: ${availableParallelism()} cores (${cpu}), Node ${process.version}, dev server ${dbFile ? 'SQLite file' : 'in memory'}\n\n` +
-      '| dev server | variant | runs | run p50 (ms) | run p95 (ms) | 5 direct calls p50 (ms) | overhead/step p50 (ms) | overhead/step p95 (ms) | eager starts |\n' +
-      '|---|---|---:|---:|---:|---:|---:|---:|---|\n' +
-      rows
-        .map(
-          (r) =>
-            `| ${r.server} | ${r.variant} | ${r.runs} | ${r.runMedian.toFixed(1)} | ${r.runP95.toFixed(1)} | ${r.directMedian.toFixed(2)} | ` +
-            `**${r.overheadMedian.toFixed(2)}** | ${r.overheadP95.toFixed(2)} | ${r.eager} |`,
-        )
-        .join('\n') +
-      '\n',
+      `machine: ${availableParallelism()} cores (${cpu}), Node ${process.version}, dev servers ${inMemory ? 'in memory' : 'on SQLite files'}\n\n` +
+      '| dev server | variant | runs | run p50 (ms) | run p95 (ms) | 5 direct calls p50 (ms) | overhead/step p50 (ms) | overhead/step p95 (ms) | best-round p50 (ms) | eager starts |\n' +
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n' +
+      `${lines.join('\n')}\n`,
   );
 }
 
-/** One dev server: its workers, warm-up, then interleaved rounds of every variant. */
-async function measure(serverName: string, dynamicConfig: Record<string, number> | undefined, variants: Variant[], dbFile: string | undefined): Promise<Row[]> {
-  const local: Array<() => Promise<unknown> | unknown> = [];
-  try {
-    log(`${serverName}: starting the embedded Temporal dev server (${dbFile ? 'SQLite file' : 'in memory'})…`);
-    const rt = await startEmbeddedTemporal({ port: 0, ...(dbFile ? { dbFile } : {}), ...(dynamicConfig ? { dynamicConfig } : {}) });
-    local.unshift(() => rt.close());
-
-    const http = await serveHttp({ create: noopServer }, undefined, { port: 0 });
-    local.unshift(
-      () =>
-        new Promise((r) => {
-          http.closeAllConnections();
-          http.close(r);
-        }),
-    );
-    const addr = http.address();
-    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/mcp`;
-    const loaded = parseConfig(stringify({ workspace: 'bench', servers: { bench: { url } } }), join(tmp, 'skillgate.yaml'));
-    const pool = createUpstreamPool(loaded, { log: () => {} });
-    local.unshift(() => pool.close());
-
-    const compiled = compileSkill(join(root, 'bench', 'skills', 'noop-five'), await fetchCatalog(pool), compileOptions(loaded));
-    if (!compiled.plan || !compiled.hash) throw new Error(compiled.diagnostics.map(formatDiagnostic).join('\n'));
-    const plan = compiled.plan;
-    const planHash = compiled.hash;
-
-    const grpcClient = new Client({ connection: rt.connection, namespace: rt.namespace });
-    const nativeClient = new Client({ connection: rt.nativeConnection, namespace: rt.namespace });
-    const activities = createActivities({ pool });
-    const principal = { user: { id: 'bench', roles: [], groups: [] }, agent: { id: 'bench' } };
-
-    const workers: Array<{ worker: Worker; running: Promise<void> }> = [];
-    local.unshift(async () => {
-      for (const w of workers) w.worker.shutdown();
-      await Promise.all(workers.map((w) => w.running));
-    });
-    const prepared = [];
-    for (const v of variants) {
-      const taskQueue = `bench-${v.name}`;
-      const worker = v.floor
-        ? await Worker.create({
-            connection: rt.nativeConnection,
-            taskQueue,
-            workflowBundle: await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') }),
-            activities: { noop: (tag: string) => pool.callTool('bench', 'noop', { tag }) },
-          })
-        : await createSkillWorker({ connection: rt.nativeConnection, taskQueue, activities, ...(v.tuning ? { tuning: v.tuning } : {}) });
-      workers.push({ worker, running: worker.run() });
-      const client = v.client === 'native' ? nativeClient : grpcClient;
-      let seq = 0;
-      let eagerly = 0;
-      const runOnce = async (): Promise<void> => {
-        const workflowId = `bench-${v.name}-${seq++}-${Date.now()}`;
-        if (v.floor) {
-          await client.workflow.execute('fiveNoops', { taskQueue, workflowId });
-          return;
-        }
-        if (v.execute) {
-          const input: RunSkillInput = { plan, planHash, inputs: { tag: 'bench' }, principal, workspace: 'bench', gateway: 'bench' };
-          await client.workflow.execute<typeof runSkill>('runSkill', { ...startOptions(taskQueue, workflowId, plan.skill.name), args: [input] });
-          return;
-        }
-        const handle = await startSkillRun(client, {
-          plan,
-          planHash,
-          inputs: {},
-          principal,
-          workspace: 'bench',
-          gateway: 'bench',
-          taskQueue,
-          workflowId,
-          ...(v.local ? { localReadOnlySteps: true } : {}),
-          ...(v.eager ? { requestEagerStart: true } : {}),
-        });
-        if ((handle as { eagerlyStarted?: boolean }).eagerlyStarted) eagerly++;
-        await handle.result();
-      };
-      prepared.push({ v, runOnce, eagerCount: () => eagerly, samples: [] as Array<{ run: number; direct: number }> });
-    }
-
-    const direct = async (): Promise<void> => {
+/** A worker for the variant (own task queue) and the function that runs the skill once. */
+async function prepare(
+  server: string,
+  v: Variant,
+  connection: Parameters<typeof createSkillWorker>[0]['connection'],
+  client: Client,
+  pool: UpstreamPool,
+  skill: { plan: RunSkillInput['plan']; planHash: string },
+): Promise<Prepared> {
+  const taskQueue = `bench-${v.name}`;
+  const worker = v.floor
+    ? await Worker.create({
+        connection,
+        taskQueue,
+        workflowBundle: await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') }),
+        activities: { noop: (tag: string) => pool.callTool('bench', 'noop', { tag }) },
+      })
+    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool }), ...(v.tuning ? { tuning: v.tuning } : {}) });
+  const running = worker.run();
+  cleanups.unshift(async () => {
+    worker.shutdown();
+    await running;
+  });
+  const principal = { user: { id: 'bench', roles: [], groups: [] }, agent: { id: 'bench' } };
+  let seq = 0;
+  const p: Prepared = {
+    server,
+    variant: v,
+    eagerly: 0,
+    rounds: [],
+    direct: async () => {
       for (let i = 0; i < STEPS; i++) await pool.callTool('bench', 'noop', { tag: 'bench' });
-    };
-
-    log(`${serverName}: warming up (${WARMUP} runs per variant)…`);
-    for (const p of prepared) for (let i = 0; i < WARMUP; i++) await p.runOnce();
-    for (let i = 0; i < WARMUP; i++) await direct();
-
-    log(`${serverName}: measuring ${RUNS} runs per variant (${variants.map((v) => v.name).join(', ')}), in ${ROUNDS} interleaved rounds…`);
-    const perRound = Math.ceil(RUNS / ROUNDS);
-    for (let r = 0; r < ROUNDS; r++) {
-      for (const p of prepared) {
-        for (let i = 0; i < perRound; i++) {
-          const t0 = performance.now();
-          await direct();
-          const t1 = performance.now();
-          await p.runOnce();
-          const t2 = performance.now();
-          p.samples.push({ direct: t1 - t0, run: t2 - t1 });
-        }
+    },
+    runOnce: async () => {
+      const workflowId = `bench-${v.name}-${seq++}`;
+      if (v.floor) {
+        await client.workflow.execute('fiveNoops', { taskQueue, workflowId });
+        return;
       }
-    }
-
-    return prepared.map((p) => {
-      const overhead = p.samples.map((s) => (s.run - s.direct) / STEPS);
-      return {
-        server: serverName,
-        variant: p.v.name,
-        runs: p.samples.length,
-        runMedian: quantile(p.samples.map((s) => s.run), 0.5),
-        runP95: quantile(p.samples.map((s) => s.run), 0.95),
-        directMedian: quantile(p.samples.map((s) => s.direct), 0.5),
-        overheadMedian: quantile(overhead, 0.5),
-        overheadP95: quantile(overhead, 0.95),
-        eager: p.v.eager ? `${p.eagerCount()}/${p.samples.length + WARMUP}` : '',
-      };
-    });
-  } finally {
-    for (const c of local) await c();
-  }
-}
-
-function startOptions(taskQueue: string, workflowId: string, skill: string): Omit<WorkflowStartOptions<typeof runSkill>, 'args'> {
-  return {
-    taskQueue,
-    workflowId,
-    memo: { planHash: 'bench' },
-    typedSearchAttributes: new TypedSearchAttributes([
-      { key: runSearchAttributes.skillName, value: skill },
-      { key: runSearchAttributes.userId, value: 'bench' },
-      { key: runSearchAttributes.agentId, value: 'bench' },
-      { key: runSearchAttributes.gateway, value: 'bench' },
-      { key: runSearchAttributes.workspace, value: 'bench' },
-    ]),
+      if (v.execute) {
+        const input: RunSkillInput = { ...skill, inputs: { tag: 'bench' }, principal, workspace: 'bench', gateway: 'bench' };
+        await client.workflow.execute<typeof runSkill>('runSkill', { taskQueue, workflowId, args: [input] });
+        return;
+      }
+      const handle = await startSkillRun(client, {
+        ...skill,
+        inputs: {},
+        principal,
+        workspace: 'bench',
+        gateway: 'bench',
+        taskQueue,
+        workflowId,
+        ...(v.local ? { localReadOnlySteps: true } : {}),
+        ...(v.eager ? { requestEagerStart: true } : {}),
+      });
+      if (handle.eagerlyStarted) p.eagerly++;
+      await handle.result();
+    },
   };
+  return p;
 }
 
 function noopServer(): McpServer {

@@ -51,7 +51,7 @@ async function portOpen(p: number): Promise<boolean> {
 }
 
 function startDev(): Dev {
-  const env = { ...process.env, CI: 'true' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
   delete env.TEMPORAL_ADDRESS;
   delete env.SKILLGATE_CONFIG;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--config', configFile], {

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { type Client, WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, WorkflowFailedError, type WorkflowHandleWithStartDetails, WorkflowUpdateFailedError } from '@temporalio/client';
 import {
   ApplicationFailure,
   CancelledFailure,
@@ -178,7 +178,7 @@ export interface StartRunOptions {
  *   principal, workspace: 'acme-bank', gateway: 'credit-desk', taskQueue: 'skillgate' });
  * const result = await waitForResult(client, handle.workflowId);
  */
-export async function startSkillRun(client: Client, opts: StartRunOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof runSkill>> {
+export async function startSkillRun(client: Client, opts: StartRunOptions): Promise<WorkflowHandleWithStartDetails<typeof runSkill>> {
   const inputs = validateInputs(opts.plan, opts.inputs);
   const args: RunSkillInput = {
     plan: opts.plan,
@@ -213,7 +213,7 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
       // Finished earlier under the same id: that run is the answer.
       const handle = client.workflow.getHandle<typeof runSkill>(workflowId);
       const { runId } = await handle.describe();
-      return Object.assign(client.workflow.getHandle<typeof runSkill>(workflowId, runId), { firstExecutionRunId: runId });
+      return Object.assign(client.workflow.getHandle<typeof runSkill>(workflowId, runId), { firstExecutionRunId: runId, eagerlyStarted: false });
     }
     throw err;
   }
