@@ -3,11 +3,13 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# The image talks to the cluster in TEMPORAL_ADDRESS: no embedded Temporal CLI needed.
-ENV SKILLGATE_SKIP_TEMPORAL_FETCH=1 CI=true
+# The image talks to the cluster in TEMPORAL_ADDRESS: no embedded Temporal CLI needed, and no
+# Node 22 (only the MCP Inspector test uses it).
+ENV SKILLGATE_SKIP_TEMPORAL_FETCH=1 SKILLGATE_SKIP_NODE22_FETCH=1 CI=true
 COPY . .
-# `npm ci` runs `prepare`, which builds dist/ (the CLI and the demo MCP servers).
-RUN npm ci && npm prune --omit=dev
+# `npm ci` runs `prepare`, which builds dist/ (the CLI and the demo MCP servers). Dev
+# dependencies stay: the demo workspace runs two MCP reference servers installed as such.
+RUN npm ci
 
 FROM node:20-bookworm-slim
 WORKDIR /app
@@ -18,6 +20,9 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/skills ./skills
 COPY --from=build /app/skillgate.yaml ./skillgate.yaml
+COPY --from=build /app/policies ./policies
+# The demo `filesystem` server (the coding agent's) serves this folder.
+COPY --from=build /app/docs ./docs
 RUN mkdir -p .skillgate && chown node:node .skillgate
 USER node
 # Stops cleanly on SIGTERM (worker shutdown, upstream connections, Temporal connection).

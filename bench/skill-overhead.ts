@@ -2,7 +2,7 @@
  * Per-step overhead of a skill run, for BENCHMARKS.md:
  *
  *   npm run bench            (= node --import tsx bench/skill-overhead.ts)
- *   BENCH_RUNS=200 BENCH_DB=memory BENCH_ONLY=baseline,eager+local npm run bench
+ *   BENCH_RUNS=200 BENCH_DB=memory BENCH_ONLY=baseline,eager+local BENCH_SERVERS=low-latency npm run bench
  *
  * Starts its own embedded Temporal dev servers (SQLite files in a temp folder, as `npm start`
  * does; BENCH_DB=memory for in-memory): one stock, one with LOW_LATENCY_DYNAMIC_CONFIG. Plus
@@ -23,8 +23,8 @@
  *   local-activities  read-only steps as local activities (no activity task round trip)
  *   eager+local       both
  *   no-sticky         worker without a workflow cache (every workflow task replays the history)
- * All (server, variant) pairs run interleaved in rounds, so a noisy neighbour on this shared
- * machine slows all of them alike. Stops by itself; everything it starts is closed at the end.
+ * All (server, variant) pairs run round-robin, one run at a time, in 5 rounds, so a noisy
+ * neighbour on this shared machine slows all of them alike. Stops by itself; everything it starts is closed at the end.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -121,6 +121,7 @@ async function main(): Promise<void> {
 
   const prepared: Prepared[] = [];
   for (const server of SERVERS) {
+    if (process.env.BENCH_SERVERS && !process.env.BENCH_SERVERS.split(',').includes(server.name)) continue;
     const variants = VARIANTS.filter((v) => server.variants.includes(v.name));
     if (variants.length === 0) continue;
     log(`${server.name}: starting an embedded Temporal dev server (${inMemory ? 'in memory' : 'SQLite file'})…`);
@@ -144,16 +145,16 @@ async function main(): Promise<void> {
   const perRound = Math.ceil(RUNS / ROUNDS);
   log(`measuring ${perRound * ROUNDS} runs of each of ${prepared.length} (server, variant) pairs, in ${ROUNDS} interleaved rounds…`);
   for (let r = 0; r < ROUNDS; r++) {
-    for (const p of prepared) {
-      const round: Array<{ run: number; direct: number }> = [];
-      for (let i = 0; i < perRound; i++) {
+    for (const p of prepared) p.rounds.push([]);
+    // Round-robin, one run at a time: a burst of load from a neighbour hits every pair alike.
+    for (let i = 0; i < perRound; i++) {
+      for (const p of prepared) {
         const t0 = performance.now();
         await p.direct();
         const t1 = performance.now();
         await p.runOnce();
-        round.push({ direct: t1 - t0, run: performance.now() - t1 });
+        p.rounds[r]!.push({ direct: t1 - t0, run: performance.now() - t1 });
       }
-      p.rounds.push(round);
     }
   }
 

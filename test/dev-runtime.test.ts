@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { msToTs } from '@temporalio/common/lib/time.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
@@ -50,11 +51,12 @@ async function portOpen(p: number): Promise<boolean> {
   });
 }
 
-function startDev(): Dev {
+function startDev(opts: { config?: string; temporalAddress?: string } = {}): Dev {
   const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
   delete env.TEMPORAL_ADDRESS;
   delete env.SKILLGATE_CONFIG;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--config', configFile], {
+  if (opts.temporalAddress) env.TEMPORAL_ADDRESS = opts.temporalAddress;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--config', opts.config ?? configFile], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,34 +97,43 @@ async function interrupt(dev: Dev, withinMs: number): Promise<{ code: number | n
   return { code: result.code, ms: Date.now() - t0 };
 }
 
+/** The test workspace: the repo's skills, the demo servers from source, everything else in `dir`. */
+function workspaceYaml(temporalLines: string[]): string {
+  const demo = (name: string): string =>
+    `    command: node\n    args: [--import, tsx, ${JSON.stringify(join(root, 'demo', name, 'main.ts'))}, --state, ${JSON.stringify(join(dir, 'state', 'demo'))}]\n    cwd: ${JSON.stringify(root)}`;
+  return [
+    'workspace: dev-runtime-test',
+    'temporal:',
+    ...temporalLines,
+    `skillsDir: ${JSON.stringify(join(root, 'skills'))}`,
+    'stateDir: state',
+    'servers:',
+    '  core-banking:',
+    demo('core-banking'),
+    '  credit-bureau:',
+    demo('credit-bureau'),
+    '  hr:',
+    demo('hr'),
+    'users:',
+    '  credit-officer: { roles: [credit-officer] }',
+    '',
+  ].join('\n');
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'skillgate-dev-'));
   port = await freePort();
   uiPort = await freePort();
   configFile = join(dir, 'skillgate.yaml');
-  const demo = (name: string): string =>
-    `    command: node\n    args: [--import, tsx, ${JSON.stringify(join(root, 'demo', name, 'main.ts'))}, --state, ${JSON.stringify(join(dir, 'state', 'demo'))}]\n    cwd: ${JSON.stringify(root)}\n`;
   writeFileSync(
     configFile,
-    [
-      'workspace: dev-runtime-test',
-      'temporal:',
+    workspaceYaml([
       '  taskQueue: dev-runtime-test',
       '  dev:',
       `    port: ${port}`,
       `    uiPort: ${uiPort}`,
       '    dbFile: state/temporal.db',
-      `skillsDir: ${JSON.stringify(join(root, 'skills'))}`,
-      'stateDir: state',
-      'servers:',
-      '  core-banking:',
-      demo('core-banking').trimEnd(),
-      '  credit-bureau:',
-      demo('credit-bureau').trimEnd(),
-      'users:',
-      '  credit-officer: { roles: [credit-officer] }',
-      '',
-    ].join('\n'),
+    ]),
   );
 });
 
@@ -207,6 +218,36 @@ describe('skillgate dev (embedded runtime)', () => {
       expect(dev.output()).not.toMatch(/\n\s+at /); // a message, not a stack trace
     } finally {
       await new Promise((r) => blocker.close(r));
+    }
+  });
+
+  it('uses the cluster in TEMPORAL_ADDRESS instead, registering the missing search attributes there', async () => {
+    const address = inject('temporalAddress');
+    const namespace = `dev-runtime-${Date.now()}`;
+    const connection = await Connection.connect({ address });
+    try {
+      // A namespace without Skillgate's search attributes stands for a fresh cluster.
+      await connection.workflowService.registerNamespace({
+        namespace,
+        workflowExecutionRetentionPeriod: msToTs('1 day'),
+      });
+      const external = join(dir, 'external.yaml');
+      writeFileSync(external, workspaceYaml([`  namespace: ${namespace}`, '  taskQueue: dev-runtime-external']));
+
+      const dev = startDev({ config: external, temporalAddress: address });
+      const banner = await untilReady(dev);
+      expect(banner).toContain(`${address}  namespace ${namespace}  task queue dev-runtime-external  (external cluster)`);
+      expect(banner).toContain(`registered    search attributes ${SEARCH_ATTRIBUTES.join(', ')}`);
+      expect(banner).not.toContain('Temporal UI');
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+      for (const name of SEARCH_ATTRIBUTES) expect(customAttributes, name).toHaveProperty(name);
+
+      const { code } = await interrupt(dev, 20_000);
+      expect(code, dev.output()).toBe(0);
+      // Stopping disconnects from an external cluster; it never stops it.
+      await connection.workflowService.getSystemInfo({});
+    } finally {
+      await connection.close();
     }
   });
 });
