@@ -27,6 +27,7 @@ let dir: string;
 let configFile: string;
 let port: number;
 let uiPort: number;
+let gatewayPort: number;
 const started: Dev[] = [];
 
 async function freePort(): Promise<number> {
@@ -116,6 +117,8 @@ function workspaceYaml(temporalLines: string[]): string {
     demo('hr'),
     'users:',
     '  credit-officer: { roles: [credit-officer] }',
+    `publicUrl: http://127.0.0.1:${gatewayPort}`,
+    `policies: [${JSON.stringify(join(root, 'policies', '*.cedar'))}]`,
     '',
   ].join('\n');
 }
@@ -124,6 +127,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'skillgate-dev-'));
   port = await freePort();
   uiPort = await freePort();
+  gatewayPort = await freePort();
   configFile = join(dir, 'skillgate.yaml');
   writeFileSync(
     configFile,

@@ -5,6 +5,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { ConfigError, defaultConfigPath, loadConfig } from '../config/load.js';
+import { PolicyLoadError } from '../../gateway/policy/errors.js';
 import { RuntimeError } from '../runtime/temporal.js';
 import { formatBanner, startDevRuntime } from '../runtime/dev.js';
 import { CliError } from './errors.js';
@@ -47,6 +48,7 @@ export function register(program: Command): void {
         rt = await startDevRuntime(loaded, { log });
       } catch (err) {
         if (err instanceof RuntimeError) throw new CliError(err.message, 2);
+        if (err instanceof PolicyLoadError) throw new CliError(err.message, 2);
         throw err;
       }
       requestStop = () => void rt.stop();

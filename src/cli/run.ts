@@ -17,7 +17,7 @@ interface RunOptions {
   input?: string;
   wait?: boolean;
   as?: string;
-  agent: string;
+  agent?: string;
   gateway?: string;
   workflowId?: string;
 }
@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('-i, --input <json|@file>', 'the run inputs: a JSON object, or @path to a JSON file', '{}')
     .option('-w, --wait', 'wait for the run to finish; print its outputs (JSON) or why it failed (exit 1)')
     .option('--as <user>', 'the user the run acts for, a key of `users` in skillgate.yaml (default: $SKILLGATE_USER, else the first user listed there)')
-    .option('--agent <id>', 'the agent id recorded as acting for the user', 'cli')
+    .option('--agent <id>', 'the agent acting for the user (default: the first agent of the gateway)')
     .option('--gateway <name>', 'the gateway recorded for the run (default: the first gateway exposing the skill, else "cli")')
     .option('--workflow-id <id>', 'workflow id (default skill-<name>-<uuid>); reusing one returns the run already started')
     .addHelpText(
@@ -42,8 +42,9 @@ export function register(program: Command): void {
     .action(async (skillName: string, opts: RunOptions, cmd: Command) => {
       const loaded = configFrom(cmd);
       const inputs = parseInput(opts.input ?? '{}');
-      const principal = cliPrincipal(loaded, opts.as ?? (process.env.SKILLGATE_USER || undefined), opts.agent);
       const gateway = opts.gateway ?? Object.entries(loaded.config.gateways).find(([, g]) => g.skills.includes(skillName))?.[0] ?? 'cli';
+      const agent = opts.agent ?? loaded.config.gateways[gateway]?.agents[0] ?? 'cli';
+      const principal = cliPrincipal(loaded, opts.as ?? (process.env.SKILLGATE_USER || undefined), agent);
 
       const skill = await withPool(loaded, async (pool) => {
         try {
@@ -56,6 +57,20 @@ export function register(program: Command): void {
           throw err;
         }
       });
+
+      // The same AND-gate as an agent's call: both identities may run this skill on this gateway.
+      if (Object.keys(loaded.config.gateways).length > 0) {
+        const [{ createGovernance }, { AuthzError }] = await Promise.all([import('../runtime/gateway.js'), import('../../gateway/authz/authorizer.js')]);
+        const governance = createGovernance(loaded, { watch: false });
+        try {
+          governance.authorizer.check({ principal, action: 'run_skill', resource: { type: 'skill', name: skillName }, gateway, arguments: inputs as Record<string, unknown> });
+        } catch (err) {
+          if (err instanceof AuthzError) throw new CliError(`${principal.user.id} via ${principal.agent.id} on ${gateway}: ${err.message} (${err.code}: ${err.detail})`, 1);
+          throw err;
+        } finally {
+          governance.close();
+        }
+      }
 
       const temporal = await connectClient(loaded);
       try {

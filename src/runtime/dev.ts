@@ -13,8 +13,9 @@ import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../config/load.js';
 import { isStdioServer } from '../config/schema.js';
 import { type Diagnostic, formatDiagnostic } from '../diagnostics.js';
-import { compileAllSkills } from '../skills/compile-all.js';
-import { connectTemporal, describeExecutable, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
+import { compileAllSkills, type CompiledSkill } from '../skills/compile-all.js';
+import { createGovernance, startGateway } from './gateway.js';
+import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
 import { createSkillWorker } from './worker.js';
 
 export interface DevRuntimeOptions {
@@ -24,6 +25,10 @@ export interface DevRuntimeOptions {
   log?: (line: string) => void;
   /** Bound on each stop phase (worker drain, upstream close, Temporal teardown); default 15 s. */
   stopTimeoutMs?: number;
+  /** Port of the MCP front door (default: $SKILLGATE_PORT, else the port of `publicUrl`, 8787); 0 picks a free one. */
+  port?: number;
+  /** Structured gateway log lines (denials, refusals, runs started). Default: dropped. */
+  gatewayLog?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
 /** One upstream MCP server as the banner shows it. */
@@ -122,12 +127,17 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
 
     log('compiling skills…');
     const compiled = await compileAllSkills(loaded, pool);
+    const skillMap = new Map<string, CompiledSkill>(compiled.skills.map((s) => [s.plan.skill.name, s]));
+
+    // One AND-gate for the front door and for every skill step the worker runs.
+    const governance = createGovernance(loaded, { log });
+    cleanups.push({ what: 'the policy watcher', run: async () => governance.close() });
 
     const worker: Worker = await createSkillWorker({
       connection: temporal.nativeConnection,
       namespace,
       taskQueue,
-      activities: createActivities({ pool }),
+      activities: createActivities({ pool, authorizer: governance.authorizer }),
     });
     const running = worker.run();
     // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
@@ -139,6 +149,25 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         await running.catch(() => {});
       },
     });
+
+    const port = opts.port ?? (env.SKILLGATE_PORT ? Number(env.SKILLGATE_PORT) : Number(new URL(config.publicUrl).port || 80));
+    log(`starting the MCP front door on 127.0.0.1:${port}…`);
+    const gateway = await startGateway({
+      loaded,
+      pool,
+      governance,
+      temporal: { client: temporal.client, taskQueue },
+      skills: () => skillMap,
+      port,
+      ...(opts.gatewayLog ? { log: opts.gatewayLog } : {}),
+    }).catch((err: unknown) => {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EADDRINUSE') {
+        throw new RuntimeError('ERR_PORT_IN_USE', `port ${port} for the MCP front door is in use: stop whatever holds it, or set SKILLGATE_PORT (and publicUrl) to another port`, { cause: err });
+      }
+      throw err;
+    });
+    cleanups.push({ what: 'the MCP front door', run: () => gateway.close() });
 
     const info: DevRuntimeInfo = {
       workspace: config.workspace,
@@ -157,8 +186,12 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       skills: compiled.skills.map((s) => ({ name: s.plan.skill.name, version: s.plan.skill.version, planHash: s.hash })),
       skillDiagnostics: compiled.diagnostics,
       stateDir: loaded.path(config.stateDir),
-      endpoints: [],
-      tryIt: tryItCommands(compiled.skills.map((s) => s.plan.skill.name)),
+      endpoints: [
+        ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
+        ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
+        { name: 'health', url: `${gateway.url}/healthz` },
+      ],
+      tryIt: [...tokenCommands(config), ...tryItCommands(compiled.skills.map((s) => s.plan.skill.name))],
     };
 
     let stopping: Promise<void> | undefined;
@@ -190,6 +223,20 @@ async function describeServers(loaded: LoadedConfig, pool: UpstreamPool): Promis
       }
     }),
   );
+}
+
+/** Ready-to-paste token commands: one per gateway (its first agent), plus the intern/CEO pair on HR. */
+function tokenCommands(config: LoadedConfig['config']): string[] {
+  if (!config.identity.devIdp) return [];
+  const lines: string[] = [];
+  const users = Object.keys(config.users);
+  for (const [name, g] of Object.entries(config.gateways)) {
+    const agent = g.agents[0];
+    if (!agent) continue;
+    const user = name === 'hr-desk' && users.includes('intern') ? 'intern' : name === 'credit-desk' && users.includes('loan-clerk') ? 'loan-clerk' : users[0];
+    if (user) lines.push(`npx skillgate token --user ${user} --agent ${agent} --gateway ${name}   # Bearer token for ${name}`);
+  }
+  return lines;
 }
 
 function tryItCommands(skills: string[]): string[] {
