@@ -11,9 +11,7 @@
  * verify (issuer, JWKS, audience = this gateway's resource URL, expiry, algorithms) → principal
  * {user, agent} → agent registered on this gateway → session bound to that principal → MCP.
  */
-import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { SkillgateConfig } from '../../src/config/schema.js';
 import { bearerRefusal, bearerToken, wwwAuthenticate } from '../identity/bearer.js';
@@ -23,6 +21,7 @@ import type { Principal } from '../identity/principal.js';
 import type { Extra, McpServerDeps } from '../mcp/server.js';
 import { APPROVE_TOOL } from '../mcp/skill-tools.js';
 import { createGatewayMcpServer } from '../mcp/server.js';
+import { HttpServerTransport } from '../mcp/http-transport.js';
 import { ownerKey, type Session, SessionRegistry } from '../mcp/sessions.js';
 import { checkHost, type HostPolicy } from './host-check.js';
 
@@ -130,24 +129,24 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
     } else if (req.method === 'POST') {
       const server = createGatewayMcpServer(opts.mcp, gateway);
       const owner = ownerKey(who.principal, gateway);
-      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => {
-          sessions.add({ id, gateway, owner, transport, server, lastSeen: Date.now() });
-        },
+      const transport: HttpServerTransport = new HttpServerTransport({
+        onsessioninitialized: (id) => sessions.add({ id, gateway, owner, transport, server, lastSeen: Date.now() }),
         onsessionclosed: (id) => sessions.delete(id),
       });
       transport.onclose = () => {
         if (transport.sessionId) sessions.delete(transport.sessionId);
       };
       await server.connect(transport);
-      session = { id: '', gateway, owner, transport, server, lastSeen: Date.now() };
+      reply.hijack();
+      await transport.handleRequest(req.raw, reply.raw, req.body, who.auth);
+      // Not an initialize request: nothing was opened, nothing to keep.
+      if (!transport.sessionId) await server.close();
+      return reply;
     } else {
       return reply.code(400).send({ jsonrpc: '2.0', error: { code: -32000, message: 'missing Mcp-Session-Id header' }, id: null });
     }
-    (req.raw as typeof req.raw & { auth?: AuthInfo }).auth = who.auth;
     reply.hijack();
-    await session.transport.handleRequest(req.raw, reply.raw, req.body);
+    await session.transport.handleRequest(req.raw, reply.raw, req.body, who.auth);
     return reply;
   });
 

@@ -4,15 +4,15 @@
  * is useless without the same user's token.
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Principal } from '../identity/principal.js';
+import type { HttpServerTransport } from './http-transport.js';
 
 export interface Session {
   id: string;
   gateway: string;
   /** `user|agent` of the principal that initialized the session. */
   owner: string;
-  transport: StreamableHTTPServerTransport;
+  transport: HttpServerTransport;
   server: Server;
   lastSeen: number;
 }
@@ -34,6 +34,10 @@ export class SessionRegistry {
 
   delete(id: string): void {
     this.sessions.delete(id);
+  }
+
+  all(): Session[] {
+    return [...this.sessions.values()];
   }
 
   /** Sessions of one user (all agents, all gateways), for user-scoped notifications. */

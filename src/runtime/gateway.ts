@@ -27,6 +27,8 @@ export interface Governance {
   revocations: RevocationStore;
   policy: PolicyEngine;
   authorizer: Authorizer;
+  /** Be told after every successful policy reload (what each (user, agent) may see may have changed). */
+  onPolicyReload(listener: () => void): () => void;
   close(): void;
 }
 
@@ -34,13 +36,27 @@ export interface Governance {
 export function createGovernance(loaded: LoadedConfig, opts: { log?: (line: string) => void; watch?: boolean } = {}): Governance {
   const { config } = loaded;
   const revocations = openRevocations(loaded.path(config.stateDir));
+  const listeners = new Set<() => void>();
   const policy = createPolicyEngine({
     config: loaded,
     watch: opts.watch ?? true,
-    onReload: (r) => opts.log?.(r.ok ? `policies reloaded (${r.policies} policies, version ${r.version})` : `policy reload failed, keeping the previous set:\n${r.diagnostics.map((d) => `  ${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n')}`),
+    onReload: (r) => {
+      opts.log?.(r.ok ? `policies reloaded (${r.policies} policies, version ${r.version})` : `policy reload failed, keeping the previous set:\n${r.diagnostics.map((d) => `  ${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n')}`);
+      if (r.ok) for (const l of listeners) l();
+    },
   });
   const authorizer = createAuthorizer({ config, policy, revocations });
-  return { config, revocations, policy, authorizer, close: () => policy.close() };
+  return {
+    config,
+    revocations,
+    policy,
+    authorizer,
+    onPolicyReload: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    close: () => policy.close(),
+  };
 }
 
 /** The workspace config with the dev IdP added to the trusted issuers when it is enabled. */
@@ -128,6 +144,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       log,
     },
     plugins: idp ? [(a) => idp.mount(a)] : [],
+  });
+  // Visibility follows the policies: tell every open session to list its tools again.
+  const unsubscribe = opts.governance.onPolicyReload(() => {
+    for (const s of sessions.all()) void s.server.sendToolListChanged().catch(() => {});
+  });
+  app.addHook('onClose', async () => {
+    unsubscribe();
   });
   await app.listen({ host, port });
   // Fetch the issuers' discovery documents and JWKS now, not on the first agent's request.

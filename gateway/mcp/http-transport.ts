@@ -1,0 +1,288 @@
+/**
+ * The front door's MCP Streamable HTTP server transport (one per session), writing straight
+ * to Node's `ServerResponse`.
+ *
+ * Why not the SDK's `StreamableHTTPServerTransport`: it is built on web `Request`/`Response`
+ * and `ReadableStream`, bridged to Node by an adapter, and answers every request as an SSE
+ * stream. Measured on the benchmark machine, the gateway spent more time in that machinery
+ * than in everything else it does per call (BENCHMARKS.md). The protocol (`Server`, zod
+ * schemas, handlers) is still the SDK's; only the HTTP framing is here.
+ *
+ * What it does, per the MCP Streamable HTTP transport (2025-11-25):
+ * - POST carries one JSON-RPC message (or a batch). Notifications and responses only → 202.
+ *   Requests are answered with `application/json` — unless one of them carries a
+ *   `progressToken`, then with an SSE stream so that progress notifications can reach the
+ *   caller before the result (the spec lets the server choose per request).
+ * - GET opens the standalone SSE stream for server-initiated messages (`tools/list_changed`);
+ *   one per session.
+ * - DELETE ends the session.
+ * - Session id, `Mcp-Protocol-Version`, `Accept` and content type are checked like the SDK's
+ *   transport does, with the same status codes and JSON-RPC error bodies.
+ * Not done: SSE resumption (`Last-Event-ID`, event store) — a dropped stream loses its
+ * remaining notifications; the run itself is unaffected and `skillgate.run_status` reports it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  isInitializeRequest,
+  isJSONRPCErrorResponse,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  type JSONRPCMessage,
+  JSONRPCMessageSchema,
+  type RequestId,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/sdk/types.js';
+
+/** Requests in one POST body at most. */
+const MAX_BATCH = 100;
+/** A comment line on open SSE streams this often keeps proxies and idle timers from cutting them. */
+const DEFAULT_KEEP_ALIVE_MS = 15_000;
+
+/** One POST that carries requests: where their answers go. */
+interface Exchange {
+  res: ServerResponse;
+  mode: 'json' | 'sse';
+  /** Request ids still unanswered. */
+  pending: Set<RequestId>;
+  /** JSON mode: answers so far, in arrival order. */
+  answers: JSONRPCMessage[];
+  batch: boolean;
+  keepAlive?: NodeJS.Timeout;
+  done: boolean;
+}
+
+export interface HttpServerTransportOptions {
+  /** Called once the session id is assigned (on `initialize`). */
+  onsessioninitialized?: (sessionId: string) => void;
+  /** Called when the client ends the session with DELETE. */
+  onsessionclosed?: (sessionId: string) => void;
+  keepAliveMs?: number;
+}
+
+export class HttpServerTransport implements Transport {
+  sessionId?: string;
+  onmessage?: Transport['onmessage'];
+  onerror?: (error: Error) => void;
+  onclose?: () => void;
+
+  private initialized = false;
+  private closed = false;
+  /** Request id → the exchange its answer belongs to. */
+  private readonly byRequest = new Map<RequestId, Exchange>();
+  private standalone?: { res: ServerResponse; keepAlive: NodeJS.Timeout };
+  private readonly keepAliveMs: number;
+
+  constructor(private readonly opts: HttpServerTransportOptions = {}) {
+    this.keepAliveMs = opts.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+  }
+
+  async start(): Promise<void> {
+    // Connections are per HTTP request; nothing to open.
+  }
+
+  /**
+   * Answer one HTTP request of this session. `body` is the parsed JSON body (POST);
+   * `authInfo` is what the front door verified for THIS request, handed to the handlers.
+   */
+  async handleRequest(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo?: AuthInfo): Promise<void> {
+    if (this.closed) return this.fail(res, 404, -32001, 'Session not found');
+    switch (req.method) {
+      case 'POST':
+        return this.handlePost(req, res, body, authInfo);
+      case 'GET':
+        return this.handleGet(req, res);
+      case 'DELETE':
+        return this.handleDelete(req, res);
+      default:
+        res.setHeader('allow', 'GET, POST, DELETE');
+        return this.fail(res, 405, -32000, 'Method not allowed.');
+    }
+  }
+
+  private handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo?: AuthInfo): void {
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      return this.fail(res, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream');
+    }
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (contentType !== 'application/json') {
+      return this.fail(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+    }
+    const batch = Array.isArray(body);
+    const raw: unknown[] = batch ? body : [body];
+    if (raw.length === 0 || raw.length > MAX_BATCH) {
+      return this.fail(res, 400, -32600, `Invalid Request: a batch holds 1 to ${MAX_BATCH} messages`);
+    }
+    const messages: JSONRPCMessage[] = [];
+    for (const m of raw) {
+      const parsed = JSONRPCMessageSchema.safeParse(m);
+      if (!parsed.success) return this.fail(res, 400, -32700, 'Parse error: Invalid JSON-RPC message');
+      messages.push(parsed.data);
+    }
+
+    const init = messages.some(isInitializeRequest);
+    if (init) {
+      if (this.initialized) return this.fail(res, 400, -32600, 'Invalid Request: Server already initialized');
+      if (messages.length > 1) return this.fail(res, 400, -32600, 'Invalid Request: Only one initialization request is allowed');
+      this.sessionId = randomUUID();
+      this.initialized = true;
+      this.opts.onsessioninitialized?.(this.sessionId);
+    } else if (!this.checkSession(req, res)) {
+      return;
+    }
+
+    const requestInfo = { headers: req.headers as IncomingHttpHeaders & Record<string, string> };
+    const requests = messages.filter(isJSONRPCRequest);
+    if (requests.length === 0) {
+      res.writeHead(202, this.sessionHeaders()).end();
+      for (const m of messages) this.onmessage?.(m, { authInfo, requestInfo });
+      return;
+    }
+
+    const streaming = requests.some((r) => (r.params?._meta as { progressToken?: unknown } | undefined)?.progressToken !== undefined);
+    const ex: Exchange = { res, mode: streaming ? 'sse' : 'json', pending: new Set(), answers: [], batch, done: false };
+    for (const r of requests) {
+      ex.pending.add(r.id);
+      this.byRequest.set(r.id, ex);
+    }
+    res.on('close', () => {
+      // The client went away (or we finished): late answers have nowhere to go.
+      if (!ex.done) this.finish(ex, false);
+    });
+    if (streaming) {
+      res.writeHead(200, { ...this.sessionHeaders(), 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
+      res.flushHeaders();
+      ex.keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.keepAliveMs);
+      ex.keepAlive.unref();
+    }
+    for (const m of messages) this.onmessage?.(m, { authInfo, requestInfo });
+  }
+
+  private handleGet(req: IncomingMessage, res: ServerResponse): void {
+    if (!(req.headers.accept ?? '').includes('text/event-stream')) {
+      return this.fail(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream');
+    }
+    if (!this.checkSession(req, res)) return;
+    if (this.standalone) return this.fail(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session');
+    res.writeHead(200, { ...this.sessionHeaders(), 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
+    res.flushHeaders();
+    const keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.keepAliveMs);
+    keepAlive.unref();
+    const stream = { res, keepAlive };
+    this.standalone = stream;
+    res.on('close', () => {
+      clearInterval(keepAlive);
+      if (this.standalone === stream) this.standalone = undefined;
+    });
+  }
+
+  private async handleDelete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.checkSession(req, res)) return;
+    const id = this.sessionId!;
+    res.writeHead(200).end();
+    this.opts.onsessionclosed?.(id);
+    await this.close();
+  }
+
+  /** Session id and protocol version of a non-initialize request; answers the refusal itself. */
+  private checkSession(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!this.initialized) {
+      this.fail(res, 400, -32000, 'Bad Request: Server not initialized');
+      return false;
+    }
+    const sid = req.headers['mcp-session-id'];
+    if (!sid) {
+      this.fail(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+      return false;
+    }
+    if (sid !== this.sessionId) {
+      this.fail(res, 404, -32001, 'Session not found');
+      return false;
+    }
+    const version = req.headers['mcp-protocol-version'];
+    if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      this.fail(res, 400, -32000, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+      return false;
+    }
+    return true;
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const isAnswer = isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
+    const requestId = isAnswer ? message.id : options?.relatedRequestId;
+    const ex = requestId === undefined ? undefined : this.byRequest.get(requestId);
+    if (!ex) {
+      // Not tied to a live request: server-initiated (list_changed), or its caller is gone.
+      if (!isAnswer && this.standalone) writeEvent(this.standalone.res, message);
+      return;
+    }
+    if (!isAnswer) {
+      if (ex.mode === 'sse') writeEvent(ex.res, message);
+      // A JSON answer has no room for notifications; a server → client request can still
+      // reach the client on the standalone stream.
+      else if (isJSONRPCRequest(message) && this.standalone) writeEvent(this.standalone.res, message);
+      return;
+    }
+    this.byRequest.delete(requestId!);
+    ex.pending.delete(requestId!);
+    if (ex.mode === 'sse') writeEvent(ex.res, message);
+    else ex.answers.push(message);
+    if (ex.pending.size === 0) this.finish(ex, true);
+  }
+
+  /** End an exchange: write the JSON answer or end the stream (when `deliver`), forget its ids. */
+  private finish(ex: Exchange, deliver: boolean): void {
+    ex.done = true;
+    clearInterval(ex.keepAlive);
+    for (const id of ex.pending) this.byRequest.delete(id);
+    if (ex.res.writableEnded || ex.res.destroyed) return;
+    if (ex.mode === 'sse') {
+      ex.res.end();
+      return;
+    }
+    if (!deliver) return;
+    const payload = JSON.stringify(ex.batch ? ex.answers : ex.answers[0]);
+    ex.res.writeHead(200, { ...this.sessionHeaders(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }).end(payload);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const open = new Set(this.byRequest.values());
+    this.byRequest.clear();
+    for (const ex of open) {
+      // Requests still in flight learn that the session ended instead of hanging.
+      if (ex.mode === 'json' && !ex.res.headersSent) {
+        for (const id of ex.pending) ex.answers.push({ jsonrpc: '2.0', id, error: { code: -32001, message: 'session closed' } });
+        ex.pending.clear();
+        this.finish(ex, true);
+      } else {
+        this.finish(ex, false);
+      }
+    }
+    if (this.standalone) {
+      clearInterval(this.standalone.keepAlive);
+      this.standalone.res.end();
+      this.standalone = undefined;
+    }
+    this.onclose?.();
+  }
+
+  private sessionHeaders(): Record<string, string> {
+    return this.sessionId ? { 'mcp-session-id': this.sessionId } : {};
+  }
+
+  private fail(res: ServerResponse, status: number, code: number, message: string): void {
+    this.onerror?.(new Error(message));
+    const payload = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }).end(payload);
+  }
+}
+
+function writeEvent(res: ServerResponse, message: JSONRPCMessage): void {
+  if (res.writableEnded || res.destroyed) return;
+  res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+}
