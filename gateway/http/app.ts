@@ -50,7 +50,7 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
   const { config, verifier, log } = opts;
   const sessions = new SessionRegistry();
   // A 100 KB Authorization header must reach us (to be refused with a reason), not die in the parser.
-  const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 1024 * 1024, maxParamLength: 200, http: { maxHeaderSize: 256 * 1024 } as never });
+  const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 1024 * 1024, routerOptions: { maxParamLength: 200 }, http: { maxHeaderSize: 256 * 1024 } as never });
 
   app.addHook('onRequest', async (req, reply) => {
     const reason = checkHost(opts.hostPolicy(), req.headers.host, req.headers.origin);

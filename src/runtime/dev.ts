@@ -267,7 +267,8 @@ export function formatBanner(info: DevRuntimeInfo): string {
   if (t.dbFile) out.push(`  Temporal db   ${t.dbFile}`);
   if (t.executable) out.push(`  Temporal CLI  ${t.executable}`);
   if (t.registeredSearchAttributes.length) out.push(`  registered    search attributes ${t.registeredSearchAttributes.join(', ')}`);
-  for (const e of info.endpoints) out.push(`  ${e.name.padEnd(13)} ${e.url}`);
+  const width = Math.max(13, ...info.endpoints.map((e) => e.name.length));
+  for (const e of info.endpoints) out.push(`  ${e.name.padEnd(width)} ${e.url}`);
   out.push(`  state         ${info.stateDir}`, '');
 
   out.push(`  Upstream MCP servers (${info.servers.length})`);
