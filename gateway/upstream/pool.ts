@@ -4,7 +4,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   type CallToolResult,
@@ -16,7 +16,7 @@ import {
 import type { LoadedConfig } from '../../src/config/load.js';
 import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
 import type { Json } from '../../src/skills/plan.js';
-import { transportFetch } from './fetch.js';
+import { HttpClientTransport, SessionExpiredError } from './http-transport.js';
 import { type UpstreamCallOptions, UpstreamError, type UpstreamPool } from './types.js';
 
 export interface UpstreamPoolOptions {
@@ -78,13 +78,19 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       });
       return transport;
     }
-    return new StreamableHTTPClientTransport(new URL(cfg.url!), { requestInit: { headers: cfg.headers ?? {} }, fetch: transportFetch });
+    // Not the SDK's StreamableHTTPClientTransport: see http-transport.ts for what it costs.
+    return new HttpClientTransport(new URL(cfg.url!), { headers: cfg.headers ?? {} });
   }
 
   async function connect(server: string): Promise<Connection> {
     const cfg = configOf(server);
     const client = new Client({ name: opts.clientName ?? 'skillgate', version: '0.1.0' }, { capabilities: {} });
-    const transport = makeTransport(server, cfg);
+    let transport: Transport;
+    try {
+      transport = makeTransport(server, cfg);
+    } catch (err) {
+      throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `cannot connect to server "${server}": ${describe(err)}`, server, { cause: err });
+    }
     const conn: Connection = { client, transport, closed: false };
     client.onclose = () => {
       conn.closed = true;
@@ -101,9 +107,9 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       } catch (err) {
         connections.delete(server);
         await transport.close().catch(() => {});
-        throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `cannot connect to server "${server}": ${describe(err)}`, server, {
-          cause: err,
-        });
+        // Unreachable or unwell is worth retrying; refused (HTTP 4xx, invalid params) is not.
+        const { code } = classify(server, 'initialize', err);
+        throw new UpstreamError(code, `cannot connect to server "${server}": ${describe(err)}`, server, { cause: err });
       }
       return conn;
     })();
@@ -119,6 +125,11 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
 
   function classify(server: string, what: string, err: unknown): UpstreamError {
     if (err instanceof UpstreamError) return err;
+    if (err instanceof SessionExpiredError) {
+      return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `server "${server}" forgot the session during ${what}; the next call reconnects`, server, {
+        cause: err,
+      });
+    }
     if (err instanceof McpError) {
       // The SDK reports its own request timeout (-32001) and a closed connection (-32000) as McpErrors.
       if (CLIENT_FAULT_CODES.has(err.code)) {
@@ -134,11 +145,13 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     });
   }
 
-  async function dropIfDead(server: string, conn: Connection): Promise<void> {
+  async function dropIfDead(server: string, conn: Connection, err: unknown): Promise<void> {
     if (conn.closed) return;
     // A transport-level failure may leave a half-open connection (HTTP 5xx does not close it,
-    // a crashed stdio child does). Closing is cheap and the next call reconnects.
-    if (conn.transport instanceof StdioClientTransport && conn.transport.pid === null) {
+    // a crashed stdio child does, an expired HTTP session cannot be used again). Closing is
+    // cheap and the next call reconnects.
+    const dead = conn.transport instanceof StdioClientTransport ? conn.transport.pid === null : err instanceof SessionExpiredError;
+    if (dead) {
       connections.delete(server);
       await conn.client.close().catch(() => {});
     }
@@ -158,8 +171,9 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
           cursor = page.nextCursor;
         } while (cursor);
         return all;
-      })().catch((err: unknown) => {
+      })().catch(async (err: unknown) => {
         conn.tools = undefined;
+        await dropIfDead(server, conn, err);
         throw classify(server, 'tools/list', err);
       });
       return conn.tools;
@@ -176,7 +190,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
         });
         return result as CallToolResult;
       } catch (err) {
-        await dropIfDead(server, conn);
+        await dropIfDead(server, conn, err);
         throw classify(server, `tools/call ${tool}`, err);
       }
     },
