@@ -20,6 +20,7 @@ import { type TokenVerifier, verifierFromConfig } from '../gateway/identity/veri
 import { createDevIdp, type DevIdp } from '../gateway/idp/dev-idp.js';
 import { MintError } from '../gateway/idp/mint.js';
 import { configSchema, type SkillgateConfig } from '../src/config/schema.js';
+import { browser, type Browser } from './helpers/browser.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -76,24 +77,6 @@ async function start(stateDir: string, port: number): Promise<Running> {
   return { config, idp, app, base: config.publicUrl, verifier };
 }
 
-/** A cookie-keeping fetch that does not follow redirects: a browser, one step at a time. */
-function browser() {
-  const jar = new Map<string, string>();
-  return async (url: string, init: RequestInit = {}): Promise<Response> => {
-    const headers = new Headers(init.headers);
-    if (jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const i = pair!.indexOf('=');
-      const value = pair!.slice(i + 1);
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(c)) jar.delete(pair!.slice(0, i));
-      else jar.set(pair!.slice(0, i), value);
-    }
-    return res;
-  };
-}
-type Browser = ReturnType<typeof browser>;
 
 interface FlowResult {
   /** The final redirect to the client. */

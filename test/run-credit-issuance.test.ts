@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
 import { resolveTemporalExecutable } from '../src/runtime/temporal-binary.js';
 import { approveRun, getRunStatus, RunError, waitForResult } from '../src/skills/runs.js';
-import { eventually, historyEvents, ROOT, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
+import { eventually, failureOf, historyEvents, ROOT, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 
 let ws: TestWorkspace;
@@ -30,15 +30,6 @@ afterAll(async () => {
 
 function bank(): CoreBankingData {
   return JSON.parse(readFileSync(join(ws.stateDir, 'core-banking.json'), 'utf8')) as CoreBankingData;
-}
-
-async function failureOf(workflowId: string): Promise<RunError> {
-  const err = await waitForResult(h.client, workflowId).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RunError);
-  return err as RunError;
 }
 
 function roles(user: string) {
@@ -90,7 +81,7 @@ describe('credit-issuance', () => {
 
   it('refuses C-1002 (score 540) at step low_score with its message, issuing nothing', async () => {
     const handle = await h.start(skill, { customerId: 'C-1002', amount: 2000 });
-    const err = await failureOf(handle.workflowId);
+    const err = await failureOf(h.client, handle.workflowId);
     expect(err.failureType).toBe('SkillFailed');
     expect(err.message).toBe('step "low_score" failed: Credit refused: the credit score 540 is below the minimum of 600.');
     expect(Object.values(bank().credits).filter((c) => c.customerId === 'C-1002')).toEqual([]);
@@ -98,7 +89,7 @@ describe('credit-issuance', () => {
 
   it('C-1003 has no postal address: step notice fails, the issued credit is cancelled (compensation)', async () => {
     const handle = await h.start(skill, { customerId: 'C-1003', amount: 3000, termMonths: 12 });
-    const err = await failureOf(handle.workflowId);
+    const err = await failureOf(h.client, handle.workflowId);
     expect(err.failureType).toBe('ToolError');
     expect(err.message).toBe('step "notice" failed: core-banking.send_notice: customer C-1003 has no postal address on file; compensated: issue');
     expect(err.extra.details).toMatchObject({ stepId: 'notice', compensated: ['issue'], compensationFailures: [] });

@@ -10,7 +10,7 @@ import type { CompiledPlan } from '../src/skills/plan.js';
 import { approveRun, getRunStatus, RunError, startSkillRun, validateInputs, waitForResult } from '../src/skills/runs.js';
 import type { RunSkillInput } from '../workflows/definitions.js';
 import { startProbeServer, type ProbeServer } from './helpers/probe-server.js';
-import { CLERK, eventually, FIXTURE_SKILLS, historyEvents, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
+import { CLERK, eventually, failureOf, FIXTURE_SKILLS, historyEvents, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 
 let probe: ProbeServer;
@@ -34,15 +34,6 @@ afterAll(async () => {
   await probe?.close();
   ws?.cleanup();
 });
-
-async function failureOf(workflowId: string): Promise<RunError> {
-  const err = await waitForResult(h.client, workflowId).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RunError);
-  return err as RunError;
-}
 
 describe('runSkill scheduling', () => {
   it('runs independent steps concurrently, joins them, skips a false condition', async () => {
@@ -78,7 +69,7 @@ describe('runSkill scheduling', () => {
     };
     const input: RunSkillInput = { plan, planHash: 'sha256:hand-made', inputs: {}, principal: CLERK, workspace: 'test', gateway: 'credit-desk' };
     const handle = await h.client.workflow.start('runSkill', { taskQueue: h.taskQueue, workflowId: `invalid-${Date.now()}`, args: [input] });
-    const err = await failureOf(handle.workflowId);
+    const err = await failureOf(h.client, handle.workflowId);
     expect(err.failureType).toBe('InvalidPlan');
     expect(err.message).toBe('invalid plan: step "lookup" depends on unknown step "nowhere"');
   });
@@ -87,7 +78,7 @@ describe('runSkill scheduling', () => {
 describe('runSkill saga', () => {
   it('compensates completed steps in reverse order; a failed compensation is reported and does not stop the others', async () => {
     const handle = await h.start(skills['probe-saga']!, { reason: 'the ledger is closed' });
-    const err = await failureOf(handle.workflowId);
+    const err = await failureOf(h.client, handle.workflowId);
     expect(err.failureType).toBe('ToolError');
     expect(err.message).toBe(
       'step "third" failed: probe.refuse: the ledger is closed; compensated: first; ' +
@@ -122,7 +113,7 @@ describe('runSkill saga', () => {
 
   it('fails with ExpressionError naming the step and the expression', async () => {
     const handle = await h.start(skills['probe-expression']!, {});
-    const err = await failureOf(handle.workflowId);
+    const err = await failureOf(h.client, handle.workflowId);
     expect(err.failureType).toBe('ExpressionError');
     expect(err.message).toMatch(/^step "use" failed: cannot evaluate `with`: .*`steps\.lookup\.output\.value\.email`/);
   });
@@ -177,7 +168,7 @@ describe('runSkill approvals', () => {
     const handle = await h.start(skills['probe-approval']!, {});
     await awaitingApproval(handle.workflowId);
     await approveRun(h.client, handle.workflowId, { stepId: 'confirm', approver: SUPERVISOR, decision: 'reject', comment: 'not today' });
-    const err = await failureOf(handle.workflowId);
+    const err = await failureOf(h.client, handle.workflowId);
     expect(err.failureType).toBe('ApprovalRejected');
     expect(err.message).toBe('step "confirm" was rejected by alice: not today; compensated: effect');
     expect(probe.applied.get(`${handle.firstExecutionRunId}/step/effect`)?.undone).toBe(true);
@@ -206,7 +197,7 @@ describe('runSkill approvals', () => {
     const handle = await h.start(skills['probe-approval']!, {});
     await awaitingApproval(handle.workflowId);
     await handle.cancel();
-    const err = await failureOf(handle.workflowId);
+    const err = await failureOf(h.client, handle.workflowId);
     expect(err.failureType).toBe('Cancelled');
     expect(err.message).toBe('run cancelled during step "confirm"; compensated: effect');
     expect(probe.applied.get(`${handle.firstExecutionRunId}/step/effect`)?.undone).toBe(true);

@@ -14,7 +14,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { SkillgateConfig } from '../../src/config/schema.js';
-import { bearerRefusal, bearerToken, wwwAuthenticate } from '../identity/bearer.js';
+import { bearerRefusal, bearerToken } from '../identity/bearer.js';
 import { AuthError } from '../identity/errors.js';
 import { protectedResourceMetadata, resourceMetadataUrl, resourceUrl } from '../identity/resource-metadata.js';
 import type { Principal } from '../identity/principal.js';
@@ -84,11 +84,8 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
       if (!(err instanceof AuthError)) throw err;
       // The log gets the code and internal detail, never the token.
       log('auth refused', { gateway, code: err.code, detail: err.detail });
-      if (err.code === 'ERR_TOKEN_MISSING') {
-        await reply.code(401).header('www-authenticate', wwwAuthenticate({ resourceMetadataUrl: resourceMetadataUrl(config.publicUrl, gateway) })).send({ error: 'unauthorized', error_description: err.publicMessage });
-      } else {
-        await refuse(reply, gateway, err);
-      }
+      // A missing token gets the bare challenge (RFC 6750 §3.1); bearerRefusal knows the difference.
+      await refuse(reply, gateway, err);
       return undefined;
     }
     const { principal } = verified;

@@ -68,7 +68,6 @@ export class HttpServerTransport implements Transport {
   onerror?: (error: Error) => void;
   onclose?: () => void;
 
-  private initialized = false;
   private closed = false;
   /** Request id → the exchange its answer belongs to. */
   private readonly byRequest = new Map<RequestId, Exchange>();
@@ -125,10 +124,9 @@ export class HttpServerTransport implements Transport {
 
     const init = messages.some(isInitializeRequest);
     if (init) {
-      if (this.initialized) return this.fail(res, 400, -32600, 'Invalid Request: Server already initialized');
+      if (this.sessionId) return this.fail(res, 400, -32600, 'Invalid Request: Server already initialized');
       if (messages.length > 1) return this.fail(res, 400, -32600, 'Invalid Request: Only one initialization request is allowed');
       this.sessionId = randomUUID();
-      this.initialized = true;
       this.opts.onsessioninitialized?.(this.sessionId);
     } else if (!this.checkSession(req, res)) {
       return;
@@ -189,7 +187,7 @@ export class HttpServerTransport implements Transport {
 
   /** Session id and protocol version of a non-initialize request; answers the refusal itself. */
   private checkSession(req: IncomingMessage, res: ServerResponse): boolean {
-    if (!this.initialized) {
+    if (!this.sessionId) {
       this.fail(res, 400, -32000, 'Bad Request: Server not initialized');
       return false;
     }

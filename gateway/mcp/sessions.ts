@@ -40,11 +40,6 @@ export class SessionRegistry {
     return [...this.sessions.values()];
   }
 
-  /** Sessions of one user (all agents, all gateways), for user-scoped notifications. */
-  ofUser(userId: string): Session[] {
-    return [...this.sessions.values()].filter((s) => s.owner.split('\u0000')[1] === userId);
-  }
-
   get size(): number {
     return this.sessions.size;
   }

@@ -18,7 +18,8 @@ import { fetchCatalog } from '../../src/skills/catalog.js';
 import { compileOptions } from '../../src/skills/compile-all.js';
 import { compileSkill } from '../../src/skills/compile.js';
 import type { CompiledPlan } from '../../src/skills/plan.js';
-import { startSkillRun } from '../../src/skills/runs.js';
+import { RunError, startSkillRun, waitForResult } from '../../src/skills/runs.js';
+import { expect } from 'vitest';
 
 // Failed runs are what many tests expect: keep the worker's per-run warnings out of the output.
 try {
@@ -123,4 +124,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
 export async function historyEvents(client: Client, workflowId: string) {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   return history.events ?? [];
+}
+
+/** The RunError a run ended with (fails the test if it succeeded or failed otherwise). */
+export async function failureOf(client: Client, workflowId: string): Promise<RunError> {
+  const err = await waitForResult(client, workflowId).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RunError);
+  return err as RunError;
 }

@@ -23,6 +23,14 @@ export interface TestWorkspace {
   cleanup(): void;
 }
 
+/** The demo world's users and their roles (skillgate.yaml has the same). */
+const DEMO_USERS = {
+      ceo: { roles: ['executive'] },
+      intern: { roles: ['intern'] },
+      'credit-officer': { roles: ['credit-officer'] },
+      'loan-clerk': { roles: ['loan-clerk'] },
+};
+
 /** A workspace with both demo servers and `extra` (or `extra(stateDir)`) merged into the config. */
 export function testWorkspace(extraOrFn: Record<string, unknown> | ((stateDir: string) => Record<string, unknown>) = {}): TestWorkspace {
   const dir = mkdtempSync(join(tmpdir(), 'skillgate-test-'));
@@ -38,12 +46,7 @@ export function testWorkspace(extraOrFn: Record<string, unknown> | ((stateDir: s
       'credit-bureau': demoServer('credit-bureau', stateDir),
       ...extraServers,
     },
-    users: {
-      ceo: { roles: ['executive'] },
-      intern: { roles: ['intern'] },
-      'credit-officer': { roles: ['credit-officer'] },
-      'loan-clerk': { roles: ['loan-clerk'] },
-    },
+    users: DEMO_USERS,
     ...rest,
   };
   const file = join(dir, 'skillgate.yaml');
@@ -63,10 +66,7 @@ export function governedWorkspace(extra: Record<string, unknown> = {}): TestWork
       ...extraServers,
     },
     users: {
-      ceo: { roles: ['executive'] },
-      intern: { roles: ['intern'] },
-      'credit-officer': { roles: ['credit-officer'] },
-      'loan-clerk': { roles: ['loan-clerk'] },
+      ...DEMO_USERS,
       'hr-admin': { roles: ['hr-admin'] },
       ...extraUsers,
     },
