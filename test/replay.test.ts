@@ -1,0 +1,39 @@
+/**
+ * Runs in flight must survive a deploy: every history recorded in test/histories/ (real runs
+ * of the fixture skills, recorded by test/histories/record.ts with the interpreter of their
+ * day) is replayed against today's workflow code. A change to `workflows/` that would emit
+ * different commands for an old run fails here — put it behind `patched()` (see
+ * docs/architecture.md, "Changing workflows/").
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { workflowBundle } from '../src/runtime/worker.js';
+
+try {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+} catch {
+  // Installed by another module of this process.
+}
+
+const DIR = join(import.meta.dirname, 'histories');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+
+describe('recorded histories replay on today\'s interpreter', () => {
+  it('has the recorded kinds of run', () => {
+    expect(files.map((f) => f.replace(/\.json$/, ''))).toEqual(
+      expect.arrayContaining(['sequential', 'parallel', 'approval-granted', 'approval-rejected', 'approval-timed-out', 'cancelled', 'revoked-mid-run']),
+    );
+  });
+
+  it('replays every one without a determinism violation', async () => {
+    const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(readFileSync(join(DIR, f), 'utf8'))) }));
+    const failures: string[] = [];
+    for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+      if (r.error) failures.push(`${r.workflowId}: ${r.error.name}: ${r.error.message}`);
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
+});
