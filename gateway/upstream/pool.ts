@@ -3,7 +3,7 @@
  * connected on first use, shared by concurrent callers, re-established after it drops.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
@@ -15,6 +15,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
+import { resolveSecretMap, type SecretContext } from '../../src/config/secrets.js';
 import type { Json } from '../../src/skills/plan.js';
 import { HttpClientTransport, SessionExpiredError } from './http-transport.js';
 import { type UpstreamCallOptions, UpstreamError, type UpstreamPool } from './types.js';
@@ -24,6 +25,8 @@ export interface UpstreamPoolOptions {
   log?: (line: string) => void;
   /** Client name announced to upstream servers. */
   clientName?: string;
+  /** The environment `${env:NAME}` references in `env`/`headers` are read from, at each connect (default: process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 interface Connection {
@@ -59,12 +62,17 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
   }
 
   function makeTransport(server: string, cfg: ServerConfig): Transport {
+    // Resolved now, not at load: the loaded config only ever holds the references.
+    const secrets: SecretContext = { env: opts.env ?? process.env, baseDir: loaded.baseDir };
     if (isStdioServer(cfg)) {
       const transport = new StdioClientTransport({
         command: cfg.command === 'node' ? process.execPath : cfg.command,
         args: cfg.args ?? [],
         cwd: cfg.cwd ? loaded.path(cfg.cwd) : loaded.baseDir,
-        env: { ...(process.env as Record<string, string>), ...(cfg.env ?? {}) },
+        // The SDK's short list (PATH, HOME, …) and this server's own `env:`, nothing else: the
+        // gateway's environment holds every server's secrets, and a child can hand its
+        // environment to whoever calls its tools.
+        env: { ...getDefaultEnvironment(), ...resolveSecretMap(cfg.env, ['servers', server, 'env'], secrets) },
         stderr: 'pipe',
       });
       let buffered = '';
@@ -79,7 +87,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       return transport;
     }
     // Not the SDK's StreamableHTTPClientTransport: see http-transport.ts for what it costs.
-    return new HttpClientTransport(new URL(cfg.url!), { headers: cfg.headers ?? {} });
+    return new HttpClientTransport(new URL(cfg.url!), { headers: resolveSecretMap(cfg.headers, ['servers', server, 'headers'], secrets) });
   }
 
   async function connect(server: string): Promise<Connection> {

@@ -8,6 +8,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type Diagnostic, didYouMean, formatDiagnostic, positionOf } from '../diagnostics.js';
 import { configSchema, type SkillgateConfig } from './schema.js';
+import { checkSecretValue, checkServerSecrets, type SecretError, type SecretErrorCode } from './secrets.js';
 
 /** A config that failed to load; `diagnostics` holds every problem found. */
 export class ConfigError extends Error {
@@ -33,8 +34,24 @@ export function defaultConfigPath(): string {
   return resolve(process.env.SKILLGATE_CONFIG ?? 'skillgate.yaml');
 }
 
-/** Parse and validate config text; `file` is only used in messages and for relative paths. */
-export function parseConfig(text: string, file: string): LoadedConfig {
+/** What loading checks the config against besides its text. */
+export interface LoadOptions {
+  /** The environment `${env:NAME}` references must be set in (default: process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Diagnostic codes of secret references, by error code. */
+const SECRET_DIAGNOSTIC: Record<SecretErrorCode, string> = {
+  ERR_SECRET_REF_SYNTAX: 'secret-ref-syntax',
+  ERR_SECRET_ENV_UNSET: 'secret-env-unset',
+  ERR_SECRET_FILE_UNREADABLE: 'secret-file-unreadable',
+};
+
+/**
+ * Parse and validate config text; `file` is only used in messages and for relative paths.
+ * Secret references (`${env:…}`, `${file:…}`) must resolve, but stay unresolved in the result.
+ */
+export function parseConfig(text: string, file: string, opts: LoadOptions = {}): LoadedConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const diags: Diagnostic[] = [];
@@ -49,6 +66,19 @@ export function parseConfig(text: string, file: string): LoadedConfig {
     throw new ConfigError(diags);
   }
   const baseDir = dirname(resolve(file));
+  const secretCtx = { env: opts.env ?? process.env, baseDir };
+  const key = result.data.runs.attestationKey;
+  const problems = [...checkServerSecrets(result.data.servers, secretCtx), ...(key === undefined ? [] : checkSecretValue(key, ['runs', 'attestationKey'], secretCtx))];
+  for (const problem of problems) {
+    diags.push({
+      file,
+      ...positionOf(doc, lc, problem.keyPath),
+      code: SECRET_DIAGNOSTIC[problem.code],
+      message: problem.message,
+      hint: secretHint(problem),
+    });
+  }
+  if (diags.length) throw new ConfigError(diags);
   return {
     config: result.data,
     file: resolve(file),
@@ -58,7 +88,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
 }
 
 /** Read, parse and validate a config file. */
-export function loadConfig(file = defaultConfigPath()): LoadedConfig {
+export function loadConfig(file = defaultConfigPath(), opts: LoadOptions = {}): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -75,7 +105,18 @@ export function loadConfig(file = defaultConfigPath()): LoadedConfig {
       },
     ]);
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, opts);
+}
+
+function secretHint(problem: SecretError): string | undefined {
+  switch (problem.code) {
+    case 'ERR_SECRET_ENV_UNSET':
+      return `set ${problem.ref} in the environment Skillgate starts in`;
+    case 'ERR_SECRET_FILE_UNREADABLE':
+      return 'relative paths are resolved against the folder of this file; Skillgate must be able to read the secret file';
+    case 'ERR_SECRET_REF_SYNTAX':
+      return undefined;
+  }
 }
 
 function issueToDiagnostic(
@@ -100,7 +141,9 @@ function issueToDiagnostic(
     };
   }
   const pos = positionOf(doc, lc, path);
-  return { file, ...pos, code: 'config-invalid', message: `${keyPath}: ${issue.message}` };
+  // A refinement may name its own rule (e.g. `secret-ref-syntax`, schema.ts).
+  const rule = issue.code === 'custom' && typeof issue.params?.diagnostic === 'string' ? issue.params.diagnostic : 'config-invalid';
+  return { file, ...pos, code: rule, message: `${keyPath}: ${issue.message}` };
 }
 
 /** The keys the schema allows at a path (best effort, for hints). */

