@@ -1,14 +1,23 @@
 /**
  * The activities of a Skillgate worker, built from their dependencies (Temporal samples'
  * `createActivities(deps)`). Workflows import this module as types only.
+ *
+ * Every dependency that governs is required: a worker without the AND-gate or without the
+ * run attestor cannot be built (tests that mean "allow everything" pass that explicitly).
  */
+import type { RunAttestor } from '../gateway/authz/run-attestation.js';
 import type { PipelineDeps } from '../gateway/pipeline/context.js';
 import { createCallTool } from './callTool.js';
+import { createVerifyApproval, createVerifyRun } from './verify.js';
 
-export type ActivityDeps = PipelineDeps;
+export interface ActivityDeps extends PipelineDeps {
+  attestor: RunAttestor;
+}
 
 export function createActivities(deps: ActivityDeps) {
   return {
     callTool: createCallTool(deps),
+    verifyRun: createVerifyRun(deps),
+    verifyApproval: createVerifyApproval(deps),
   };
 }

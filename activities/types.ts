@@ -4,6 +4,7 @@
  */
 import type { Principal } from '../gateway/identity/principal.js';
 import type { Json } from '../src/skills/plan.js';
+import type { RunSkillInput } from '../workflows/definitions.js';
 
 export interface CallToolInput {
   server: string;
@@ -22,4 +23,32 @@ export interface CallToolInput {
 export interface CallToolOutput {
   /** structuredContent if the tool returned it, else the JSON parsed from a single text block, else { text }. */
   output: Json;
+}
+
+/** What `verifyRun` checks before a run's first step: the run's own input, as started. */
+export type VerifyRunInput = RunSkillInput;
+
+/** What `verifyApproval` checks before a decision counts. */
+export interface VerifyApprovalInput {
+  stepId: string;
+  decision: 'approve' | 'reject';
+  /** The role the step asks for. */
+  role: string;
+  /** The decision's attestation (absent when it did not come through the run-actions service). */
+  attestation?: string;
+  /** Who the decision claims to come from (only for the refusal message). */
+  claimedBy: string;
+  skill: string;
+  workspace: string;
+  gateway: string;
+  /** The principal that started the run (four eyes). */
+  startedBy: Principal;
+  /** The run's inputs (Cedar context of `approve`). */
+  inputs: { [key: string]: Json };
+}
+
+/** The approver the run records: the one the service authenticated and the run verified. */
+export interface VerifyApprovalOutput {
+  approver: { id: string; roles: string[] };
+  agent: string;
 }

@@ -36,7 +36,10 @@ import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { z } from 'zod';
+import { randomBytes } from 'node:crypto';
 import { createActivities } from '../activities/index.js';
+import type { Authorizer } from '../gateway/authz/authorizer.js';
+import { createRunAttestor } from '../gateway/authz/run-attestation.js';
 import { serveHttp } from '../demo/serve.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../gateway/upstream/types.js';
@@ -50,6 +53,14 @@ import { compileSkill } from '../src/skills/compile.js';
 import { startSkillRun } from '../src/skills/runs.js';
 import type { RunSkillInput } from '../workflows/definitions.js';
 import type { runSkill } from '../workflows/runSkill.js';
+
+/**
+ * The engine's overhead is measured without Cedar (its own figure is in BENCHMARKS.md,
+ * `bench:decision`): an explicit allow-all. The run attestation is real — its verification at
+ * start and its signing are part of what a run costs.
+ */
+const ALLOW_ALL: Authorizer = { check() {}, admit() {}, canList: () => true };
+const attestor = createRunAttestor(randomBytes(32));
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 100);
@@ -202,7 +213,7 @@ async function prepare(
         workflowBundle: await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') }),
         activities: { noop: (tag: string) => pool.callTool('bench', 'noop', { tag }) },
       })
-    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool }), ...(v.tuning ? { tuning: v.tuning } : {}) });
+    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor }), ...(v.tuning ? { tuning: v.tuning } : {}) });
   const running = worker.run();
   cleanups.unshift(async () => {
     worker.shutdown();
@@ -225,11 +236,14 @@ async function prepare(
         return;
       }
       if (v.execute) {
-        const input: RunSkillInput = { ...skill, inputs: { tag: 'bench' }, principal, workspace: 'bench', gateway: 'bench' };
+        const inputs = { tag: 'bench' };
+        const attestation = await attestor.signRun({ workflowId, workspace: 'bench', gateway: 'bench', principal, planHash: skill.planHash, inputs });
+        const input: RunSkillInput = { ...skill, inputs, principal, workspace: 'bench', gateway: 'bench', attestation };
         await client.workflow.execute<typeof runSkill>('runSkill', { taskQueue, workflowId, args: [input] });
         return;
       }
       const handle = await startSkillRun(client, {
+        attestor,
         ...skill,
         inputs: {},
         principal,

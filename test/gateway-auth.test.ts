@@ -62,8 +62,8 @@ describe('bearer token refusals', () => {
       const res = await post(token);
       expect(res.status, name).toBe(401);
       expect(res.headers.get('www-authenticate'), name).toMatch(/^Bearer resource_metadata=.*error="invalid_token"/);
-      const recorded = t.logs.slice(before).find((l) => l.msg === 'auth refused');
-      expect(recorded?.fields?.code, name).toBe(code);
+      const recorded = t.logs.slice(before).find((l) => l.event === 'refusal');
+      expect(recorded?.code, name).toBe(code);
       // Never the token in a log line.
       expect(JSON.stringify(recorded), name).not.toContain(token.slice(0, 40));
     }

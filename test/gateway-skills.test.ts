@@ -45,7 +45,7 @@ beforeAll(async () => {
     expect(r.diagnostics).toEqual([]);
     skills.set(r.plan!.skill.name, { dir, plan: r.plan!, hash: r.hash! });
   }
-  worker = await createSkillWorker({ connection: native, taskQueue, activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer }) });
+  worker = await createSkillWorker({ connection: native, taskQueue, activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor }) });
   running = worker.run();
 });
 
@@ -154,9 +154,9 @@ describe('skills as MCP tools', () => {
       expect(failure?.cause?.message).toMatch(/notice/);
       expect(failure?.cause?.message).toMatch(/not permitted for this user/);
       expect(Object.values(bankState().credits).find((c) => c.creditId === issued.creditId)?.status).toBe('cancelled');
-      // And the revoked user cannot do anything directly either.
-      const direct = await ceo.callTool({ name: 'core-banking.get_customer', arguments: { customerId: 'C-1001' } });
-      expect(direct.isError).toBe(true);
+      // And the revoked user cannot do anything directly either: refused at authentication (403).
+      await expect(ceo.callTool({ name: 'core-banking.get_customer', arguments: { customerId: 'C-1001' } })).rejects.toThrow(/this user may not use this gateway/);
+      expect(t.logs.some((l) => l.event === 'refusal' && l.code === 'ERR_USER_REVOKED' && l.user === 'ceo')).toBe(true);
     } finally {
       t.governance.revocations.restore('ceo');
     }

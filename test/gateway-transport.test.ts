@@ -69,17 +69,16 @@ describe('answers', () => {
     expect(last.id).toBe(2);
   });
 
-  it('a batch gets an array of answers, each with its own id', async () => {
+  it('a batch is refused with -32600 before anything in it runs (batches left MCP in 2025-06-18)', async () => {
     const h = await openSession();
-    const res = await post(
-      [
-        { jsonrpc: '2.0', id: 'a', method: 'tools/list' },
-        { jsonrpc: '2.0', id: 'b', method: 'ping' },
-      ],
-      h,
-    );
-    const answers = (await res.json()) as Array<{ id: string }>;
-    expect(answers.map((a) => a.id).sort()).toEqual(['a', 'b']);
+    const calls = (tag: string) => ({ jsonrpc: '2.0', id: tag, method: 'tools/call', params: { name: 'hr.get_employee', arguments: { employeeId: 'intern' } } });
+    const res = await post([calls('a'), calls('b')], h);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: number; message: string }; id: null };
+    expect(body.error.code).toBe(-32600);
+    expect(body.error.message).toMatch(/batches are not supported/);
+    const line = t.logs.find((l) => l.event === 'refusal' && l.code === 'ERR_JSONRPC_BATCH');
+    expect(line).toMatchObject({ status: 400, gateway: 'hr-desk', agent: 'hr-assistant', requestId: expect.any(String) });
   });
 });
 
@@ -92,7 +91,7 @@ describe('refusals', () => {
       [await post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { ...h, 'mcp-protocol-version': '1999-01-01' }), 400, /Unsupported protocol version/],
       [await post(INIT, h), 400, /already initialized/],
       [await post({ hello: 'world' }, h), 400, /Invalid JSON-RPC/],
-      [await post([], h), 400, /batch holds/],
+      [await post([], h), 400, /batches are not supported/],
     ];
     for (const [res, status, message] of cases) {
       expect(res.status).toBe(status);

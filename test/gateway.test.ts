@@ -26,9 +26,10 @@ describe('identity separation through one HR agent', () => {
     expect(textOf(ceos)).toContain('not permitted for this user');
     expect(textOf(ceos)).not.toMatch(/policy|cedar|forbid|\bpermit\b|user\.everyone/i);
     // The log (audit side) records which side and which policy.
-    const denial = t.logs.find((l) => l.msg === 'denied' && l.fields?.user === 'intern');
-    expect(denial?.fields?.code).toBe('ERR_USER_NOT_PERMITTED');
-    expect(String(denial?.fields?.detail)).toMatch(/user:/);
+    const denial = t.logs.find((l) => l.event === 'refusal' && l.user === 'intern' && l.tool === 'hr.get_compensation');
+    expect(denial?.code).toBe('ERR_USER_NOT_PERMITTED');
+    expect(denial?.side).toBe('user');
+    expect(String(denial?.detail)).toMatch(/user:/);
   });
 
   it('the CEO reads both through the same agent', async () => {
@@ -70,7 +71,7 @@ describe('resource server', () => {
     const challenge = res.headers.get('www-authenticate') ?? '';
     expect(challenge).toContain('resource_metadata="');
     expect(challenge).toContain('error="invalid_token"');
-    expect(t.logs.some((l) => l.msg === 'auth refused' && l.fields?.code === 'ERR_TOKEN_AUDIENCE')).toBe(true);
+    expect(t.logs.some((l) => l.event === 'refusal' && l.code === 'ERR_TOKEN_AUDIENCE')).toBe(true);
   });
 
   it('serves RFC 9728 metadata and asks for a token without one', async () => {

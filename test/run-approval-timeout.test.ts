@@ -21,7 +21,9 @@ import { compileSkill } from '../src/skills/compile.js';
 import type { CompiledPlan } from '../src/skills/plan.js';
 import { RunError, waitForResult } from '../src/skills/runs.js';
 import type { RunSkillInput } from '../workflows/definitions.js';
-import { CLERK, FIXTURE_SKILLS, ROOT } from './helpers/skill-harness.js';
+import { createRunAttestor, type RunAttestor } from '../gateway/authz/run-attestation.js';
+import { loadOrCreateRunKey } from '../gateway/authz/run-key.js';
+import { ALLOW_ALL, CLERK, FIXTURE_SKILLS, ROOT } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 
 let env: TestWorkflowEnvironment;
@@ -29,6 +31,7 @@ let ws: TestWorkspace;
 let pool: UpstreamPool;
 let worker: Worker;
 let running: Promise<void>;
+let attestor: RunAttestor;
 const taskQueue = 'approval-timeout';
 
 beforeAll(async () => {
@@ -37,7 +40,8 @@ beforeAll(async () => {
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
   ws = testWorkspace();
   pool = createUpstreamPool(ws.loaded, { log: () => {} });
-  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool }) });
+  attestor = createRunAttestor(loadOrCreateRunKey(ws.stateDir));
+  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor }) });
   running = worker.run();
 });
 
@@ -49,16 +53,19 @@ afterAll(async () => {
   ws?.cleanup();
 });
 
-async function compile(dir: string): Promise<CompiledPlan> {
+async function compile(dir: string): Promise<{ plan: CompiledPlan; hash: string }> {
   const r = compileSkill(dir, await fetchCatalog(pool), compileOptions(ws.loaded));
-  if (!r.plan) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
-  return r.plan;
+  if (!r.plan || !r.hash) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
+  return { plan: r.plan, hash: r.hash };
 }
 
 /** Start without search attributes: the time-skipping server does not know Skillgate's. */
-async function run(plan: CompiledPlan, inputs: RunSkillInput['inputs']): Promise<{ error: RunError; runId: string }> {
-  const input: RunSkillInput = { plan, planHash: 'sha256:test', inputs, principal: CLERK, workspace: 'test', gateway: 'credit-desk' };
-  const handle = await env.client.workflow.start('runSkill', { taskQueue, workflowId: `timeout-${plan.skill.name}-${Date.now()}`, args: [input] });
+async function run({ plan, hash }: { plan: CompiledPlan; hash: string }, inputs: RunSkillInput['inputs']): Promise<{ error: RunError; runId: string }> {
+  const workflowId = `timeout-${plan.skill.name}-${Date.now()}`;
+  const principal = CLERK;
+  const attestation = await attestor.signRun({ workflowId, workspace: 'test', gateway: 'credit-desk', principal, planHash: hash, inputs });
+  const input: RunSkillInput = { plan, planHash: hash, inputs, principal, workspace: 'test', gateway: 'credit-desk', attestation };
+  const handle = await env.client.workflow.start('runSkill', { taskQueue, workflowId, args: [input] });
   const startedAt = Date.now();
   const error = await waitForResult(env.client, handle.workflowId).then(
     () => undefined,
@@ -72,16 +79,14 @@ async function run(plan: CompiledPlan, inputs: RunSkillInput['inputs']): Promise
 
 describe('approval timeout (time-skipping server)', () => {
   it('credit-issuance above 10000 EUR with no decision in 24h ends with ApprovalTimedOut and a clear reason', async () => {
-    const plan = await compile(join(ROOT, 'skills', 'credit-issuance'));
-    const { error } = await run(plan, { customerId: 'C-1004', amount: 50000, termMonths: 36 });
+    const { error } = await run(await compile(join(ROOT, 'skills', 'credit-issuance')), { customerId: 'C-1004', amount: 50000, termMonths: 36 });
     expect(error.failureType).toBe('ApprovalTimedOut');
     expect(error.message).toBe('no approval from a credit-officer within 24h for step "officer_approval"');
     expect(error.extra.details).toEqual({ stepId: 'officer_approval', type: 'ApprovalTimedOut', compensated: [], compensationFailures: [] });
   });
 
   it('a timeout after a side effect compensates it before failing', async () => {
-    const plan = await compile(join(FIXTURE_SKILLS, 'credit-confirm'));
-    const { error, runId } = await run(plan, { customerId: 'C-1001', amount: 700 });
+    const { error, runId } = await run(await compile(join(FIXTURE_SKILLS, 'credit-confirm')), { customerId: 'C-1001', amount: 700 });
     expect(error.failureType).toBe('ApprovalTimedOut');
     expect(error.message).toBe('no approval from a credit-officer within 24h for step "confirm"; compensated: issue');
     const bank = JSON.parse(readFileSync(join(ws.stateDir, 'core-banking.json'), 'utf8')) as CoreBankingData;

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createGovernance, type Governance } from '../src/runtime/gateway.js';
 import { getRunStatus, waitForResult } from '../src/skills/runs.js';
 import { eventually, ROOT, startHarness, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
@@ -16,16 +17,26 @@ import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 let ws: TestWorkspace;
 let h: SkillHarness;
 
+let governance: Governance;
+
 beforeAll(async () => {
   const taskQueue = `cli-${randomUUID()}`;
-  ws = testWorkspace({ temporal: { taskQueue } });
+  ws = testWorkspace({
+    temporal: { taskQueue },
+    agents: { 'credit-assistant': { clientId: 'credit-assistant' } },
+    gateways: { 'credit-desk': { agents: ['credit-assistant'], tools: ['core-banking.*', 'credit-bureau.*'], skills: ['credit-issuance'] } },
+    policies: [join(ROOT, 'policies', '*.cedar')],
+  });
   // testWorkspace parses its config in memory; the CLI reads it from the file.
   writeFileSync(ws.loaded.file, stringify(ws.loaded.config));
-  h = await startHarness(inject('temporalAddress'), ws.loaded, { taskQueue });
+  // The worker checks what the run-actions service decided, with the workspace's real policies.
+  governance = createGovernance(ws.loaded, { watch: false });
+  h = await startHarness(inject('temporalAddress'), ws.loaded, { taskQueue, authorizer: governance.authorizer });
 });
 
 afterAll(async () => {
   await h?.close();
+  governance?.close();
   ws?.cleanup();
 });
 
@@ -64,13 +75,37 @@ describe('skillgate run / approve', () => {
   it('run --wait reports a failed run with its reason and exit 1', async () => {
     const r = await cli('run', 'credit-issuance', '--input', '{"customerId":"C-1002","amount":100}', '--wait');
     expect(r.code).toBe(1);
-    // Without --as: the first user of the workspace.
-    expect(r.stderr).toContain('as ceo (agent cli)');
+    // Without --as: the first user of the workspace, through the gateway's first agent.
+    expect(r.stderr).toContain('as ceo (agent credit-assistant)');
     expect(r.stderr).toMatch(/run skill-credit-issuance-\S+ failed \(SkillFailed\): step "low_score" failed: Credit refused: the credit score 540/);
   });
 
-  it('approve: unknown user and missing role are refused; the credit officer approves', async () => {
-    const started = await cli('run', 'credit-issuance', '--input', '{"customerId":"C-1004","amount":20000}', '--as', 'loan-clerk');
+  it('run is authorized like an agent call: a loan clerk may not start a credit above 10,000 EUR', async () => {
+    const r = await cli('run', 'credit-issuance', '--input', '{"customerId":"C-1004","amount":20000}', '--as', 'loan-clerk');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('loan-clerk via credit-assistant on credit-desk: not permitted for this user (ERR_USER_NOT_PERMITTED');
+    expect(r.stdout).toBe('');
+  });
+
+  it('a skill enabled on no gateway is refused with what to do', async () => {
+    const r = await cli('run', 'account-review', '--input', '{}', '--as', 'ceo');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('skill "account-review" is enabled on no gateway');
+    expect(r.stderr).toContain('gateways.<name>.skills');
+  });
+
+  it('approve goes through the same checks as over MCP: unknown user, no permission, four eyes; the credit officer approves', async () => {
+    const own = await cli('run', 'credit-issuance', '--input', '{"customerId":"C-1004","amount":30000}', '--as', 'credit-officer');
+    expect(own.code, own.stderr).toBe(0);
+    await eventually(async () => (await getRunStatus(h.client, own.stdout.trim())).state === 'awaiting-approval', 'the pending approval');
+    // The officer holds the approve permission (user.credit-officer.credit-skills): only the
+    // four-eyes rule refuses this one.
+    const self = await cli('approve', own.stdout.trim(), '--as', 'credit-officer');
+    expect(self.code).toBe(1);
+    expect(self.stderr).toContain('not permitted for this user (ERR_USER_NOT_PERMITTED: user: forbidden by user.four-eyes)');
+    await cli('cancel', own.stdout.trim(), '--as', 'credit-officer');
+
+    const started = await cli('run', 'credit-issuance', '--input', '{"customerId":"C-1004","amount":20000}', '--as', 'ceo');
     expect(started.code).toBe(0);
     const workflowId = started.stdout.trim();
     expect(workflowId).toMatch(/^skill-credit-issuance-[0-9a-f-]{36}$/);
@@ -83,11 +118,12 @@ describe('skillgate run / approve', () => {
 
     const clerk = await cli('approve', workflowId, '--as', 'loan-clerk');
     expect(clerk.code).toBe(1);
-    expect(clerk.stderr).toContain('approver loan-clerk lacks role credit-officer');
+    expect(clerk.stderr).toContain('not permitted for this user');
 
     const officer = await cli('approve', workflowId, '--as', 'credit-officer', '--comment', 'ok');
     expect(officer.code).toBe(0);
     expect(officer.stdout.trim()).toBe(`approved by credit-officer: ${workflowId}`);
     expect((await waitForResult(h.client, workflowId)).outputs).toMatchObject({ approvedBy: 'credit-officer', score: 820 });
-  });
+    // Eight CLI processes, each loading the workspace: give a loaded 2-core machine time.
+  }, 150_000);
 });

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
 import { resolveTemporalExecutable } from '../src/runtime/temporal-binary.js';
-import { approveRun, getRunStatus, RunError, waitForResult } from '../src/skills/runs.js';
+import { getRunStatus, RunError, waitForResult } from '../src/skills/runs.js';
 import { eventually, failureOf, historyEvents, ROOT, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 
@@ -120,15 +120,16 @@ describe('credit-issuance', () => {
     expect(status.pendingApprovals[0]!.deadline - Date.now()).toBeGreaterThan(23 * 3_600_000);
     expect(status.steps).toMatchObject({ customer: 'completed', score: 'completed', low_score: 'skipped', officer_approval: 'awaiting-approval', issue: 'pending' });
 
-    await expect(approveRun(h.client, handle.workflowId, { approver: roles('loan-clerk'), decision: 'approve' })).rejects.toMatchObject({
+    // (The run was started by the loan clerk; another clerk, not the starter, lacks the role.)
+    await expect(h.approve(handle.workflowId, { approver: { id: 'another-clerk', roles: ['loan-clerk'] }, decision: 'approve' })).rejects.toMatchObject({
       code: 'ERR_RUN_APPROVAL_REFUSED',
-      message: 'approver loan-clerk lacks role credit-officer',
+      message: 'decision on step "officer_approval" refused: approver another-clerk lacks role credit-officer',
     });
     // Still blocked: nothing issued for this run.
     expect(bank().appliedKeys[`${handle.firstExecutionRunId}/step/issue`]).toBeUndefined();
     expect((await getRunStatus(h.client, handle.workflowId)).state).toBe('awaiting-approval');
 
-    const record = await approveRun(h.client, handle.workflowId, { approver: roles('credit-officer'), decision: 'approve', comment: 'solid file' });
+    const record = await h.approve(handle.workflowId, { approver: roles('credit-officer'), decision: 'approve', comment: 'solid file' });
     expect(record).toMatchObject({ approvedBy: 'credit-officer', decision: 'approve', comment: 'solid file' });
     const result = await waitForResult(h.client, handle.workflowId);
     expect(result.outputs).toMatchObject({ score: 820, approvedBy: 'credit-officer' });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { CompiledPlan } from '../src/skills/plan.js';
-import { approveRun, getRunStatus, RunError, startSkillRun, validateInputs, waitForResult } from '../src/skills/runs.js';
+import { getRunStatus, RunError, startSkillRun, validateInputs, waitForResult } from '../src/skills/runs.js';
 import type { RunSkillInput } from '../workflows/definitions.js';
 import { startProbeServer, type ProbeServer } from './helpers/probe-server.js';
 import { CLERK, eventually, failureOf, FIXTURE_SKILLS, historyEvents, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
@@ -127,7 +127,7 @@ describe('runSkill approvals', () => {
     }, 'the run to await approval');
   }
 
-  it('blocks until approved by the role; refuses other roles and a second decision', async () => {
+  it('blocks until approved by the role; refuses other roles, other steps and finished runs', async () => {
     const handle = await h.start(skills['probe-approval']!, { label: 'gift' });
     const status = await awaitingApproval(handle.workflowId);
     const effect = probe.applied.get(`${handle.firstExecutionRunId}/step/effect`)!;
@@ -136,29 +136,26 @@ describe('runSkill approvals', () => {
     ]);
     expect(status.steps).toMatchObject({ effect: 'completed', confirm: 'awaiting-approval', after: 'pending' });
 
-    await expect(approveRun(h.client, handle.workflowId, { approver: { id: 'bob', roles: ['intern'] }, decision: 'approve' })).rejects.toMatchObject({
+    await expect(h.approve(handle.workflowId, { approver: { id: 'bob', roles: ['intern'] }, decision: 'approve' })).rejects.toMatchObject({
       code: 'ERR_RUN_APPROVAL_REFUSED',
-      message: 'approver bob lacks role supervisor',
+      message: 'decision on step "confirm" refused: approver bob lacks role supervisor',
     });
     await expect(
-      approveRun(h.client, handle.workflowId, { stepId: 'after', approver: SUPERVISOR, decision: 'approve' }),
+      h.approve(handle.workflowId, { stepId: 'after', approver: SUPERVISOR, decision: 'approve' }),
     ).rejects.toMatchObject({ message: 'no approval is pending for step "after" (pending: "confirm")' });
 
-    const record = await approveRun(h.client, handle.workflowId, { approver: SUPERVISOR, decision: 'approve', comment: 'fine' });
+    const record = await h.approve(handle.workflowId, { approver: SUPERVISOR, decision: 'approve', comment: 'fine' });
     expect(record).toMatchObject({ approvedBy: 'alice', decision: 'approve', comment: 'fine' });
-    await expect(
-      approveRun(h.client, handle.workflowId, { stepId: 'confirm', approver: { id: 'carol', roles: ['supervisor'] }, decision: 'reject' }),
-    ).rejects.toMatchObject({ code: 'ERR_RUN_APPROVAL_REFUSED', message: 'step "confirm" was already approved by alice' });
 
     const result = await waitForResult(h.client, handle.workflowId);
     expect(result.outputs).toEqual({ approvedBy: 'alice', effectId: effect.id });
     expect(effect.undone).toBe(false);
 
-    await expect(approveRun(h.client, handle.workflowId, { approver: SUPERVISOR, decision: 'approve' })).rejects.toMatchObject({
+    await expect(h.approve(handle.workflowId, { approver: SUPERVISOR, decision: 'approve' })).rejects.toMatchObject({
       code: 'ERR_RUN_FINISHED',
       message: `skill run ${handle.workflowId} has already ended (completed): nothing to approve`,
     });
-    await expect(approveRun(h.client, 'no-such-run', { approver: SUPERVISOR, decision: 'approve' })).rejects.toMatchObject({
+    await expect(h.approve('no-such-run', { approver: SUPERVISOR, decision: 'approve' })).rejects.toMatchObject({
       code: 'ERR_RUN_NOT_FOUND',
       message: 'no skill run with id no-such-run',
     });
@@ -167,7 +164,7 @@ describe('runSkill approvals', () => {
   it('a rejection fails the run with ApprovalRejected and compensates', async () => {
     const handle = await h.start(skills['probe-approval']!, {});
     await awaitingApproval(handle.workflowId);
-    await approveRun(h.client, handle.workflowId, { stepId: 'confirm', approver: SUPERVISOR, decision: 'reject', comment: 'not today' });
+    await h.approve(handle.workflowId, { stepId: 'confirm', approver: SUPERVISOR, decision: 'reject', comment: 'not today' });
     const err = await failureOf(h.client, handle.workflowId);
     expect(err.failureType).toBe('ApprovalRejected');
     expect(err.message).toBe('step "confirm" was rejected by alice: not today; compensated: effect');
@@ -184,12 +181,16 @@ describe('runSkill approvals', () => {
       ['alpha', 'Approve step "alpha" of skill probe-two-approvals?'],
       ['beta', 'Run beta?'],
     ]);
-    await expect(approveRun(h.client, handle.workflowId, { approver: SUPERVISOR, decision: 'approve' })).rejects.toMatchObject({
+    await expect(h.approve(handle.workflowId, { approver: SUPERVISOR, decision: 'approve' })).rejects.toMatchObject({
       message: 'several approvals are pending ("alpha", "beta"): name the step',
     });
-    await approveRun(h.client, handle.workflowId, { stepId: 'beta', approver: SUPERVISOR, decision: 'approve' });
+    await h.approve(handle.workflowId, { stepId: 'beta', approver: SUPERVISOR, decision: 'approve' });
+    // alpha still waits, so the run is alive: a second decision on beta is refused as such.
+    await expect(
+      h.approve(handle.workflowId, { stepId: 'beta', approver: { id: 'carol', roles: ['supervisor'] }, decision: 'reject' }),
+    ).rejects.toMatchObject({ code: 'ERR_RUN_NOT_PENDING', message: 'step "beta" was already approved by alice' });
     // Only alpha is left: an undirected decision now goes to it.
-    await approveRun(h.client, handle.workflowId, { approver: SUPERVISOR, decision: 'approve' });
+    await h.approve(handle.workflowId, { approver: SUPERVISOR, decision: 'approve' });
     expect((await waitForResult(h.client, handle.workflowId)).outputs).toEqual({ both: 'alpha+beta' });
   });
 
@@ -239,6 +240,7 @@ describe('starting runs', () => {
     expect(second.firstExecutionRunId).toBe(first.firstExecutionRunId);
     await waitForResult(h.client, workflowId);
     const third = await startSkillRun(h.client, {
+      attestor: h.attestor,
       plan: skills['probe-parallel']!.plan,
       planHash: skills['probe-parallel']!.hash,
       inputs: {},

@@ -20,6 +20,13 @@ export interface RunSkillInput {
    * as markers rather than ActivityTaskScheduled events in the history). Off by default.
    */
   localReadOnlySteps?: boolean;
+  /**
+   * The run-actions service's signed statement that it authorized this start (gateway/authz/
+   * run-attestation.ts). The run checks it before its first step; a run started any other way
+   * (the Temporal CLI, a client of the frontend) ends with NotPermitted before doing anything.
+   * Optional in the type only because runs recorded before it existed lack it.
+   */
+  attestation?: string;
 }
 
 export interface RunSkillResult {
@@ -40,9 +47,19 @@ export type StepState = 'pending' | 'running' | 'awaiting-approval' | 'completed
  * - `ExpressionError`: an expression could not be evaluated (missing key, wrong type, …);
  * - `Cancelled`: the run was cancelled (it still compensates and reports, hence a failure
  *   rather than Temporal's bare Canceled status, which carries no message);
- * - `InvalidPlan`: the pinned plan is inconsistent (a compiler bug; never retried).
+ * - `InvalidPlan`: the pinned plan is inconsistent (a compiler bug; never retried);
+ * - `NotPermitted`: the start was not attested by the run-actions service, or its principal
+ *   may no longer run the skill (checked before the first step; nothing ran).
  */
-export type RunFailureType = 'ToolError' | 'SkillFailed' | 'ApprovalRejected' | 'ApprovalTimedOut' | 'ExpressionError' | 'Cancelled' | 'InvalidPlan';
+export type RunFailureType =
+  | 'ToolError'
+  | 'SkillFailed'
+  | 'ApprovalRejected'
+  | 'ApprovalTimedOut'
+  | 'ExpressionError'
+  | 'Cancelled'
+  | 'InvalidPlan'
+  | 'NotPermitted';
 
 /** `details[0]` of a failed run's ApplicationFailure: what failed and what the saga undid. */
 export interface RunFailureDetails {
@@ -68,10 +85,22 @@ export interface PendingApproval {
   deadline: number;
 }
 
+/** A decision the run refused (it kept waiting); also in the history as the failed verification. */
+export interface RefusedApproval {
+  stepId: string;
+  /** Who the decision claimed to come from (unverified: that is why it was checked). */
+  claimedBy: string;
+  reason: string;
+  /** Epoch ms (workflow time). */
+  at: number;
+}
+
 export interface RunStatus {
   state: 'running' | 'awaiting-approval' | 'compensating' | 'completed' | 'failed';
   steps: { [stepId: string]: StepState };
   pendingApprovals: PendingApproval[];
+  /** Decisions refused by the run's own verification, oldest first. */
+  refusedApprovals: RefusedApproval[];
   /** Why the run failed, once it has. */
   reason?: string;
   /** The failure type, once the run has failed. */
@@ -80,10 +109,16 @@ export interface RunStatus {
 
 export interface ApprovalDecision {
   stepId?: string;
-  /** Who decides; their roles are resolved by the caller (CLI from config, gateway from the token). */
+  /**
+   * Who the sender says decides. Not trusted: the run counts the decision only after its
+   * `verifyApproval` activity has checked `attestation` and the approver it names (role,
+   * permission, four eyes, revocation); the record names that verified approver.
+   */
   approver: { id: string; roles: string[] };
   decision: 'approve' | 'reject';
   comment?: string;
+  /** The run-actions service's signed statement for this run, step and decision (run-attestation.ts). */
+  attestation?: string;
 }
 
 /** What an approval step outputs (`steps.<id>.output`). */
@@ -94,7 +129,11 @@ export interface ApprovalRecord {
   at: number;
 }
 
-/** Approve or reject a pending approval. The validator refuses approvers without the step's role. */
+/**
+ * Approve or reject a pending approval. The validator refuses malformed decisions and steps
+ * that are not pending; everything about the approver is checked by the run's verification
+ * (recorded in the history), and a refused decision fails the update while the run waits on.
+ */
 export const approveUpdate = defineUpdate<ApprovalRecord, [ApprovalDecision]>('approve');
 export const statusQuery = defineQuery<RunStatus>('status');
 

@@ -7,8 +7,12 @@
  *   activity id `step/<id>` (compensations: `compensate/<id>`), so the idempotency key
  *   `<runId>/<activityId>` is the same across retries and worker crashes.
  * - `if:` false → the step is skipped (output null, `skipped: true`).
- * - Approvals wait for the `approve` update (validator: a pending approval, the approver's
- *   role, one decision) up to their timeout.
+ * - The start is verified before the first step (`verifyRun`, a local activity): attested
+ *   by the run-actions service for this id, principal, plan and inputs, and still permitted.
+ * - Approvals wait for the `approve` update up to their timeout. A decision counts only once
+ *   the `verifyApproval` activity has checked its attestation and approver (role, four eyes,
+ *   revocation, Cedar); a refused one fails the update, is kept in `refusedApprovals`, and
+ *   the step waits on.
  * - Saga: on any failure (tool error, fail step, rejection, approval timeout, expression
  *   error, cancellation) the steps still in flight are cancelled, the completed steps are
  *   compensated in reverse completion order (non-cancellable), then the run fails with an
@@ -24,6 +28,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   type RetryPolicy,
@@ -31,13 +36,14 @@ import {
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
-import type { CallToolInput, CallToolOutput } from '../activities/types.js';
+import type { CallToolInput, CallToolOutput, VerifyApprovalOutput } from '../activities/types.js';
 import type { ApprovalSpec, Json, PlanStep, RetrySpec, ToolRef, ToolStep, ValueTemplate } from '../src/skills/plan.js';
 import {
   type ApprovalDecision,
   type ApprovalRecord,
   approveUpdate,
   type PendingApproval,
+  type RefusedApproval,
   type RunFailureDetails,
   type RunFailureType,
   type RunSkillInput,
@@ -49,6 +55,19 @@ import {
 import { evaluateCondition, type ExpressionContext, renderTemplate, stringify } from './expressions.js';
 
 type Activities = ReturnType<typeof activities.createActivities>;
+
+/**
+ * patched() ids (docs/architecture.md, "Changing workflows/"). Runs recorded before a patch
+ * replay the old branch; new runs, and old runs from the point they reach it live, take the new.
+ */
+/** Since 0.2: the start is verified (attestation, plan hash, run_skill) before the first step. */
+const PATCH_VERIFIED_START = 'skillgate-verified-start';
+/** Since 0.2: a decision counts only after the verifyApproval activity. */
+const PATCH_VERIFIED_APPROVALS = 'skillgate-verified-approvals';
+
+const VERIFY_RETRY: RetryPolicy = { maximumAttempts: 3, initialInterval: '200ms', nonRetryableErrorTypes: ['NotPermitted'] };
+const { verifyRun } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: VERIFY_RETRY });
+const { verifyApproval } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: VERIFY_RETRY });
 
 /** Why a step (or the run) failed, before compensation adds its report. */
 interface Failure {
@@ -70,6 +89,8 @@ type Outcome =
 interface ApprovalWait {
   pending: PendingApproval;
   record?: ApprovalRecord;
+  /** A decision is being verified: a second one is refused until it is settled. */
+  verifying?: boolean;
 }
 
 /**
@@ -91,6 +112,8 @@ class Interpreter {
   private readonly approvals = new Map<string, ApprovalWait>();
   /** Every decision taken, by step, so that a second decision gets a precise refusal. */
   private readonly decisions = new Map<string, ApprovalRecord>();
+  /** Decisions the verification refused, oldest first (also failed activities in the history). */
+  private readonly refusals: RefusedApproval[] = [];
   private phase: 'running' | 'compensating' | 'completed' | 'failed' = 'running';
   private failure?: { reason: string; type: RunFailureType };
 
@@ -115,6 +138,21 @@ class Interpreter {
       });
     }
 
+    if (patched(PATCH_VERIFIED_START)) {
+      const refused = await this.verifyStart();
+      if (refused) {
+        this.phase = 'failed';
+        this.failure = { reason: refused, type: 'NotPermitted' };
+        log.warn('skill run refused', { skill: this.plan.skill.name, reason: refused });
+        throw ApplicationFailure.create({
+          message: refused,
+          type: 'NotPermitted',
+          nonRetryable: true,
+          details: [{ type: 'NotPermitted', compensated: [], compensationFailures: [] } satisfies RunFailureDetails],
+        });
+      }
+    }
+
     let failure = await this.runSteps();
     if (!failure) {
       const rendered = this.renderOutputs();
@@ -125,6 +163,16 @@ class Interpreter {
       failure = rendered.failure;
     }
     return this.failRun(failure);
+  }
+
+  /** Undefined when the start is attested and permitted; else why not (nothing has run yet). */
+  private async verifyStart(): Promise<string | undefined> {
+    try {
+      await verifyRun(this.input);
+      return undefined;
+    } catch (err) {
+      return verificationFailure(err);
+    }
   }
 
   /** Schedule steps until all finished or one failed; returns the first failure. */
@@ -297,14 +345,19 @@ class Interpreter {
     return record;
   }
 
-  /** The approval a decision targets; throws (refusing the update) when it cannot be taken. */
+  /**
+   * The approval a decision targets; throws (the validator refuses the update, nothing is
+   * written to the history) when the decision is malformed or its step is not pending. Who
+   * decides is not looked at here: that is verified, and recorded, by decide().
+   */
   private approvalFor(d: ApprovalDecision): ApprovalWait {
     if (d === null || typeof d !== 'object' || typeof d.approver?.id !== 'string' || !Array.isArray(d.approver.roles)) {
-      throw new Error('invalid approval decision: expected { approver: { id, roles }, decision, stepId?, comment? }');
+      throw new Error('invalid approval decision: expected { approver: { id, roles }, decision, stepId?, comment?, attestation? }');
     }
     if (d.decision !== 'approve' && d.decision !== 'reject') {
       throw new Error(`invalid approval decision "${String(d.decision)}": expected "approve" or "reject"`);
     }
+    if (d.attestation !== undefined && typeof d.attestation !== 'string') throw new Error('invalid approval decision: attestation must be a string');
     let wait: ApprovalWait | undefined;
     if (d.stepId !== undefined) {
       const earlier = this.decisions.get(d.stepId);
@@ -326,13 +379,50 @@ class Interpreter {
       if (open.length > 1) throw new Error(`several approvals are pending (${quoteList(open.map((w) => w.pending.stepId))}): name the step`);
       wait = open[0]!;
     }
-    if (!d.approver.roles.includes(wait.pending.role)) throw new Error(`approver ${d.approver.id} lacks role ${wait.pending.role}`);
+    if (wait.verifying) throw new Error(`a decision on step "${wait.pending.stepId}" is being verified; try again in a moment`);
     return wait;
   }
 
-  private decide(d: ApprovalDecision): ApprovalRecord {
+  private async decide(d: ApprovalDecision): Promise<ApprovalRecord> {
     const wait = this.approvalFor(d);
-    const record: ApprovalRecord = { approvedBy: d.approver.id, decision: d.decision, comment: d.comment ?? null, at: Date.now() };
+    const stepId = wait.pending.stepId;
+    if (!patched(PATCH_VERIFIED_APPROVALS)) {
+      // A run recorded before the run verified decisions, replaying a decision it accepted then
+      // (its validator had checked the role the sender claimed).
+      return this.record(wait, d.approver.id, d);
+    }
+    wait.verifying = true;
+    let verified: VerifyApprovalOutput;
+    try {
+      verified = await verifyApproval({
+        stepId,
+        decision: d.decision,
+        role: wait.pending.role,
+        ...(d.attestation !== undefined ? { attestation: d.attestation } : {}),
+        claimedBy: d.approver.id,
+        skill: this.plan.skill.name,
+        workspace: this.input.workspace,
+        gateway: this.input.gateway,
+        startedBy: this.input.principal,
+        inputs: this.input.inputs,
+      });
+    } catch (err) {
+      const reason = verificationFailure(err);
+      this.refusals.push({ stepId, claimedBy: d.approver.id, reason, at: Date.now() });
+      log.warn('approval refused', { stepId, claimedBy: d.approver.id, reason });
+      throw ApplicationFailure.create({ message: reason, type: 'ApprovalRefused', nonRetryable: true });
+    } finally {
+      wait.verifying = false;
+    }
+    // The step may have timed out, or the run been cancelled, while the decision was checked.
+    if (wait.record !== undefined || this.approvals.get(stepId) !== wait) {
+      throw ApplicationFailure.create({ message: `the approval of step "${stepId}" is no longer pending`, type: 'ApprovalRefused', nonRetryable: true });
+    }
+    return this.record(wait, verified.approver.id, d);
+  }
+
+  private record(wait: ApprovalWait, approvedBy: string, d: ApprovalDecision): ApprovalRecord {
+    const record: ApprovalRecord = { approvedBy, decision: d.decision, comment: d.comment ?? null, at: Date.now() };
     wait.record = record;
     this.decisions.set(wait.pending.stepId, record);
     return record;
@@ -454,6 +544,7 @@ class Interpreter {
       state: this.phase === 'running' && pendingApprovals.length > 0 ? 'awaiting-approval' : this.phase,
       steps: { ...this.states },
       pendingApprovals,
+      refusedApprovals: [...this.refusals],
       ...(this.failure ? { reason: this.failure.reason, failureType: this.failure.type } : {}),
     };
   }
@@ -533,6 +624,14 @@ function activityFailureType(err: unknown): string | undefined {
   if (cause instanceof TimeoutFailure) return 'Timeout';
   if (cause instanceof ApplicationFailure) return cause.type ?? undefined;
   return undefined;
+}
+
+/** The message of a verification activity's refusal (or of what kept it from deciding). */
+function verificationFailure(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof TimeoutFailure) return 'the verification did not answer in time';
+  if (cause instanceof Error) return cause.message;
+  return err instanceof Error ? err.message : String(err);
 }
 
 function cancelledMessage(inFlight: string[]): string {

@@ -8,8 +8,13 @@ import { GATEWAY_SCOPES } from './resource-metadata.js';
 
 /** What `bearerToken` looks at: the request's Authorization header, URL and parsed body. */
 export interface BearerSource {
-  /** `req.headers.authorization` (node joins nothing for this header; an array is refused). */
+  /** `req.headers.authorization` (an array is refused). */
   authorization?: string | string[] | undefined;
+  /**
+   * `req.rawHeaders`: Node keeps only the first of several Authorization headers in
+   * `req.headers`, so a second one is visible only here — and refused.
+   */
+  rawHeaders?: readonly string[] | undefined;
   /** The request URL (path + query) — only to refuse a token in the query. */
   url?: string | undefined;
   /** The parsed body, if any — only to refuse a form-encoded `access_token` (RFC 6750 §2.2). */
@@ -39,6 +44,12 @@ export function bearerToken(src: BearerSource): string {
   }
   if (src.body !== null && typeof src.body === 'object' && !Array.isArray(src.body) && Object.hasOwn(src.body, 'access_token')) {
     throw new AuthError('ERR_TOKEN_IN_BODY', 'access_token sent in the request body');
+  }
+  if (src.rawHeaders) {
+    let n = 0;
+    for (let i = 0; i < src.rawHeaders.length; i += 2) if (src.rawHeaders[i]!.toLowerCase() === 'authorization') n++;
+    // RFC 9110 §5.3: Authorization is not a list header; two of them are ambiguous, never "the first".
+    if (n > 1) throw new AuthError('ERR_TOKEN_SCHEME', `${n} Authorization headers`);
   }
   const header = src.authorization;
   if (header === undefined || header === '') throw new AuthError('ERR_TOKEN_MISSING', 'no Authorization header');

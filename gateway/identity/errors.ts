@@ -18,6 +18,8 @@ export type AuthErrorCode =
   | 'ERR_TOKEN_KID_UNKNOWN'
   | 'ERR_TOKEN_EXPIRED'
   | 'ERR_TOKEN_NOT_YET_VALID'
+  | 'ERR_TOKEN_IAT_FUTURE'
+  | 'ERR_TOKEN_LIFETIME'
   | 'ERR_TOKEN_ISSUER'
   | 'ERR_TOKEN_AUDIENCE'
   | 'ERR_TOKEN_CLAIMS'
@@ -51,6 +53,8 @@ const FACES: Record<AuthErrorCode, PublicFace> = {
   ERR_TOKEN_KID_UNKNOWN: { status: 401, error: 'invalid_token', description: 'the token was signed with an unknown key' },
   ERR_TOKEN_EXPIRED: { status: 401, error: 'invalid_token', description: 'the token has expired' },
   ERR_TOKEN_NOT_YET_VALID: { status: 401, error: 'invalid_token', description: 'the token is not valid yet' },
+  ERR_TOKEN_IAT_FUTURE: { status: 401, error: 'invalid_token', description: 'the token claims to be issued in the future' },
+  ERR_TOKEN_LIFETIME: { status: 401, error: 'invalid_token', description: 'the token is valid for longer than this server accepts' },
   ERR_TOKEN_ISSUER: { status: 401, error: 'invalid_token', description: 'the token comes from an issuer this server does not trust' },
   ERR_TOKEN_AUDIENCE: { status: 401, error: 'invalid_token', description: 'the token was not issued for this resource' },
   ERR_TOKEN_CLAIMS: { status: 401, error: 'invalid_token', description: 'the token lacks required claims' },

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setOwn } from '../../src/own.js';
 
 export interface Revocation {
   /** ISO time of the revocation. */
@@ -29,22 +30,31 @@ export function openRevocations(stateDir: string): RevocationStore {
   const file = join(stateDir, 'revocations.json');
   let cache: FileShape = { users: {} };
   let seenMtime = -1;
+  /** Set while the file exists but cannot be read as a revocation list: then everyone is refused. */
+  let broken: string | undefined;
   const load = (): FileShape => {
     let mtime: number;
     try {
       mtime = statSync(file).mtimeMs;
     } catch {
       seenMtime = -1;
+      broken = undefined;
       cache = { users: {} };
       return cache;
     }
     if (mtime !== seenMtime) {
+      // Writes are atomic (rename), so a file that does not parse is damaged, not half-written:
+      // fail closed — refuse everyone, say why — rather than forget who was revoked.
       try {
-        cache = JSON.parse(readFileSync(file, 'utf8')) as FileShape;
-        seenMtime = mtime;
-      } catch {
-        // Mid-write or damaged: fail closed for nobody, keep the last good view and retry next time.
+        const data = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+        const users = (data as { users?: unknown } | null)?.users;
+        if (users === null || typeof users !== 'object' || Array.isArray(users)) throw new Error('expected { "users": { "<id>": { "at", "by" } } }');
+        cache = { users: users as Record<string, Revocation> };
+        broken = undefined;
+      } catch (err) {
+        broken = `the revocation list ${file} cannot be read (${(err as Error).message}); every user is refused until it is fixed`;
       }
+      seenMtime = mtime;
     }
     return cache;
   };
@@ -57,15 +67,21 @@ export function openRevocations(stateDir: string): RevocationStore {
   };
   return {
     file,
-    isRevoked: (userId) => load().users[userId],
+    isRevoked: (userId) => {
+      const users = load().users;
+      if (broken) return { at: new Date(0).toISOString(), by: 'skillgate', reason: broken };
+      return Object.hasOwn(users, userId) ? users[userId] : undefined;
+    },
     revoke: (userId, r) => {
       const data = structuredClone(load());
-      data.users[userId] = { at: new Date().toISOString(), ...r };
+      if (broken) throw new Error(broken);
+      setOwn(data.users, userId, { at: new Date().toISOString(), ...r });
       save(data);
     },
     restore: (userId) => {
       const data = structuredClone(load());
-      if (!data.users[userId]) return false;
+      if (broken) throw new Error(broken);
+      if (!Object.hasOwn(data.users, userId)) return false;
       delete data.users[userId];
       save(data);
       return true;

@@ -7,7 +7,10 @@
  *     issuer's JWKS (see jwks.ts: discovery, caching, rotation);
  *   - its `aud` holds this gateway's resource URL (RFC 8707: a token for another gateway or
  *     service is refused);
- *   - `exp`/`nbf` hold, within the configured clock skew (RFC 7519 §4.1.4–4.1.5);
+ *   - `exp`/`nbf` hold, within the configured clock skew (RFC 7519 §4.1.4–4.1.5); `iat`, when
+ *     present, is not later than now + skew (§4.1.6); and the token lives no longer than the
+ *     configured maximum (exp − iat, or exp − now without iat) — a stolen token minted to last
+ *     for years is refused, not honoured until then;
  *   - its client (the first of the configured agent claims, `azp` then `client_id`) is an
  *     agent registered in skillgate.yaml.
  *
@@ -46,8 +49,10 @@ export interface VerifiedIdentity {
 export interface TokenVerifierOptions {
   issuers: SkillgateConfig['identity']['issuers'];
   claims: SkillgateConfig['identity']['claims'];
-  /** Seconds of tolerated clock difference for exp/nbf. */
+  /** Seconds of tolerated clock difference for exp/nbf/iat. */
   clockSkewSec: number;
+  /** Longest accepted lifetime in seconds (default 24 h). */
+  maxLifetimeSec?: number;
   /** The registered agents (agent id → OAuth client id). */
   agents: SkillgateConfig['agents'];
   /** Longest accepted token, checked before parsing (default 8 KiB; a JWT is ASCII, so characters = bytes). */
@@ -86,10 +91,13 @@ export function tokenHash(token: string): string {
 export function verifierFromConfig(config: SkillgateConfig, extra: Partial<TokenVerifierOptions> = {}): TokenVerifier {
   const skewMs = parseDuration(config.identity.clockSkew);
   if (skewMs === undefined) throw new Error(`identity.clockSkew: not a duration: ${config.identity.clockSkew}`);
+  const lifetimeMs = parseDuration(config.identity.maxTokenLifetime);
+  if (lifetimeMs === undefined) throw new Error(`identity.maxTokenLifetime: not a duration: ${config.identity.maxTokenLifetime}`);
   return createTokenVerifier({
     issuers: config.identity.issuers,
     claims: config.identity.claims,
     clockSkewSec: Math.round(skewMs / 1000),
+    maxLifetimeSec: Math.round(lifetimeMs / 1000),
     agents: config.agents,
     ...extra,
   });
@@ -114,6 +122,7 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
   const maxTokenBytes = opts.maxTokenBytes ?? 8192;
   const skew = opts.clockSkewSec;
+  const maxLifetime = opts.maxLifetimeSec ?? 24 * 3600;
   const now = opts.now ?? Date.now;
   const issuers = new Map(opts.issuers.map((i) => [i.issuer, i]));
   const allAlgs = new Set<string>(opts.issuers.flatMap((i) => i.algorithms));
@@ -176,6 +185,14 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
       }));
     } catch (err) {
       throw fromJose(err, hash, audience, header);
+    }
+
+    const t = Math.floor(now() / 1000);
+    const iat = typeof payload.iat === 'number' ? payload.iat : undefined;
+    if (iat !== undefined && iat > t + skew) throw new AuthError('ERR_TOKEN_IAT_FUTURE', `iat ${iat} > now ${t} + skew ${skew}s; sub ${show(payload.sub)}, ${hash}`);
+    const lifetime = payload.exp! - (iat ?? t);
+    if (lifetime > maxLifetime + skew) {
+      throw new AuthError('ERR_TOKEN_LIFETIME', `lifetime ${lifetime}s (exp ${payload.exp} − ${iat === undefined ? 'now' : 'iat'}) > ${maxLifetime}s; sub ${show(payload.sub)}, ${hash}`);
     }
 
     const clientId = opts.claims.agent.map((c) => claim(payload, c)).find((v): v is string => typeof v === 'string' && v !== '');

@@ -9,7 +9,9 @@
  * schemas, handlers) is still the SDK's; only the HTTP framing is here.
  *
  * What it does, per the MCP Streamable HTTP transport (2025-11-25):
- * - POST carries one JSON-RPC message (or a batch). Notifications and responses only → 202.
+ * - POST carries one JSON-RPC message. A batch (an array) is refused with -32600 before
+ *   anything runs: batching was removed from MCP in 2025-06-18, and a batch whose calls ran
+ *   while only one answer came back lost results. Notifications and responses → 202.
  *   Requests are answered with `application/json` — unless one of them carries a
  *   `progressToken`, then with an SSE stream so that progress notifications can reach the
  *   caller before the result (the spec lets the server choose per request).
@@ -31,13 +33,12 @@ import {
   isJSONRPCRequest,
   isJSONRPCResultResponse,
   type JSONRPCMessage,
+  type JSONRPCRequest,
   JSONRPCMessageSchema,
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
 
-/** Requests in one POST body at most. */
-const MAX_BATCH = 100;
 /** A comment line on open SSE streams this often keeps proxies and idle timers from cutting them. */
 const DEFAULT_KEEP_ALIVE_MS = 15_000;
 
@@ -49,7 +50,6 @@ interface Exchange {
   pending: Set<RequestId>;
   /** JSON mode: answers so far, in arrival order. */
   answers: JSONRPCMessage[];
-  batch: boolean;
   keepAlive?: NodeJS.Timeout;
   done: boolean;
 }
@@ -60,7 +60,26 @@ export interface HttpServerTransportOptions {
   /** Called when the client ends the session with DELETE. */
   onsessionclosed?: (sessionId: string) => void;
   keepAliveMs?: number;
+  /**
+   * Looks at each request before the MCP server sees it; an answer is sent back as that
+   * request's JSON-RPC error and the request goes no further (front-door parameter checks).
+   */
+  inspect?: (request: JSONRPCRequest) => InspectRefusal | undefined;
+  /** Told of every refusal this transport answers (for the log). */
+  onrefusal?: RefusalSink;
 }
+
+/** A request refused by `inspect`: the JSON-RPC error, and the code the log gets. */
+export interface InspectRefusal {
+  code: number;
+  message: string;
+  /** Stable refusal code for the log, e.g. ERR_ARGUMENTS_TOO_DEEP. */
+  refusal: string;
+  detail?: string;
+}
+
+/** Where refusals are reported: status (HTTP), the refusal code and its detail. */
+export type RefusalSink = (r: { code: string; status: number; rpcCode?: number; detail?: string; tool?: string }) => void;
 
 export class HttpServerTransport implements Transport {
   sessionId?: string;
@@ -86,66 +105,67 @@ export class HttpServerTransport implements Transport {
    * Answer one HTTP request of this session. `body` is the parsed JSON body (POST);
    * `authInfo` is what the front door verified for THIS request, handed to the handlers.
    */
-  async handleRequest(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo?: AuthInfo): Promise<void> {
-    if (this.closed) return this.fail(res, 404, -32001, 'Session not found');
+  async handleRequest(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo?: AuthInfo, onrefusal?: RefusalSink): Promise<void> {
+    const refused = onrefusal ?? this.opts.onrefusal;
+    if (this.closed) return this.fail(res, 404, -32001, 'Session not found', refused);
     switch (req.method) {
       case 'POST':
-        return this.handlePost(req, res, body, authInfo);
+        return this.handlePost(req, res, body, authInfo, refused);
       case 'GET':
-        return this.handleGet(req, res);
+        return this.handleGet(req, res, refused);
       case 'DELETE':
-        return this.handleDelete(req, res);
+        return this.handleDelete(req, res, refused);
       default:
         res.setHeader('allow', 'GET, POST, DELETE');
-        return this.fail(res, 405, -32000, 'Method not allowed.');
+        return this.fail(res, 405, -32000, 'Method not allowed.', refused);
     }
   }
 
-  private handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo?: AuthInfo): void {
+  private handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo: AuthInfo | undefined, refused: RefusalSink | undefined): void {
     const accept = req.headers.accept ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-      return this.fail(res, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream');
+      return this.fail(res, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream', refused);
     }
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (contentType !== 'application/json') {
-      return this.fail(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+      return this.fail(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json', refused);
     }
-    const batch = Array.isArray(body);
-    const raw: unknown[] = batch ? body : [body];
-    if (raw.length === 0 || raw.length > MAX_BATCH) {
-      return this.fail(res, 400, -32600, `Invalid Request: a batch holds 1 to ${MAX_BATCH} messages`);
+    if (Array.isArray(body)) {
+      return this.fail(res, 400, -32600, 'Invalid Request: JSON-RPC batches are not supported (removed from MCP in 2025-06-18); send one message per request', refused, 'ERR_JSONRPC_BATCH');
     }
-    const messages: JSONRPCMessage[] = [];
-    for (const m of raw) {
-      const parsed = JSONRPCMessageSchema.safeParse(m);
-      if (!parsed.success) return this.fail(res, 400, -32700, 'Parse error: Invalid JSON-RPC message');
-      messages.push(parsed.data);
-    }
+    const parsed = JSONRPCMessageSchema.safeParse(body);
+    if (!parsed.success) return this.fail(res, 400, -32700, 'Parse error: Invalid JSON-RPC message', refused);
+    const message: JSONRPCMessage = parsed.data;
 
-    const init = messages.some(isInitializeRequest);
-    if (init) {
-      if (this.sessionId) return this.fail(res, 400, -32600, 'Invalid Request: Server already initialized');
-      if (messages.length > 1) return this.fail(res, 400, -32600, 'Invalid Request: Only one initialization request is allowed');
+    if (isInitializeRequest(message)) {
+      if (this.sessionId) return this.fail(res, 400, -32600, 'Invalid Request: Server already initialized', refused);
       this.sessionId = randomUUID();
       this.opts.onsessioninitialized?.(this.sessionId);
-    } else if (!this.checkSession(req, res)) {
+    } else if (!this.checkSession(req, res, refused)) {
       return;
     }
 
     const requestInfo = { headers: req.headers as IncomingHttpHeaders & Record<string, string> };
-    const requests = messages.filter(isJSONRPCRequest);
-    if (requests.length === 0) {
+    if (!isJSONRPCRequest(message)) {
       res.writeHead(202, this.sessionHeaders()).end();
-      for (const m of messages) this.onmessage?.(m, { authInfo, requestInfo });
+      this.onmessage?.(message, { authInfo, requestInfo });
+      return;
+    }
+    if (this.byRequest.has(message.id)) {
+      // Its answer would go to the other exchange: the id names one request at a time.
+      return this.fail(res, 400, -32600, 'Invalid Request: a request with this id is still in progress', refused, 'ERR_JSONRPC_ID_IN_USE');
+    }
+    const inspected = this.opts.inspect?.(message);
+    if (inspected) {
+      refused?.({ code: inspected.refusal, status: 200, rpcCode: inspected.code, ...(inspected.detail ? { detail: inspected.detail } : {}) });
+      const payload = JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code: inspected.code, message: inspected.message } });
+      res.writeHead(200, { ...this.sessionHeaders(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }).end(payload);
       return;
     }
 
-    const streaming = requests.some((r) => (r.params?._meta as { progressToken?: unknown } | undefined)?.progressToken !== undefined);
-    const ex: Exchange = { res, mode: streaming ? 'sse' : 'json', pending: new Set(), answers: [], batch, done: false };
-    for (const r of requests) {
-      ex.pending.add(r.id);
-      this.byRequest.set(r.id, ex);
-    }
+    const streaming = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken !== undefined;
+    const ex: Exchange = { res, mode: streaming ? 'sse' : 'json', pending: new Set([message.id]), answers: [], done: false };
+    this.byRequest.set(message.id, ex);
     res.on('close', () => {
       // The client went away (or we finished): late answers have nowhere to go.
       if (!ex.done) this.finish(ex, false);
@@ -156,15 +176,15 @@ export class HttpServerTransport implements Transport {
       ex.keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.keepAliveMs);
       ex.keepAlive.unref();
     }
-    for (const m of messages) this.onmessage?.(m, { authInfo, requestInfo });
+    this.onmessage?.(message, { authInfo, requestInfo });
   }
 
-  private handleGet(req: IncomingMessage, res: ServerResponse): void {
+  private handleGet(req: IncomingMessage, res: ServerResponse, refused: RefusalSink | undefined): void {
     if (!(req.headers.accept ?? '').includes('text/event-stream')) {
-      return this.fail(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream');
+      return this.fail(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream', refused);
     }
-    if (!this.checkSession(req, res)) return;
-    if (this.standalone) return this.fail(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session');
+    if (!this.checkSession(req, res, refused)) return;
+    if (this.standalone) return this.fail(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session', refused);
     res.writeHead(200, { ...this.sessionHeaders(), 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
     res.flushHeaders();
     const keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.keepAliveMs);
@@ -177,8 +197,8 @@ export class HttpServerTransport implements Transport {
     });
   }
 
-  private async handleDelete(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.checkSession(req, res)) return;
+  private async handleDelete(req: IncomingMessage, res: ServerResponse, refused: RefusalSink | undefined): Promise<void> {
+    if (!this.checkSession(req, res, refused)) return;
     const id = this.sessionId!;
     res.writeHead(200).end();
     this.opts.onsessionclosed?.(id);
@@ -186,23 +206,23 @@ export class HttpServerTransport implements Transport {
   }
 
   /** Session id and protocol version of a non-initialize request; answers the refusal itself. */
-  private checkSession(req: IncomingMessage, res: ServerResponse): boolean {
+  private checkSession(req: IncomingMessage, res: ServerResponse, refused: RefusalSink | undefined): boolean {
     if (!this.sessionId) {
-      this.fail(res, 400, -32000, 'Bad Request: Server not initialized');
+      this.fail(res, 400, -32000, 'Bad Request: Server not initialized', refused);
       return false;
     }
     const sid = req.headers['mcp-session-id'];
     if (!sid) {
-      this.fail(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+      this.fail(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required', refused);
       return false;
     }
     if (sid !== this.sessionId) {
-      this.fail(res, 404, -32001, 'Session not found');
+      this.fail(res, 404, -32001, 'Session not found', refused);
       return false;
     }
     const version = req.headers['mcp-protocol-version'];
     if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      this.fail(res, 400, -32000, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+      this.fail(res, 400, -32000, `Bad Request: Unsupported protocol version: ${version.slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`, refused);
       return false;
     }
     return true;
@@ -242,7 +262,7 @@ export class HttpServerTransport implements Transport {
       return;
     }
     if (!deliver) return;
-    const payload = JSON.stringify(ex.batch ? ex.answers : ex.answers[0]);
+    const payload = JSON.stringify(ex.answers[0]);
     ex.res.writeHead(200, { ...this.sessionHeaders(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }).end(payload);
   }
 
@@ -273,12 +293,23 @@ export class HttpServerTransport implements Transport {
     return this.sessionId ? { 'mcp-session-id': this.sessionId } : {};
   }
 
-  private fail(res: ServerResponse, status: number, code: number, message: string): void {
+  private fail(res: ServerResponse, status: number, code: number, message: string, refused?: RefusalSink, refusalCode?: string): void {
     this.onerror?.(new Error(message));
+    refused?.({ code: refusalCode ?? TRANSPORT_REFUSALS[status] ?? 'ERR_TRANSPORT', status, rpcCode: code, detail: message });
     const payload = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }).end(payload);
   }
 }
+
+/** Refusal codes of the transport's own answers, by HTTP status. */
+const TRANSPORT_REFUSALS: Record<number, string> = {
+  400: 'ERR_MCP_BAD_REQUEST',
+  404: 'ERR_SESSION_UNKNOWN',
+  405: 'ERR_METHOD_NOT_ALLOWED',
+  406: 'ERR_NOT_ACCEPTABLE',
+  409: 'ERR_STREAM_CONFLICT',
+  415: 'ERR_CONTENT_TYPE',
+};
 
 function writeEvent(res: ServerResponse, message: JSONRPCMessage): void {
   if (res.writableEnded || res.destroyed) return;

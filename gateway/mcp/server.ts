@@ -13,11 +13,15 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCRequest, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { SkillgateConfig } from '../../src/config/schema.js';
+import { own } from '../../src/own.js';
 import type { Json } from '../../src/skills/plan.js';
 import { AuthzError, type Authorizer } from '../authz/authorizer.js';
 import type { Principal } from '../identity/principal.js';
+import { type Logger, refusal } from '../log.js';
+import { echo } from './call-params.js';
+import type { InspectRefusal } from './http-transport.js';
 import { invokeTool } from '../pipeline/index.js';
 import type { PipelineDeps } from '../pipeline/context.js';
 import { ToolCallError } from '../pipeline/errors.js';
@@ -31,7 +35,15 @@ export interface McpServerDeps {
   pipeline: PipelineDeps & { authorizer: Authorizer };
   /** Skills as tools (absent when no Temporal is attached). */
   skills?: SkillTools;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Front-door checks of each request before the server sees it (call-params.ts). */
+  inspect?: (request: JSONRPCRequest) => InspectRefusal | undefined;
+  log: Logger;
+}
+
+/** The request id the front door gave this HTTP request (for log lines). */
+function requestIdOf(extra: Extra): string | undefined {
+  const id = extra.authInfo?.extra?.requestId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 /** The principal the front door verified for this very request. */
@@ -52,10 +64,11 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
     { name: `skillgate/${gateway}`, version: '0.1.0' },
     {
       capabilities: { tools: { listChanged: true } },
-      instructions: deps.config.gateways[gateway]?.description,
+      instructions: own(deps.config.gateways, gateway)?.description,
     },
   );
-  const gw = deps.config.gateways[gateway]!;
+  const gw = own(deps.config.gateways, gateway);
+  if (!gw) throw new Error(`createGatewayMcpServer: unknown gateway ${gateway}`);
 
   server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
     const principal = principalOf(extra);
@@ -68,7 +81,7 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
         try {
           return [s, await pool.listTools(s)] as const;
         } catch (err) {
-          deps.log('upstream unavailable while listing tools', { server: s, error: (err as Error).message });
+          deps.log.warn('upstream unavailable while listing tools', { server: s, gateway, requestId: requestIdOf(extra), error: (err as Error).message });
           return [s, [] as Tool[]] as const;
         }
       }),
@@ -87,14 +100,19 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
     const principal = principalOf(extra);
     const name = req.params.name;
     const args = (req.params.arguments ?? {}) as { [k: string]: Json };
+    const ids = { gateway, user: principal.user.id, agent: principal.agent.id, requestId: requestIdOf(extra) };
     if (deps.skills && (name.startsWith(SKILL_TOOL_PREFIX) || BUILTIN_TOOLS.includes(name))) {
       return deps.skills.call(principal, gateway, name, args, extra);
     }
+    const unknownTool = (code: string): McpError => {
+      refusal(deps.log, { code, status: ErrorCode.InvalidParams, ...ids, tool: echo(name) });
+      return new McpError(ErrorCode.InvalidParams, `unknown tool "${echo(name)}"`);
+    };
     const dot = name.indexOf('.');
-    if (dot <= 0) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}"`);
+    if (dot <= 0) throw unknownTool('ERR_TOOL_UNKNOWN');
     const serverName = name.slice(0, dot);
     const toolName = name.slice(dot + 1);
-    if (!deps.config.servers[serverName]) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}"`);
+    if (!own(deps.config.servers, serverName)) throw unknownTool('ERR_TOOL_UNKNOWN');
     try {
       const ctx = await invokeTool(deps.pipeline, {
         principal,
@@ -108,13 +126,17 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
       return ctx.result;
     } catch (err) {
       if (err instanceof AuthzError) {
-        deps.log('denied', { gateway, user: principal.user.id, agent: principal.agent.id, tool: name, code: err.code, detail: err.detail });
-        if (err.code === 'ERR_TOOL_NOT_VISIBLE') throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}"`);
+        // A hidden tool is answered as an unknown one; the log still says why.
+        if (err.code === 'ERR_TOOL_NOT_VISIBLE') {
+          refusal(deps.log, { ...err.logFields(), status: ErrorCode.InvalidParams, ...ids, tool: echo(name) });
+          throw new McpError(ErrorCode.InvalidParams, `unknown tool "${echo(name)}"`);
+        }
+        refusal(deps.log, { ...err.logFields(), ...ids, tool: name });
         return toolError(`${name}: ${err.message}`);
       }
-      if (err instanceof ToolCallError) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}"`);
+      if (err instanceof ToolCallError) throw unknownTool(err.code);
       if (err instanceof UpstreamError) {
-        deps.log('upstream failure', { gateway, tool: name, code: err.code, error: err.message });
+        deps.log.warn('upstream failure', { ...ids, tool: name, code: err.code, error: err.message });
         return toolError(`${name}: the ${serverName} system is unavailable right now; try again later`);
       }
       throw err;

@@ -7,7 +7,6 @@ import type { PipelineStep } from './context.js';
  * captured at start, so a revocation or a policy change stops the run at its next step.
  */
 export const authorize: PipelineStep = (ctx, { authorizer }) => {
-  if (!authorizer) return; // engine-only setups (unit tests of the interpreter); the runtime always sets one
   const { principal, gateway, server, tool, arguments: args, skill } = ctx.request;
   authorizer.check(
     { principal, action: 'call_tool', resource: { type: 'tool', server, tool }, gateway, arguments: args },

@@ -39,8 +39,8 @@ export interface ToolCallContext {
 /** What the steps need from the runtime. Later steps (vault, audit) add their own. */
 export interface PipelineDeps {
   pool: UpstreamPool;
-  /** The AND-gate. The runtime (gateway, worker) always sets it. */
-  authorizer?: Authorizer;
+  /** The AND-gate. Required: there is no tool call without it (tests that mean "allow all" say so). */
+  authorizer: Authorizer;
 }
 
 /** One step: inspects or fills the context, or throws a ToolCallError / UpstreamError. */

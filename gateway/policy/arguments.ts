@@ -25,6 +25,7 @@
  *
  * The declared types come from the workspace's `type Arguments = {…}` (see model.ts).
  */
+import { setOwn } from '../../src/own.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 
 /** The shape of `Arguments` as far as conversion cares (from the workspace schema). */
@@ -63,7 +64,7 @@ export function toCedarArguments(
       if (!Object.hasOwn(args, name)) continue;
       if (RESERVED_KEYS.has(name)) throw new ArgumentError(`argument "${name}" uses a key reserved by Cedar's JSON format`);
       const v = convert(args[name], attrs?.get(name), name, 0);
-      if (v !== undefined) out[name] = v;
+      if (v !== undefined) setOwn(out, name, v);
     }
   } catch (err) {
     if (err instanceof ArgumentError) return { ok: false, error: err.message };
@@ -103,7 +104,7 @@ function convert(v: unknown, t: ArgType | undefined, path: string, depth: number
       for (const [k, item] of Object.entries(v)) {
         if (RESERVED_KEYS.has(k)) throw new ArgumentError(`argument "${path}.${k}" uses a key reserved by Cedar's JSON format`);
         const c = convert(item, attrs?.get(k), `${path}.${k}`, depth + 1);
-        if (c !== undefined) rec[k] = c;
+        if (c !== undefined) setOwn(rec, k, c);
       }
       return rec;
     }

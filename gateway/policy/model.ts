@@ -16,12 +16,12 @@
  *                     uid `<server>.<tool>`, e.g. Skillgate::Tool::"core-banking.issue_credit"
  *               Server                                     `resource in Skillgate::Server::"hr"`
  *               Skill { name: String }                     uid = the skill's folder name
- *   actions     call_tool (Tool) · run_skill, approve, read_run (Skill)
+ *   actions     call_tool (Tool) · run_skill, approve, read_run, cancel_run (Skill)
  *   context     { gateway: String,        the gateway the request came through
  *                 side: String,           "agent" or "user": which evaluation this is
  *                 arguments: Arguments,   the tool call arguments / skill inputs (see arguments.ts)
  *                 step?: String,          approve: the step being approved
- *                 startedBy?: String }    approve / read_run: the user id that started the run
+ *                 startedBy?: String }    approve / read_run / cancel_run: the user id that started the run
  * ```
  *
  * Roles and groups are parents of the user rather than `Set<String>` attributes: `principal in
@@ -40,9 +40,9 @@ import type { Principal } from '../identity/principal.js';
 export const NAMESPACE = 'Skillgate';
 
 /** What a request asks to do. */
-export type PolicyAction = 'call_tool' | 'run_skill' | 'approve' | 'read_run';
+export type PolicyAction = 'call_tool' | 'run_skill' | 'approve' | 'read_run' | 'cancel_run';
 
-export const POLICY_ACTIONS: readonly PolicyAction[] = ['call_tool', 'run_skill', 'approve', 'read_run'];
+export const POLICY_ACTIONS: readonly PolicyAction[] = ['call_tool', 'run_skill', 'approve', 'read_run', 'cancel_run'];
 
 /** What a request acts on: one upstream tool (`<server>.<tool>`) or one skill (folder name). */
 export type PolicyResource = { type: 'tool'; server: string; tool: string } | { type: 'skill'; name: string };
@@ -63,9 +63,9 @@ export interface AuthorizationRequest {
   action: PolicyAction;
   resource: PolicyResource;
   gateway: string;
-  /** Tool call arguments; for run_skill / approve / read_run the skill run's inputs. */
+  /** Tool call arguments; for run_skill / approve / read_run / cancel_run the skill run's inputs. */
   arguments?: Readonly<Record<string, unknown>>;
-  /** approve / read_run: the run in question. */
+  /** approve / read_run / cancel_run: the run in question. */
   run?: { step?: string; startedBy?: string };
 }
 
@@ -88,7 +88,7 @@ const BUILTIN_DECLARATIONS = `
     startedBy?: String,
   };
   action call_tool appliesTo { principal: [User, Agent], resource: [Tool], context: RequestContext };
-  action run_skill, approve, read_run appliesTo { principal: [User, Agent], resource: [Skill], context: RequestContext };
+  action run_skill, approve, read_run, cancel_run appliesTo { principal: [User, Agent], resource: [Skill], context: RequestContext };
 `;
 
 /**

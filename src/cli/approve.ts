@@ -1,18 +1,20 @@
 /**
  * `skillgate approve <workflowId> --as <user> [--reject] [--comment <text>] [--step <id>]`:
- * decide a skill run's pending approval as a user of the workspace (roles from `users`).
+ * decide a skill run's pending approval as a user of the workspace — through the run-actions
+ * service, so with the same checks as an approval over MCP or HTTP: Cedar `approve` for the
+ * user and the agent, revocation, the step's role, four eyes; the run verifies it again.
  */
 import type { Command } from 'commander';
-import { approveRun, RunError } from '../skills/runs.js';
 import { configFrom } from './context.js';
-import { CliError } from './errors.js';
-import { connectClient, workspaceUser } from './run.js';
+import { actingPrincipal, withRunActions } from './run-actions.js';
 
 interface ApproveOptions {
   as: string;
   reject?: boolean;
   comment?: string;
   step?: string;
+  agent?: string;
+  gateway?: string;
 }
 
 export function register(program: Command): void {
@@ -24,23 +26,19 @@ export function register(program: Command): void {
     .option('--reject', 'reject instead of approving (the run fails and compensates)')
     .option('--comment <text>', 'why (kept in the run history)')
     .option('--step <id>', 'the step to decide (needed only when several approvals are pending)')
+    .option('--gateway <name>', "the gateway to decide through (default: the run's own)")
+    .option('--agent <id>', 'the agent acting for the approver (default: the first agent of that gateway)')
     .action(async (workflowId: string, opts: ApproveOptions, cmd: Command) => {
       const loaded = configFrom(cmd);
-      const approver = workspaceUser(loaded, opts.as);
-      const temporal = await connectClient(loaded);
-      try {
-        const record = await approveRun(temporal.client, workflowId, {
-          ...(opts.step ? { stepId: opts.step } : {}),
-          approver: { id: approver.id, roles: approver.roles },
+      await withRunActions(loaded, new Map(), async (actions) => {
+        const gateway = opts.gateway ?? (await actions.describe(workflowId)).gateway;
+        const who = actingPrincipal(loaded, gateway, opts.as, opts.agent);
+        const record = await actions.decide(who, gateway, workflowId, {
           decision: opts.reject ? 'reject' : 'approve',
+          ...(opts.step ? { step: opts.step } : {}),
           ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
         });
         process.stdout.write(`${record.decision === 'approve' ? 'approved' : 'rejected'} by ${record.approvedBy}: ${workflowId}\n`);
-      } catch (err) {
-        if (err instanceof RunError) throw new CliError(`cannot decide for ${workflowId}: ${err.message}`, 1);
-        throw err;
-      } finally {
-        await temporal.close();
-      }
+      });
     });
 }

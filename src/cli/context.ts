@@ -1,5 +1,9 @@
-/** Shared CLI plumbing: the loaded config (from --config) and a clean upstream pool. */
+/** Shared CLI plumbing: the loaded config (from --config), a clean upstream pool, workspace users, Temporal. */
+import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
+import type { Principal } from '../../gateway/identity/principal.js';
+import { didYouMean } from '../diagnostics.js';
+import { own } from '../own.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import { ConfigError, defaultConfigPath, type LoadedConfig, loadConfig } from '../config/load.js';
@@ -25,3 +29,39 @@ export async function withPool<T>(loaded: LoadedConfig, fn: (pool: UpstreamPool)
     await pool.close();
   }
 }
+
+/** A user of the workspace with their roles; an unknown user is a clear error (exit 1). */
+export function workspaceUser(loaded: LoadedConfig, id: string): Principal['user'] {
+  const user = own(loaded.config.users, id);
+  if (!user) {
+    const known = Object.keys(loaded.config.users);
+    const guess = didYouMean(id, known);
+    throw new CliError(
+      `unknown user "${id}": not in \`users\` of ${loaded.file}${guess ? ` (did you mean "${guess}"?)` : ''}` +
+        (known.length ? `\n  known users: ${known.join(', ')}` : ''),
+      1,
+    );
+  }
+  return { id, roles: user.roles, groups: user.groups };
+}
+
+/** Where the CLI finds Temporal: $TEMPORAL_ADDRESS, temporal.address, else the embedded dev server's port. */
+export function temporalAddress(loaded: LoadedConfig): string {
+  return process.env.TEMPORAL_ADDRESS || loaded.config.temporal.address || `127.0.0.1:${loaded.config.temporal.dev.port}`;
+}
+
+/** A Temporal client for one CLI command; a clear error when nothing answers. */
+export async function connectClient(loaded: LoadedConfig): Promise<{ client: Client; close(): Promise<void> }> {
+  const address = temporalAddress(loaded);
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: '5s' });
+  } catch (err) {
+    throw new CliError(
+      `cannot reach Temporal at ${address}: ${(err as Error).message}\n  start it with \`skillgate dev\` (or \`npm start\`), or set TEMPORAL_ADDRESS`,
+      2,
+    );
+  }
+  return { client: new Client({ connection, namespace: loaded.config.temporal.namespace }), close: () => connection.close() };
+}
+

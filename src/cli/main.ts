@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { register as registerApprove } from './approve.js';
+import { register as registerCancel } from './cancel.js';
 import { register as registerCompile } from './compile.js';
 import { register as registerDev } from './dev.js';
 import { register as registerRevoke } from './revoke.js';
@@ -23,6 +24,7 @@ registerValidate(program);
 registerCompile(program);
 registerRun(program);
 registerApprove(program);
+registerCancel(program);
 registerToken(program);
 registerRevoke(program);
 

@@ -3,15 +3,15 @@
  * start a run of it on Temporal; print the workflow id, or with --wait the result.
  */
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
-import type { Principal } from '../../gateway/identity/principal.js';
 import type { LoadedConfig } from '../config/load.js';
-import { didYouMean, formatDiagnostic, sortDiagnostics } from '../diagnostics.js';
+import { formatDiagnostic, sortDiagnostics } from '../diagnostics.js';
 import { loadSkill, SkillCompileError } from '../skills/compile-all.js';
-import { getRunStatus, RunError, startSkillRun, waitForResult } from '../skills/runs.js';
+import type { StartedRun } from '../skills/run-actions.js';
+import { RunError } from '../skills/runs.js';
 import { configFrom, withPool } from './context.js';
 import { CliError } from './errors.js';
+import { actingPrincipal, withRunActions } from './run-actions.js';
 
 interface RunOptions {
   input?: string;
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('-w, --wait', 'wait for the run to finish; print its outputs (JSON) or why it failed (exit 1)')
     .option('--as <user>', 'the user the run acts for, a key of `users` in skillgate.yaml (default: $SKILLGATE_USER, else the first user listed there)')
     .option('--agent <id>', 'the agent acting for the user (default: the first agent of the gateway)')
-    .option('--gateway <name>', 'the gateway recorded for the run (default: the first gateway exposing the skill, else "cli")')
+    .option('--gateway <name>', 'the gateway the run is started on (default: the first gateway exposing the skill)')
     .option('--workflow-id <id>', 'workflow id (default skill-<name>-<uuid>); reusing one returns the run already started')
     .addHelpText(
       'after',
@@ -42,9 +42,10 @@ export function register(program: Command): void {
     .action(async (skillName: string, opts: RunOptions, cmd: Command) => {
       const loaded = configFrom(cmd);
       const inputs = parseInput(opts.input ?? '{}');
-      const gateway = opts.gateway ?? Object.entries(loaded.config.gateways).find(([, g]) => g.skills.includes(skillName))?.[0] ?? 'cli';
-      const agent = opts.agent ?? loaded.config.gateways[gateway]?.agents[0] ?? 'cli';
-      const principal = cliPrincipal(loaded, opts.as ?? (process.env.SKILLGATE_USER || undefined), agent);
+      const gateway = opts.gateway ?? gatewayOfSkill(loaded, skillName);
+      const userId = opts.as ?? (process.env.SKILLGATE_USER || undefined) ?? Object.keys(loaded.config.users)[0];
+      if (!userId) throw new CliError(`no user to act for: pass --as <user> (${loaded.file} lists no users)`, 2);
+      const principal = actingPrincipal(loaded, gateway, userId, opts.agent);
 
       const skill = await withPool(loaded, async (pool) => {
         try {
@@ -58,57 +59,47 @@ export function register(program: Command): void {
         }
       });
 
-      // The same AND-gate as an agent's call: both identities may run this skill on this gateway.
-      if (Object.keys(loaded.config.gateways).length > 0) {
-        const [{ createGovernance }, { AuthzError }] = await Promise.all([import('../runtime/gateway.js'), import('../../gateway/authz/authorizer.js')]);
-        const governance = createGovernance(loaded, { watch: false });
+      await withRunActions(loaded, new Map([[skillName, skill]]), async (actions) => {
+        let run;
         try {
-          governance.authorizer.check({ principal, action: 'run_skill', resource: { type: 'skill', name: skillName }, gateway, arguments: inputs as Record<string, unknown> });
+          // The same AND-gate as an agent's call: both identities may run this skill on this gateway.
+          run = await actions.start(principal, gateway, skillName, inputs, opts.workflowId ? { workflowId: opts.workflowId } : {});
         } catch (err) {
-          if (err instanceof AuthzError) throw new CliError(`${principal.user.id} via ${principal.agent.id} on ${gateway}: ${err.message} (${err.code}: ${err.detail})`, 1);
-          throw err;
-        } finally {
-          governance.close();
-        }
-      }
-
-      const temporal = await connectClient(loaded);
-      try {
-        let handle;
-        try {
-          handle = await startSkillRun(temporal.client, {
-            plan: skill.plan,
-            planHash: skill.hash,
-            inputs,
-            principal,
-            workspace: loaded.config.workspace,
-            gateway,
-            taskQueue: loaded.config.temporal.taskQueue,
-            ...(opts.workflowId ? { workflowId: opts.workflowId } : {}),
-          });
-        } catch (err) {
-          if (err instanceof RunError) throw new CliError(err.message, 1);
+          if (err instanceof RunError && err.code === 'ERR_RUN_NOT_PERMITTED') {
+            throw new CliError(`${principal.user.id} via ${principal.agent.id} on ${gateway}: ${err.message} (${err.extra.denial?.code ?? err.code}: ${err.extra.denial?.detail ?? ''})`, 1);
+          }
           throw err;
         }
         if (!opts.wait) {
-          process.stdout.write(`${handle.workflowId}\n`);
+          process.stdout.write(`${run.workflowId}\n`);
           return;
         }
-        process.stderr.write(`skillgate: started ${handle.workflowId} as ${principal.user.id} (agent ${principal.agent.id}); waiting…\n`);
-        const stopHints = announceApprovals(temporal.client, handle.workflowId, loaded);
+        process.stderr.write(`skillgate: started ${run.workflowId} as ${principal.user.id} (agent ${principal.agent.id}); waiting…\n`);
+        const stopHints = announceApprovals(run, loaded);
         try {
-          const result = await waitForResult(temporal.client, handle.workflowId);
+          const result = await run.result();
           process.stdout.write(`${JSON.stringify(result.outputs, null, 2)}\n`);
         } catch (err) {
-          if (err instanceof RunError) throw new CliError(`run ${handle.workflowId} failed (${err.failureType ?? err.code}): ${err.message}`, 1);
+          if (err instanceof RunError) throw new CliError(`run ${run.workflowId} failed (${err.failureType ?? err.code}): ${err.message}`, 1);
           throw err;
         } finally {
           stopHints();
         }
-      } finally {
-        await temporal.close();
-      }
+      });
     });
+}
+
+/** The gateway a CLI run is recorded on: the first that exposes the skill; none is a clear error. */
+function gatewayOfSkill(loaded: LoadedConfig, skill: string): string {
+  const found = Object.entries(loaded.config.gateways).find(([, g]) => g.skills.includes(skill))?.[0];
+  if (found) return found;
+  const names = Object.keys(loaded.config.gateways);
+  throw new CliError(
+    `skill "${skill}" is enabled on no gateway, so no one may run it: add it to \`gateways.<name>.skills\` in ${loaded.file}` +
+      (names.length ? ` (gateways: ${names.join(', ')})` : ' (it has no gateways yet)') +
+      ', or pass --gateway <name> of one that lists it',
+    1,
+  );
 }
 
 /** `--input` as JSON text or `@file`. */
@@ -133,57 +124,12 @@ function parseInput(arg: string): unknown {
   return value;
 }
 
-/**
- * The principal of a CLI run: a user of the workspace (roles from `users`) and an agent id.
- * Without --as: $SKILLGATE_USER, else the first user listed in the config.
- */
-export function cliPrincipal(loaded: LoadedConfig, userId: string | undefined, agentId: string): Principal {
-  const id = userId ?? Object.keys(loaded.config.users)[0];
-  if (!id) throw new CliError(`no user to act for: pass --as <user> (skillgate.yaml ${loaded.file} lists no users)`, 2);
-  return { user: workspaceUser(loaded, id), agent: { id: agentId } };
-}
-
-/** A user of the workspace with their roles; an unknown user is a clear error (exit 1). */
-export function workspaceUser(loaded: LoadedConfig, id: string): Principal['user'] {
-  const user = loaded.config.users[id];
-  if (!user) {
-    const known = Object.keys(loaded.config.users);
-    const guess = didYouMean(id, known);
-    throw new CliError(
-      `unknown user "${id}": not in \`users\` of ${loaded.file}${guess ? ` (did you mean "${guess}"?)` : ''}` +
-        (known.length ? `\n  known users: ${known.join(', ')}` : ''),
-      1,
-    );
-  }
-  return { id, roles: user.roles, groups: user.groups };
-}
-
-/** Where the CLI finds Temporal: $TEMPORAL_ADDRESS, temporal.address, else the embedded dev server's port. */
-export function temporalAddress(loaded: LoadedConfig): string {
-  return process.env.TEMPORAL_ADDRESS || loaded.config.temporal.address || `127.0.0.1:${loaded.config.temporal.dev.port}`;
-}
-
-/** A Temporal client for one CLI command; a clear error when nothing answers. */
-export async function connectClient(loaded: LoadedConfig): Promise<{ client: Client; close(): Promise<void> }> {
-  const address = temporalAddress(loaded);
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: '5s' });
-  } catch (err) {
-    throw new CliError(
-      `cannot reach Temporal at ${address}: ${(err as Error).message}\n  start it with \`skillgate dev\` (or \`npm start\`), or set TEMPORAL_ADDRESS`,
-      2,
-    );
-  }
-  return { client: new Client({ connection, namespace: loaded.config.temporal.namespace }), close: () => connection.close() };
-}
-
 /** While waiting, tell the person at the terminal once per approval what it waits for and how to give it. */
-function announceApprovals(client: Client, workflowId: string, loaded: LoadedConfig): () => void {
+function announceApprovals(run: StartedRun, loaded: LoadedConfig): () => void {
   const announced = new Set<string>();
   let stopped = false;
   const timer = setInterval(() => {
-    getRunStatus(client, workflowId).then(
+    run.status().then(
       (s) => {
         for (const p of s.pendingApprovals) {
           if (stopped || announced.has(p.stepId)) continue;
@@ -193,7 +139,7 @@ function announceApprovals(client: Client, workflowId: string, loaded: LoadedCon
             .map(([id]) => id);
           process.stderr.write(
             `skillgate: step "${p.stepId}" awaits approval by a ${p.role}: ${p.message}\n` +
-              `  skillgate approve ${workflowId} --as ${approvers[0] ?? '<user>'} [--reject --comment <why>]\n`,
+              `  skillgate approve ${run.workflowId} --as ${approvers[0] ?? '<user>'} [--reject --comment <why>]\n`,
           );
         }
       },

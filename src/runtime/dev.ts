@@ -8,6 +8,7 @@
  */
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
+import { createLogger, type Logger } from '../../gateway/log.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -27,8 +28,11 @@ export interface DevRuntimeOptions {
   stopTimeoutMs?: number;
   /** Port of the MCP front door (default: $SKILLGATE_PORT, else the port of `publicUrl`, 8787); 0 picks a free one. */
   port?: number;
-  /** Structured gateway log lines (denials, refusals, runs started). Default: dropped. */
-  gatewayLog?: (msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * The structured log (refusals, denials, runs started, approvals). Default: JSON lines to
+   * `logging.destination` of the config (`.skillgate/logs/skillgate.log`).
+   */
+  logger?: Logger;
 }
 
 /** One upstream MCP server as the banner shows it. */
@@ -57,6 +61,8 @@ export interface DevRuntimeInfo {
   /** Problems of skills that were left out (and of the skills folder itself). */
   skillDiagnostics: Diagnostic[];
   stateDir: string;
+  /** Where the structured log goes: a file, `stderr` / `stdout`, or `(in-process)` when the caller gave a logger. */
+  logDestination: string;
   /**
    * Network endpoints served by this process (MCP front door, dev IdP, …), shown in the
    * banner. Empty until the gateway joins the runtime.
@@ -102,6 +108,19 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     }
   };
 
+  let logger: Logger;
+  let logDestination: string;
+  if (opts.logger) {
+    logger = opts.logger;
+    logDestination = '(in-process)';
+  } else {
+    const d = config.logging.destination;
+    logDestination = d === 'stderr' || d === 'stdout' ? d : loaded.path(d);
+    const created = createLogger({ destination: logDestination, level: config.logging.level });
+    logger = created.logger;
+    cleanups.push({ what: 'the log', run: async () => created.flush() });
+  }
+
   try {
     const address = env.TEMPORAL_ADDRESS || config.temporal.address;
     const { namespace, taskQueue, dev } = config.temporal;
@@ -137,7 +156,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       connection: temporal.nativeConnection,
       namespace,
       taskQueue,
-      activities: createActivities({ pool, authorizer: governance.authorizer }),
+      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor }),
     });
     const running = worker.run();
     // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
@@ -159,7 +178,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       temporal: { client: temporal.client, taskQueue },
       skills: () => skillMap,
       port,
-      ...(opts.gatewayLog ? { log: opts.gatewayLog } : {}),
+      log: logger,
     }).catch((err: unknown) => {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EADDRINUSE') {
@@ -186,6 +205,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       skills: compiled.skills.map((s) => ({ name: s.plan.skill.name, version: s.plan.skill.version, planHash: s.hash })),
       skillDiagnostics: compiled.diagnostics,
       stateDir: loaded.path(config.stateDir),
+      logDestination,
       endpoints: [
         ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
         ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
@@ -269,7 +289,8 @@ export function formatBanner(info: DevRuntimeInfo): string {
   if (t.registeredSearchAttributes.length) out.push(`  registered    search attributes ${t.registeredSearchAttributes.join(', ')}`);
   const width = Math.max(13, ...info.endpoints.map((e) => e.name.length));
   for (const e of info.endpoints) out.push(`  ${e.name.padEnd(width)} ${e.url}`);
-  out.push(`  state         ${info.stateDir}`, '');
+  out.push(`  state         ${info.stateDir}`);
+  out.push(`  log           ${info.logDestination}  (JSON lines: every refusal and denial, runs, approvals)`, '');
 
   out.push(`  Upstream MCP servers (${info.servers.length})`);
   for (const s of info.servers) {

@@ -8,6 +8,12 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { type Authorizer, createAuthorizer } from '../../gateway/authz/authorizer.js';
+import { createRunAttestor, type RunAttestor } from '../../gateway/authz/run-attestation.js';
+import { decodeRunKey, loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
+import { resolveSecretValue } from '../config/secrets.js';
+import { type Logger, silentLogger } from '../../gateway/log.js';
+import { inspectToolCall } from '../../gateway/mcp/call-params.js';
+import { createRunActions, type RunActions } from '../skills/run-actions.js';
 import { createGatewayApp, resourceUrl } from '../../gateway/http/app.js';
 import { hostPolicy } from '../../gateway/http/host-check.js';
 import { createDevIdp, type DevIdp } from '../../gateway/idp/dev-idp.js';
@@ -27,6 +33,8 @@ export interface Governance {
   revocations: RevocationStore;
   policy: PolicyEngine;
   authorizer: Authorizer;
+  /** Signs (service) and verifies (worker) run attestations, under the workspace's run key. */
+  attestor: RunAttestor;
   /** Be told after every successful policy reload (what each (user, agent) may see may have changed). */
   onPolicyReload(listener: () => void): () => void;
   close(): void;
@@ -46,17 +54,26 @@ export function createGovernance(loaded: LoadedConfig, opts: { log?: (line: stri
     },
   });
   const authorizer = createAuthorizer({ config, policy, revocations });
+  const attestor = createRunAttestor(runKey(loaded));
   return {
     config,
     revocations,
     policy,
     authorizer,
+    attestor,
     onPolicyReload: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);
     },
     close: () => policy.close(),
   };
+}
+
+/** The workspace's run key: `runs.attestationKey` (a secret reference, resolved now), else the generated one in the state folder. */
+function runKey(loaded: LoadedConfig): Uint8Array {
+  const ref = loaded.config.runs.attestationKey;
+  if (ref === undefined) return loadOrCreateRunKey(loaded.path(loaded.config.stateDir));
+  return decodeRunKey(resolveSecretValue(ref, ['runs', 'attestationKey'], { env: process.env, baseDir: loaded.baseDir }), 'runs.attestationKey');
 }
 
 /** The workspace config with the dev IdP added to the trusted issuers when it is enabled. */
@@ -77,7 +94,8 @@ export interface GatewayOptions {
   host?: string;
   /** 0 picks a free port; the config's publicUrl is then rewritten to the real one. */
   port: number;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Structured log (refusals, denials, runs). Default: dropped. */
+  log?: Logger;
   /** Override token verification (tests of the front door only). */
   verifier?: TokenVerifier;
   /** How long a skill call waits before answering with a run handle. */
@@ -87,6 +105,8 @@ export interface GatewayOptions {
 export interface RunningGateway {
   url: string;
   config: SkillgateConfig;
+  /** The run-actions service the MCP tools and /runs routes use (absent without Temporal). */
+  runs?: RunActions;
   app: FastifyInstance;
   sessions: SessionRegistry;
   idp?: DevIdp;
@@ -97,7 +117,7 @@ export interface RunningGateway {
 
 /** Start the front door. With port 0, `publicUrl` becomes the bound address. */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
-  const log = opts.log ?? (() => {});
+  const log = opts.log ?? silentLogger;
   const host = opts.host ?? '127.0.0.1';
   // The public URL decides token audiences and the dev IdP's issuer, so it is fixed before
   // anything is built; with port 0 we bind first and build once the port is known.
@@ -119,15 +139,24 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   const idp = config.identity.devIdp ? await createDevIdp({ config, stateDir: opts.loaded.path(config.stateDir) }) : undefined;
   const verifier = opts.verifier ?? verifierFromConfig(config);
-  const skillTools =
+  const runs =
     opts.temporal && opts.skills
-      ? createSkillTools({
-          workspace: config.workspace,
-          skills: opts.skills,
+      ? createRunActions({
           client: opts.temporal.client,
+          workspace: config.workspace,
           taskQueue: opts.temporal.taskQueue,
           authorizer: opts.governance.authorizer,
+          attestor: opts.governance.attestor,
+          skills: opts.skills,
           log,
+        })
+      : undefined;
+  const skillTools =
+    runs && opts.skills
+      ? createSkillTools({
+          actions: runs,
+          skills: opts.skills,
+          authorizer: opts.governance.authorizer,
           ...(opts.skillSyncWaitMs !== undefined ? { syncWaitMs: opts.skillSyncWaitMs } : {}),
         })
       : undefined;
@@ -135,12 +164,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const { app, sessions } = await createGatewayApp({
     config,
     verifier,
+    authorizer: opts.governance.authorizer,
+    ...(runs ? { runs } : {}),
     hostPolicy: () => hostPolicy(publicUrl, port),
     log,
     mcp: {
       config,
       pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer },
       ...(skillTools ? { skills: skillTools } : {}),
+      inspect: inspectToolCall(config.limits),
       log,
     },
     plugins: idp ? [(a) => idp.mount(a)] : [],
@@ -154,13 +186,16 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   });
   await app.listen({ host, port });
   // Fetch the issuers' discovery documents and JWKS now, not on the first agent's request.
-  await verifier.warmUp?.().catch((err: unknown) => log('issuer warm-up failed; will retry on first use', { error: (err as Error).message }));
+  for (const r of await verifier.warmUp()) {
+    if (!r.ok) log.warn('issuer warm-up failed; will retry on first use', { issuer: r.issuer, detail: r.detail });
+  }
   return {
     url: publicUrl,
     config,
     app,
     sessions,
     verifier,
+    ...(runs ? { runs } : {}),
     ...(idp ? { idp } : {}),
     resourceUrl: (g) => resourceUrl(publicUrl, g),
     close: () => app.close(),

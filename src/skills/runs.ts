@@ -1,6 +1,8 @@
 /**
- * Client side of skill runs: start one (inputs validated first), approve a step, read its
- * status, wait for its result. Used by the CLI and the gateway alike.
+ * The Temporal side of skill runs: start one (inputs validated first, the start attested),
+ * send a decision, read its status and its facts, wait for its result. No authorization
+ * here: product code reaches these only through the run-actions service (run-actions.ts),
+ * which authorizes first; tests of the interpreter call them directly.
  */
 import { randomUUID } from 'node:crypto';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -18,6 +20,8 @@ import {
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
 } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
+import type { RunAttestor } from '../../gateway/authz/run-attestation.js';
 import type { Principal } from '../../gateway/identity/principal.js';
 import type { runSkill } from '../../workflows/runSkill.js';
 import {
@@ -43,8 +47,14 @@ export type RunErrorCode =
   | 'ERR_RUN_INPUT_INVALID'
   /** No run with that workflow id. */
   | 'ERR_RUN_NOT_FOUND'
-  /** The workflow refused the approval (no pending approval, missing role, already decided). */
+  /** The run's own verification refused the decision (attestation, role, four eyes, permission); the step still waits. */
   | 'ERR_RUN_APPROVAL_REFUSED'
+  /** Nothing to decide: no approval pending (for that step), already decided, or one being verified. */
+  | 'ERR_RUN_NOT_PENDING'
+  /** The skill is not loaded (unknown, or it did not compile). */
+  | 'ERR_SKILL_UNKNOWN'
+  /** The AND-gate refused the action (`denial` says which side and why, for logs only). */
+  | 'ERR_RUN_NOT_PERMITTED'
   /** The run has already ended: there is nothing left to approve. */
   | 'ERR_RUN_FINISHED'
   /** The run ended without a result (`failureType` says how). */
@@ -71,6 +81,8 @@ export class RunError extends Error {
       failureType?: RunEndType;
       /** ERR_RUN_FAILED: what failed and what was compensated (when the workflow said). */
       details?: RunFailureDetails;
+      /** ERR_RUN_NOT_PERMITTED: the refusal's own code and internal detail (logs and audit, never the agent). */
+      denial?: { code: string; detail: string; side?: string; policies?: string[] };
     } = {},
     options?: { cause?: unknown },
   ) {
@@ -145,6 +157,8 @@ function inputProblem(e: ErrorObject, knownInputs: string[]): InputProblem {
 }
 
 export interface StartRunOptions {
+  /** Signs the start (the run verifies it before its first step). */
+  attestor: RunAttestor;
   plan: CompiledPlan;
   /** `sha256:<hex>` of the plan (compiler output); pinned in the input and the memo. */
   planHash: string;
@@ -190,6 +204,14 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
     ...(opts.localReadOnlySteps ? { localReadOnlySteps: true } : {}),
   };
   const workflowId = opts.workflowId ?? `skill-${opts.plan.skill.name}-${randomUUID()}`;
+  args.attestation = await opts.attestor.signRun({
+    workflowId,
+    workspace: opts.workspace,
+    gateway: opts.gateway,
+    principal: opts.principal,
+    planHash: opts.planHash,
+    inputs,
+  });
   try {
     return await client.workflow.start<typeof runSkill>('runSkill', {
       taskQueue: opts.taskQueue,
@@ -252,16 +274,17 @@ function notFound(err: unknown, workflowId: string): unknown {
 }
 
 /**
- * Approve or reject the pending approval of a run. The workflow's validator refuses (RunError
- * ERR_RUN_APPROVAL_REFUSED, with its reason) when nothing is pending, the approver lacks the
- * step's role, or the step was already decided.
+ * Send a decision to a run. RunError ERR_RUN_NOT_PENDING when the workflow's validator refuses
+ * it (nothing pending, already decided, malformed); ERR_RUN_APPROVAL_REFUSED when the run's
+ * verification refuses the approver (the refusal is in the run's history; the step waits on).
  */
 export async function approveRun(client: Client, workflowId: string, decision: ApprovalDecision): Promise<ApprovalRecord> {
   try {
     return await client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [decision] });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
-      throw new RunError('ERR_RUN_APPROVAL_REFUSED', err.cause?.message ?? err.message, {}, { cause: err });
+      const refused = err.cause instanceof ApplicationFailure && err.cause.type === 'ApprovalRefused';
+      throw new RunError(refused ? 'ERR_RUN_APPROVAL_REFUSED' : 'ERR_RUN_NOT_PENDING', err.cause?.message ?? err.message, {}, { cause: err });
     }
     if (err instanceof WorkflowNotFoundError) {
       // Updates reach running workflows only: tell a finished run from an unknown id.
@@ -277,11 +300,54 @@ export async function approveRun(client: Client, workflowId: string, decision: A
   }
 }
 
-/** The run's status (per-step states, pending approvals, failure reason), from the workflow itself. */
+/** The run's status (per-step states, pending and refused approvals, failure reason), from the workflow itself. */
 export async function getRunStatus(client: Client, workflowId: string): Promise<RunStatus> {
   try {
-    return await client.workflow.getHandle(workflowId).query(statusQuery);
+    const st = await client.workflow.getHandle(workflowId).query(statusQuery);
+    // Runs recorded before refusals were kept answer without the list.
+    return { ...st, refusedApprovals: st.refusedApprovals ?? [] };
   } catch (err) {
     throw notFound(err, workflowId);
   }
+}
+
+/** What a run is, from the input it was started with (the history's first event). */
+export interface RunFacts {
+  workflowId: string;
+  /** Temporal's status name: RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, … */
+  status: string;
+  input: RunSkillInput;
+}
+
+/**
+ * The facts of a run of this workspace: its start input, decoded by the client's own data
+ * converter (codecs included) — the authoritative record of who started it, where, with
+ * what. RunError ERR_RUN_NOT_FOUND for an unknown id, another workflow type or another
+ * workspace's run (which this workspace must not learn exists).
+ */
+export async function runFacts(client: Client, workflowId: string, workspace: string): Promise<RunFacts> {
+  const missing = () => new RunError('ERR_RUN_NOT_FOUND', `no skill run with id ${workflowId}`);
+  let described;
+  try {
+    described = await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw missing();
+    throw err;
+  }
+  if (described.type !== 'runSkill') throw missing();
+  const page = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId: described.runId },
+    maximumPageSize: 1,
+  });
+  const payloads = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+  let input: RunSkillInput;
+  try {
+    input = await decodeFromPayloadsAtIndex<RunSkillInput>(client.options.loadedDataConverter, 0, payloads);
+  } catch (err) {
+    // Fail closed: a run whose start cannot be read cannot be authorized against.
+    throw new RunError('ERR_RUN_NOT_FOUND', `skill run ${workflowId} cannot be read: ${(err as Error).message}`, {}, { cause: err });
+  }
+  if (input === null || typeof input !== 'object' || input.workspace !== workspace || typeof input.principal?.user?.id !== 'string') throw missing();
+  return { workflowId, status: described.status.name, input };
 }

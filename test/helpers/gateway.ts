@@ -5,6 +5,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Client as TemporalClient } from '@temporalio/client';
+import { memoryLogger } from '../../gateway/log.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { CompiledSkill } from '../../src/skills/compile-all.js';
@@ -16,7 +17,8 @@ export interface TestGateway {
   gw: RunningGateway;
   pool: UpstreamPool;
   governance: Governance;
-  logs: Array<{ msg: string; fields?: Record<string, unknown> }>;
+  /** Every line the gateway logged (level, msg and fields flattened). */
+  logs: Array<{ level: string; msg: string } & Record<string, unknown>>;
   token(user: string, agent: string, gateway: string, opts?: { ttlSec?: number }): Promise<string>;
   connect(user: string, agent: string, gateway: string): Promise<Client>;
   close(): Promise<void>;
@@ -28,13 +30,14 @@ export async function startTestGateway(
   const ws = governedWorkspace(opts.extra);
   const pool = createUpstreamPool(ws.loaded, { log: () => {} });
   const governance = createGovernance(ws.loaded, { watch: true });
-  const logs: TestGateway['logs'] = [];
+  const log = memoryLogger();
+  const logs = log.lines;
   const gw = await startGateway({
     loaded: ws.loaded,
     pool,
     governance,
     port: 0,
-    log: (msg, fields) => logs.push({ msg, ...(fields ? { fields } : {}) }),
+    log,
     ...(opts.temporal ? { temporal: opts.temporal } : {}),
     ...(opts.skills ? { skills: opts.skills } : {}),
     ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),

@@ -8,6 +8,10 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
+import type { Authorizer } from '../../gateway/authz/authorizer.js';
+import { ALLOW_ALL } from './allow-all.js';
+import { createRunAttestor, type RunAttestor } from '../../gateway/authz/run-attestation.js';
+import { loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
 import type { Principal } from '../../gateway/identity/principal.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
@@ -18,7 +22,8 @@ import { fetchCatalog } from '../../src/skills/catalog.js';
 import { compileOptions } from '../../src/skills/compile-all.js';
 import { compileSkill } from '../../src/skills/compile.js';
 import type { CompiledPlan } from '../../src/skills/plan.js';
-import { RunError, startSkillRun, waitForResult } from '../../src/skills/runs.js';
+import { approveRun, getRunStatus, RunError, startSkillRun, waitForResult } from '../../src/skills/runs.js';
+import type { ApprovalDecision, ApprovalRecord } from '../../workflows/definitions.js';
 import { expect } from 'vitest';
 
 // Failed runs are what many tests expect: keep the worker's per-run warnings out of the output.
@@ -34,6 +39,8 @@ export const FIXTURE_SKILLS = join(ROOT, 'test', 'fixtures', 'skills-runtime');
 
 export const CLERK: Principal = { user: { id: 'loan-clerk', roles: ['loan-clerk'], groups: [] }, agent: { id: 'credit-assistant' } };
 
+export { ALLOW_ALL };
+
 export interface CompiledFixture {
   plan: CompiledPlan;
   hash: string;
@@ -45,8 +52,15 @@ export interface SkillHarness {
   pool: UpstreamPool;
   /** Compile a skill folder (absolute path) against the workspace's real servers; throws with every diagnostic. */
   compile(dir: string): Promise<CompiledFixture>;
+  /** Signs starts and approvals under the workspace's run key (the worker verifies them). */
+  attestor: RunAttestor;
   /** Start a run of a compiled skill as `principal` (default: the loan clerk through credit-assistant). */
   start(skill: CompiledFixture, inputs: unknown, opts?: { principal?: Principal; workflowId?: string }): ReturnType<typeof startSkillRun>;
+  /**
+   * Decide as the run-actions service would, minus its authorization: the decision signed for
+   * the pending step (or `stepId`) with the approver as given. Tests of the interpreter.
+   */
+  approve(workflowId: string, d: Omit<ApprovalDecision, 'attestation'> & { agent?: string }): Promise<ApprovalRecord>;
   close(): Promise<void>;
 }
 
@@ -54,8 +68,13 @@ export interface SkillHarness {
  * Start the harness.
  * @param withWorker false to run no worker in this process (the crash test runs workers as child processes).
  */
-export async function startHarness(address: string, loaded: LoadedConfig, opts: { withWorker?: boolean; taskQueue?: string } = {}): Promise<SkillHarness> {
+export async function startHarness(
+  address: string,
+  loaded: LoadedConfig,
+  opts: { withWorker?: boolean; taskQueue?: string; authorizer?: Authorizer } = {},
+): Promise<SkillHarness> {
   const taskQueue = opts.taskQueue ?? `test-${randomUUID()}`;
+  const attestor = createRunAttestor(loadOrCreateRunKey(loaded.path(loaded.config.stateDir)));
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const pool = createUpstreamPool(loaded, { log: () => {} });
@@ -64,7 +83,7 @@ export async function startHarness(address: string, loaded: LoadedConfig, opts: 
   let nativeConnection: NativeConnection | undefined;
   if (opts.withWorker !== false) {
     nativeConnection = await NativeConnection.connect({ address });
-    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool }) });
+    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: opts.authorizer ?? ALLOW_ALL, attestor }) });
     running = worker.run();
   }
   let catalog: ReturnType<typeof fetchCatalog> | undefined;
@@ -72,14 +91,33 @@ export async function startHarness(address: string, loaded: LoadedConfig, opts: 
     client,
     taskQueue,
     pool,
+    attestor,
     async compile(dir) {
       catalog ??= fetchCatalog(pool);
       const r = compileSkill(dir, await catalog, compileOptions(loaded));
       if (!r.plan || !r.hash) throw new Error(`fixture ${dir} does not compile:\n${r.diagnostics.map(formatDiagnostic).join('\n')}`);
       return { plan: r.plan, hash: r.hash };
     },
+    async approve(workflowId, d) {
+      const pending = await getRunStatus(client, workflowId).then(
+        (st) => st.pendingApprovals,
+        () => [],
+      );
+      const stepId = d.stepId ?? (pending.length === 1 ? pending[0]!.stepId : '');
+      const attestation = await attestor.signApproval({
+        workflowId,
+        stepId,
+        decision: d.decision,
+        approver: { id: d.approver.id, roles: d.approver.roles, groups: [] },
+        agent: d.agent ?? 'credit-assistant',
+        gateway: 'credit-desk',
+      });
+      const { agent: _agent, ...decision } = d;
+      return approveRun(client, workflowId, { ...decision, attestation });
+    },
     start(skill, inputs, o = {}) {
       return startSkillRun(client, {
+        attestor,
         plan: skill.plan,
         planHash: skill.hash,
         inputs,

@@ -8,9 +8,12 @@
 import { NativeConnection } from '@temporalio/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
+import { createRunAttestor } from '../../gateway/authz/run-attestation.js';
+import { loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createSkillWorker } from '../../src/runtime/worker.js';
+import { ALLOW_ALL } from './allow-all.js';
 
 const [configFile, taskQueue] = process.argv.slice(2);
 const address = process.env.TEMPORAL_ADDRESS;
@@ -26,7 +29,8 @@ const connection = await NativeConnection.connect({ address });
 const worker = await createSkillWorker({
   connection,
   taskQueue,
-  activities: createActivities({ pool }),
+  // The harness's run key (same state folder), and "allow all": the crash test is about durability.
+  activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor: createRunAttestor(loadOrCreateRunKey(loaded.path(loaded.config.stateDir))) }),
   // A killed worker's sticky queue holds the run's next workflow task until this timeout (SDK
   // default 10 s) before the server hands it to another worker; short here to keep tests quick.
   tuning: { stickyQueueScheduleToStartTimeout: '2s' },

@@ -37,6 +37,7 @@ const authorizer: Authorizer = {
   check(_req, opts) {
     if (revoked && !opts?.compensation) throw new AuthzError('ERR_USER_REVOKED', 'not permitted for this user', 'recorded revocation');
   },
+  admit() {},
   canList: () => true,
 };
 
@@ -47,7 +48,7 @@ const probe = await startProbeServer();
 const ws = testWorkspace({ servers: { probe: { url: probe.url } } });
 const h = await startHarness(temporal.address, ws.loaded, { withWorker: false });
 const native = await NativeConnection.connect({ address: temporal.address });
-const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer }) });
+const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer, attestor: h.attestor }) });
 const running = worker.run();
 
 const compiled = async (name: string) => h.compile(join(FIXTURE_SKILLS, name));

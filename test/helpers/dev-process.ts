@@ -1,0 +1,147 @@
+/**
+ * `skillgate dev` as a person runs it, for tests of the whole runtime: a child process of the
+ * real CLI on a temporary copy of the demo workspace (the repo's skillgate.yaml — gateways,
+ * agents, users, policies — with free ports, its own state folder, the demo servers from
+ * source through tsx), and the real `skillgate` CLI beside it.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { ROOT } from './workspace.js';
+
+/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The repo's skillgate.yaml, parsed. */
+export function repoConfig(): Record<string, unknown> & { gateways: Record<string, { tools: string[]; agents: string[]; skills?: string[] }> } {
+  return parse(readFileSync(join(ROOT, 'skillgate.yaml'), 'utf8')) as ReturnType<typeof repoConfig>;
+}
+
+export interface DemoWorkspace {
+  dir: string;
+  configFile: string;
+  gatewayPort: number;
+  temporalPort: number;
+  uiPort: number;
+  /** `<dir>/.skillgate/logs/skillgate.log`: the runtime's structured log. */
+  logFile: string;
+  cleanup(): void;
+}
+
+/**
+ * A copy of the demo workspace in a temp folder. `overrides` is merged over the top level
+ * (and `servers` over the servers).
+ */
+export async function demoWorkspace(overrides: Record<string, unknown> = {}): Promise<DemoWorkspace> {
+  const dir = mkdtempSync(join(tmpdir(), 'skillgate-demo-'));
+  const [gatewayPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const demo = (name: string) => ({
+    command: 'node',
+    args: ['--import', 'tsx', join(ROOT, 'demo', name, 'main.ts'), '--state', join(dir, 'state', 'demo')],
+    cwd: ROOT,
+  });
+  const { servers: extraServers, ...rest } = overrides as { servers?: Record<string, unknown> };
+  const config = {
+    ...repoConfig(),
+    workspace: 'demo-test',
+    temporal: { taskQueue: 'demo-test', dev: { port: temporalPort, uiPort, dbFile: 'state/temporal.db' } },
+    skillsDir: join(ROOT, 'skills'),
+    stateDir: 'state',
+    servers: {
+      'core-banking': demo('core-banking'),
+      'credit-bureau': demo('credit-bureau'),
+      hr: demo('hr'),
+      everything: { command: 'node', args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'] },
+      filesystem: { command: 'node', args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js'), join(ROOT, 'docs')] },
+      ...extraServers,
+    },
+    publicUrl: `http://127.0.0.1:${gatewayPort}`,
+    policies: [join(ROOT, 'policies', '*.cedar')],
+    ...rest,
+  };
+  const configFile = join(dir, 'skillgate.yaml');
+  writeFileSync(configFile, stringify(config));
+  return {
+    dir,
+    configFile,
+    gatewayPort,
+    temporalPort,
+    uiPort,
+    logFile: join(dir, '.skillgate', 'logs', 'skillgate.log'),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The environment of a child: the test's, without what would point it elsewhere. */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true', ...extra };
+  for (const k of ['TEMPORAL_ADDRESS', 'SKILLGATE_CONFIG', 'SKILLGATE_PORT', 'SKILLGATE_USER']) if (!(k in extra)) delete env[k];
+  return env;
+}
+
+export interface DevProcess {
+  child: ChildProcess;
+  output(): string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the output once the banner's last line is out; rejects with the output otherwise. */
+  ready(timeoutMs?: number): Promise<string>;
+  /** SIGINT, then SIGKILL after `withinMs`; resolves with the exit code. */
+  stop(withinMs?: number): Promise<number | null>;
+}
+
+/** Start `skillgate dev --config <configFile>` from the sources. */
+export function startDev(configFile: string, env: NodeJS.ProcessEnv = childEnv()): DevProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--config', configFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let exited = false;
+  void exit.then(() => (exited = true));
+  return {
+    child,
+    output: () => out,
+    exit,
+    async ready(timeoutMs = 90_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (out.includes('Ready. Ctrl-C stops everything')) return out;
+        if (exited) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`skillgate dev did not become ready${exited ? ' (it exited)' : ''}; output:\n${out}`);
+    },
+    async stop(withinMs = 20_000) {
+      if (exited) return (await exit).code;
+      child.kill('SIGINT');
+      const done = await Promise.race([exit, new Promise<undefined>((r) => setTimeout(() => r(undefined), withinMs))]);
+      if (done) return done.code;
+      child.kill('SIGKILL');
+      return (await exit).code;
+    },
+  };
+}
+
+/** Run the real `skillgate` CLI (from source) against a workspace. */
+export function skillgate(configFile: string, args: string[], env: NodeJS.ProcessEnv = childEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--config', configFile, ...args], { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Re-export for tests that write their own YAML. */
+export { stringify as yamlStringify };
