@@ -88,7 +88,9 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
       return reply.code(500).send({ error: 'server_error', error_description: 'internal error', request_id: req.id });
     }
     refusal(log, { code: err.code ?? 'ERR_BAD_REQUEST', status, requestId: req.id, path: req.url.slice(0, 200), detail: err.message });
-    return reply.code(status).send({ error: 'invalid_request', error_description: status === 413 ? 'the request body is too large' : 'the request body is not valid JSON' });
+    // fastify's own 4xx messages name the problem, not the content (oidc-provider's expose = status < 500).
+    const description = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the request body is larger than ${limits.bodyBytes} bytes` : err.message;
+    return reply.code(status).send({ error: 'invalid_request', error_description: description, request_id: req.id });
   });
   app.setNotFoundHandler((req, reply) => {
     refusal(log, { code: 'ERR_NOT_FOUND', status: 404, requestId: req.id, path: req.url.slice(0, 200) });
