@@ -7,9 +7,10 @@ WORKDIR /app
 # Node 22 (only the MCP Inspector test uses it).
 ENV SKILLGATE_SKIP_TEMPORAL_FETCH=1 SKILLGATE_SKIP_NODE22_FETCH=1 CI=true
 COPY . .
-# `npm ci` runs `prepare`, which builds dist/ (the CLI and the demo MCP servers). Dev
-# dependencies stay: the demo workspace runs two MCP reference servers installed as such.
-RUN npm ci
+# `npm ci` runs `prepare`, which builds dist/ (the CLI and the demo MCP servers); then the
+# build tools go. The runtime needs product dependencies only (the MCP reference servers of the
+# demo workspace are dependencies too).
+RUN npm ci && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app

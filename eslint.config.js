@@ -1,15 +1,58 @@
 // @ts-check
 /**
- * Lint guards two things the compiler cannot:
+ * Lint guards what the compiler cannot:
  *  - every promise is awaited or explicitly voided (`no-floating-promises`), everywhere;
+ *  - the layers (docs/architecture.md, "Layers"): which folder may import which, enforced by
+ *    eslint-plugin-boundaries over resolved imports. Product code never imports demo/, bench/
+ *    or test/; workflows/ imports only itself, the pure expressions module and — type-only —
+ *    the contracts;
  *  - the determinism boundary: code in workflows/ is replayed by Temporal and must not touch
- *    Node built-ins or I/O libraries. Only @temporalio/workflow, @temporalio/common,
- *    @marcbachmann/cel-js and relative imports (contracts) are allowed there. Type-only imports
- *    are erased at build time and stay allowed.
+ *    Node built-ins or I/O libraries. Only @temporalio/workflow, @temporalio/common and
+ *    @marcbachmann/cel-js are allowed there. Type-only imports are erased at build time and
+ *    stay allowed.
  */
 import { builtinModules } from 'node:module';
+import boundaries from 'eslint-plugin-boundaries';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers, first match wins. A newcomer reads a file's layer from its path; the table in
+ * docs/architecture.md says the same.
+ */
+const LAYERS = [
+  { type: 'contracts', pattern: 'src/contracts/**' },
+  { type: 'shared', pattern: 'src/shared/**' },
+  { type: 'core', pattern: ['src/config/**', 'gateway/identity/**', 'gateway/policy/**', 'gateway/authz/**', 'gateway/pipeline/**', 'gateway/upstream/**', 'gateway/log.ts'] },
+  { type: 'adapters', pattern: 'gateway/adapters/**' },
+  { type: 'skills', pattern: 'src/skills/**' },
+  { type: 'expressions', pattern: 'workflows/expressions.ts' },
+  { type: 'workflows', pattern: 'workflows/**' },
+  { type: 'activities', pattern: 'activities/**' },
+  { type: 'worker', pattern: 'src/temporal/**' },
+  { type: 'app', pattern: 'src/app/**' },
+  { type: 'demo', pattern: 'demo/**' },
+  { type: 'bench', pattern: 'bench/**' },
+  { type: 'test', pattern: 'test/**' },
+].map((l) => ({ ...l, mode: 'full' }));
+
+/** Who may import whom (everything else is refused). */
+const ALLOWED = [
+  { from: 'contracts', allow: ['contracts'] },
+  { from: 'shared', allow: ['shared', 'contracts'] },
+  { from: 'core', allow: ['core', 'shared', 'contracts'] },
+  { from: 'expressions', allow: ['contracts'], importKind: 'type' },
+  { from: 'workflows', allow: ['workflows', 'expressions'] },
+  { from: 'workflows', allow: ['contracts'], importKind: 'type' },
+  { from: 'activities', allow: ['activities', 'core', 'shared', 'contracts'] },
+  { from: 'skills', allow: ['skills', 'core', 'shared', 'contracts', 'expressions'] },
+  { from: 'worker', allow: ['worker', 'shared', 'contracts'] },
+  { from: 'adapters', allow: ['adapters', 'skills', 'core', 'shared', 'contracts'] },
+  { from: 'app', allow: ['app', 'adapters', 'skills', 'worker', 'activities', 'core', 'shared', 'contracts'] },
+  { from: 'demo', allow: ['demo', 'shared', 'contracts'] },
+  { from: 'bench', allow: ['*'] },
+  { from: 'test', allow: ['*'] },
+];
 
 const WORKFLOW_ALLOWED = ['@temporalio/workflow', '@temporalio/common', '@marcbachmann/cel-js'];
 
@@ -73,11 +116,28 @@ export default defineConfig(
       parser: tseslint.parser,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
-    plugins: { '@typescript-eslint': tseslint.plugin },
+    plugins: { '@typescript-eslint': tseslint.plugin, boundaries },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
+    settings: {
+      'boundaries/elements': LAYERS,
+      'boundaries/root-path': import.meta.dirname,
+      // Re-exports and dynamic imports are dependencies too.
+      'boundaries/dependency-nodes': ['import', 'export', 'dynamic-import'],
+      // `.js` specifiers of `.ts` sources, as TypeScript's NodeNext resolution writes them.
+      'import/resolver': { typescript: { alwaysTryTypes: true, project: `${import.meta.dirname}/tsconfig.json` } },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
+      'boundaries/element-types': ['error', { default: 'disallow', rules: ALLOWED, message: '${file.type} may not import ${dependency.type} (docs/architecture.md, "Layers")' }],
+      // A product file in no layer, or an import nothing resolves, is a hole in the graph.
+      'boundaries/no-unknown': 'error',
+      'boundaries/no-unknown-files': 'error',
     },
+  },
+  {
+    // Configuration files at the root are not part of any layer.
+    files: ['vitest.config.ts'],
+    rules: { 'boundaries/no-unknown-files': 'off' },
   },
   {
     files: ['workflows/**/*.ts'],

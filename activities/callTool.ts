@@ -10,15 +10,10 @@ import type { PipelineDeps } from '../gateway/pipeline/context.js';
 import { ToolCallError } from '../gateway/pipeline/errors.js';
 import { resultText } from '../gateway/pipeline/normalize-result.js';
 import { UpstreamError } from '../gateway/upstream/types.js';
-import type { CallToolInput, CallToolOutput } from './types.js';
+import type { ActivityFailureType, CallToolInput, CallToolOutput } from '../src/contracts/activities.js';
+import { META_IDEMPOTENCY_KEY, META_SKILL, META_STEP } from '../src/contracts/meta.js';
 
-/** `_meta` keys Skillgate sends upstream with a skill step's tool call. */
-export const META_IDEMPOTENCY_KEY = 'dev.skillgate/idempotency-key';
-export const META_SKILL = 'dev.skillgate/skill';
-export const META_STEP = 'dev.skillgate/step';
-
-/** Failure `type`s of the activity (ApplicationFailure.type). */
-export type CallToolFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted';
+type CallToolFailureType = ActivityFailureType;
 
 export function createCallTool(deps: PipelineDeps) {
   return async function callTool(input: CallToolInput): Promise<CallToolOutput> {

@@ -7,6 +7,7 @@
  */
 import type { RunAttestor } from '../gateway/authz/run-attestation.js';
 import type { PipelineDeps } from '../gateway/pipeline/context.js';
+import type { SkillgateActivities } from '../src/contracts/activities.js';
 import { createCallTool } from './callTool.js';
 import { createVerifyApproval, createVerifyRun } from './verify.js';
 
@@ -14,7 +15,7 @@ export interface ActivityDeps extends PipelineDeps {
   attestor: RunAttestor;
 }
 
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: ActivityDeps): SkillgateActivities {
   return {
     callTool: createCallTool(deps),
     verifyRun: createVerifyRun(deps),

@@ -18,8 +18,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AttestationError, type RunAttestor } from '../gateway/authz/run-attestation.js';
 import { AuthzError, type Authorizer } from '../gateway/authz/authorizer.js';
-import { contentHash } from '../src/skills/hash.js';
-import type { VerifyApprovalInput, VerifyApprovalOutput, VerifyRunInput } from './types.js';
+import { contentHash } from '../src/shared/canonical-json.js';
+import type { VerifyApprovalInput, VerifyApprovalOutput, VerifyRunInput } from '../src/contracts/activities.js';
 
 /** Failure `type` of a refused verification. */
 export const NOT_PERMITTED = 'NotPermitted';

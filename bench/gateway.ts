@@ -20,13 +20,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { stringify } from 'yaml';
 import { createAuthorizer } from '../gateway/authz/authorizer.js';
-import { createDevIdp } from '../gateway/idp/dev-idp.js';
+import { createDevIdp } from '../gateway/adapters/idp/dev-idp.js';
 import { openRevocations } from '../gateway/identity/revocations.js';
-import { transportFetch } from '../gateway/upstream/fetch.js';
+import { transportFetch } from './fetch.js';
 import { verifierFromConfig } from '../gateway/identity/verify.js';
 import { createPolicyEngine } from '../gateway/policy/engine.js';
 import { parseConfig } from '../src/config/load.js';
-import { withDevIssuer } from '../src/runtime/gateway.js';
+import { withDevIssuer } from '../src/app/runtime/front-door.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SEQ_CALLS = Number(process.env.BENCH_SEQ_CALLS ?? 3000);

@@ -44,15 +44,14 @@ import { serveHttp } from '../demo/serve.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../gateway/upstream/types.js';
 import { parseConfig } from '../src/config/load.js';
-import { formatDiagnostic } from '../src/diagnostics.js';
-import { LOW_LATENCY_DYNAMIC_CONFIG, startEmbeddedTemporal } from '../src/runtime/temporal.js';
-import { createSkillWorker, type WorkerTuning } from '../src/runtime/worker.js';
+import { formatDiagnostic } from '../src/shared/diagnostics.js';
+import { LOW_LATENCY_DYNAMIC_CONFIG, startEmbeddedTemporal } from '../src/app/runtime/temporal.js';
+import { createSkillWorker, type WorkerTuning } from '../src/temporal/worker.js';
 import { fetchCatalog } from '../src/skills/catalog.js';
 import { compileOptions } from '../src/skills/compile-all.js';
 import { compileSkill } from '../src/skills/compile.js';
 import { startSkillRun } from '../src/skills/runs.js';
-import type { RunSkillInput } from '../workflows/definitions.js';
-import type { runSkill } from '../workflows/runSkill.js';
+import type { RunSkillInput, RunSkillWorkflow } from '../src/contracts/run.js';
 
 /**
  * The engine's overhead is measured without Cedar (its own figure is in BENCHMARKS.md,
@@ -239,7 +238,7 @@ async function prepare(
         const inputs = { tag: 'bench' };
         const attestation = await attestor.signRun({ workflowId, workspace: 'bench', gateway: 'bench', principal, planHash: skill.planHash, inputs });
         const input: RunSkillInput = { ...skill, inputs, principal, workspace: 'bench', gateway: 'bench', attestation };
-        await client.workflow.execute<typeof runSkill>('runSkill', { taskQueue, workflowId, args: [input] });
+        await client.workflow.execute<RunSkillWorkflow>('runSkill', { taskQueue, workflowId, args: [input] });
         return;
       }
       const handle = await startSkillRun(client, {

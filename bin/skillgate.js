@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/src/app/cli/main.js', import.meta.url));
 if (!existsSync(cli)) {
   process.stderr.write('skillgate: not built yet. Run `npm install` (or `npm run build`) in the project folder first.\n');
   process.exit(1);

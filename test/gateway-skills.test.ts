@@ -12,7 +12,7 @@ import type { CoreBankingData } from '../demo/core-banking/server.js';
 import { fetchCatalog } from '../src/skills/catalog.js';
 import type { CompiledSkill } from '../src/skills/compile-all.js';
 import { compileSkill } from '../src/skills/compile.js';
-import { createSkillWorker } from '../src/runtime/worker.js';
+import { createSkillWorker } from '../src/temporal/worker.js';
 import { startTestGateway, structured, type TestGateway, textOf } from './helpers/gateway.js';
 import { ROOT } from './helpers/workspace.js';
 

@@ -4,7 +4,7 @@
  * own task queues. Set TEMPORAL_ADDRESS to run the suite against an existing server.
  */
 import type { TestProject } from 'vitest/node';
-import { connectTemporal, startEmbeddedTemporal, type TemporalRuntime } from '../src/runtime/temporal.js';
+import { connectTemporal, startEmbeddedTemporal, type TemporalRuntime } from '../src/app/runtime/temporal.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

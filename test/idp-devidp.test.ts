@@ -17,8 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError } from '../gateway/identity/errors.js';
 import { resourceUrl } from '../gateway/identity/resource-metadata.js';
 import { type TokenVerifier, verifierFromConfig } from '../gateway/identity/verify.js';
-import { createDevIdp, type DevIdp } from '../gateway/idp/dev-idp.js';
-import { MintError } from '../gateway/idp/mint.js';
+import { createDevIdp, type DevIdp } from '../gateway/adapters/idp/dev-idp.js';
+import { MintError } from '../gateway/adapters/idp/mint.js';
 import { configSchema, type SkillgateConfig } from '../src/config/schema.js';
 import { browser, type Browser } from './helpers/browser.js';
 

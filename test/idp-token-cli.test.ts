@@ -15,8 +15,8 @@ import { Command } from 'commander';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifierFromConfig } from '../gateway/identity/verify.js';
-import { createDevIdp, type DevIdp } from '../gateway/idp/dev-idp.js';
-import { register } from '../src/cli/token.js';
+import { createDevIdp, type DevIdp } from '../gateway/adapters/idp/dev-idp.js';
+import { register } from '../src/app/cli/token.js';
 import { parseConfig } from '../src/config/load.js';
 import type { SkillgateConfig } from '../src/config/schema.js';
 
@@ -92,7 +92,7 @@ async function token(args: string[], configFile = file): Promise<{ out: string; 
 
 describe('skillgate token', () => {
   it('prints a token (via the real CLI entry) that verifies for the first gateway the agent may use', async () => {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), '--config', file, 'token', '--user', 'intern', '--agent', 'hr-assistant'], { cwd: ROOT });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/app/cli/main.ts'), '--config', file, 'token', '--user', 'intern', '--agent', 'hr-assistant'], { cwd: ROOT });
     const printed = stdout.trim();
     expect(printed.split('.')).toHaveLength(3);
     expect(stderr).toMatch(/token for intern via hr-assistant on .*\/mcp\/hr-desk/);

@@ -6,7 +6,7 @@
 import { preparsePolicySet, statefulIsAuthorized, type EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../gateway/identity/principal.js';
+import type { Principal } from '../src/contracts/principal.js';
 import { explainDenial } from '../gateway/policy/decision.js';
 import { createPolicyEngine } from '../gateway/policy/engine.js';
 import { type AuthorizationRequest, type PolicyAction, type PolicyResource, type Side } from '../gateway/policy/model.js';

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PolicyLoadError } from '../gateway/policy/errors.js';
 import { loadPolicies } from '../gateway/policy/load.js';
 import { parseConfig } from '../src/config/load.js';
-import { formatDiagnostic, type Diagnostic } from '../src/diagnostics.js';
+import { formatDiagnostic, type Diagnostic } from '../src/shared/diagnostics.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenMinter } from '../gateway/idp/mint.js';
+import { createTokenMinter } from '../gateway/adapters/idp/mint.js';
 import { loadConfig } from '../src/config/load.js';
 import { demoWorkspace, type DemoWorkspace, type DevProcess, skillgate, startDev } from './helpers/dev-process.js';
 import { eventually } from './helpers/skill-harness.js';

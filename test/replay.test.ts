@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
-import { workflowBundle } from '../src/runtime/worker.js';
+import { workflowBundle } from '../src/temporal/worker.js';
 
 try {
   Runtime.install({ logger: new DefaultLogger('ERROR') });

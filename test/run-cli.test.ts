@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createGovernance, type Governance } from '../src/runtime/gateway.js';
+import { createGovernance, type Governance } from '../src/app/runtime/front-door.js';
 import { getRunStatus, waitForResult } from '../src/skills/runs.js';
 import { eventually, ROOT, startHarness, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
@@ -46,7 +46,7 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--config', ws.loaded.file, ...args],
+      ['--import', 'tsx', join(ROOT, 'src', 'app', 'cli', 'main.ts'), '--config', ws.loaded.file, ...args],
       { cwd: ROOT, env: { ...env, TEMPORAL_ADDRESS: inject('temporalAddress') }, timeout: 60_000 },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
-import { resolveTemporalExecutable } from '../src/runtime/temporal-binary.js';
+import { resolveTemporalExecutable } from '../src/app/runtime/temporal-binary.js';
 import { getRunStatus, RunError, waitForResult } from '../src/skills/runs.js';
 import { eventually, failureOf, historyEvents, ROOT, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';

@@ -6,9 +6,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import type { CompiledPlan } from '../src/skills/plan.js';
+import type { CompiledPlan } from '../src/contracts/plan.js';
 import { getRunStatus, RunError, startSkillRun, validateInputs, waitForResult } from '../src/skills/runs.js';
-import type { RunSkillInput } from '../workflows/definitions.js';
+import type { RunSkillInput } from '../src/contracts/run.js';
 import { startProbeServer, type ProbeServer } from './helpers/probe-server.js';
 import { CLERK, eventually, failureOf, FIXTURE_SKILLS, historyEvents, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AuthzError, type Authorizer } from '../gateway/authz/authorizer.js';
 import { approveRun, getRunStatus, RunError, waitForResult } from '../src/skills/runs.js';
-import type { RunSkillInput } from '../workflows/definitions.js';
+import type { RunSkillInput } from '../src/contracts/run.js';
 import { startProbeServer, type ProbeServer } from './helpers/probe-server.js';
 import { CLERK, eventually, failureOf, FIXTURE_SKILLS, historyEvents, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';

@@ -18,7 +18,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { resourceUrl } from '../gateway/identity/resource-metadata.js';
-import { createTokenMinter } from '../gateway/idp/mint.js';
+import { createTokenMinter } from '../gateway/adapters/idp/mint.js';
 import { parseConfig } from '../src/config/load.js';
 import { descendants, type ProcInfo } from './helpers/proc.js';
 import { ROOT } from './helpers/workspace.js';
@@ -90,7 +90,7 @@ beforeAll(async () => {
   configFile = join(dir, 'skillgate.yaml');
   writeFileSync(configFile, stringify(workspace(repoConfig, { temporal: await freePort(), ui: await freePort() })));
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--config', configFile], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/main.ts', 'dev', '--config', configFile], {
     cwd: ROOT,
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],

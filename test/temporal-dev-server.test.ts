@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveTemporalExecutable } from '../src/runtime/temporal-binary.js';
-import { DEV_SERVER_ENV, DevServerError, startDevServer } from '../src/runtime/temporal-dev-server.js';
-import { startEmbeddedTemporal } from '../src/runtime/temporal.js';
-import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
+import { resolveTemporalExecutable } from '../src/app/runtime/temporal-binary.js';
+import { DEV_SERVER_ENV, DevServerError, startDevServer } from '../src/app/runtime/temporal-dev-server.js';
+import { startEmbeddedTemporal } from '../src/app/runtime/temporal.js';
+import { SEARCH_ATTRIBUTES } from '../src/contracts/search-attributes.js';
 import { alive, descendants } from './helpers/proc.js';
 
 const executable = resolveTemporalExecutable();

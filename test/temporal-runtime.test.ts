@@ -1,6 +1,6 @@
 import { inject, describe, expect, it } from 'vitest';
-import { connectTemporal, ensureSearchAttributes } from '../src/runtime/temporal.js';
-import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
+import { connectTemporal, ensureSearchAttributes } from '../src/app/runtime/temporal.js';
+import { SEARCH_ATTRIBUTES } from '../src/contracts/search-attributes.js';
 
 describe('temporal runtime', () => {
   it('has the skill search attributes registered on the test server', async () => {

@@ -13,10 +13,10 @@ import { stringify } from 'yaml';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../gateway/upstream/types.js';
 import { loadConfig } from '../src/config/load.js';
-import type { Diagnostic } from '../src/diagnostics.js';
+import type { Diagnostic } from '../src/shared/diagnostics.js';
 import { compileSkills, loadSkill, SkillCompileError } from '../src/skills/compile-all.js';
-import { contentHash } from '../src/skills/hash.js';
-import type { CompiledPlan } from '../src/skills/plan.js';
+import { contentHash } from '../src/shared/canonical-json.js';
+import type { CompiledPlan } from '../src/contracts/plan.js';
 import { PLANTED } from './fixtures/bad-skills/expected.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -53,7 +53,7 @@ function cli(...args: string[]): Promise<Ran> {
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', '--config', configFile, ...args],
+      ['--import', 'tsx', 'src/app/cli/main.ts', '--config', configFile, ...args],
       { cwd: ROOT, timeout: 60_000, env: { ...process.env, SKILLGATE_CONFIG: '' } },
       (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
     );

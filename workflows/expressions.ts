@@ -12,7 +12,8 @@
  * Pure module: no Node built-ins, no I/O (it runs in the workflow sandbox).
  */
 import { Environment } from '@marcbachmann/cel-js';
-import type { Json, ValueTemplate } from '../src/skills/plan.js';
+import type { ValueTemplate } from '../src/contracts/plan.js';
+import type { Json } from '../src/contracts/json.js';
 
 const env = new Environment({
   unlistedVariablesAreDyn: true,

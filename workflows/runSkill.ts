@@ -35,26 +35,25 @@ import {
   setHandler,
   TimeoutFailure,
 } from '@temporalio/workflow';
-import type * as activities from '../activities/index.js';
-import type { CallToolInput, CallToolOutput, VerifyApprovalOutput } from '../activities/types.js';
-import type { ApprovalSpec, Json, PlanStep, RetrySpec, ToolRef, ToolStep, ValueTemplate } from '../src/skills/plan.js';
-import {
-  type ApprovalDecision,
-  type ApprovalRecord,
-  approveUpdate,
-  type PendingApproval,
-  type RefusedApproval,
-  type RunFailureDetails,
-  type RunFailureType,
-  type RunSkillInput,
-  type RunSkillResult,
-  type RunStatus,
-  type StepState,
-  statusQuery,
-} from './definitions.js';
+import type { CallToolInput, CallToolOutput, SkillgateActivities, VerifyApprovalOutput } from '../src/contracts/activities.js';
+import type { Json } from '../src/contracts/json.js';
+import type { ApprovalSpec, PlanStep, RetrySpec, ToolRef, ToolStep, ValueTemplate } from '../src/contracts/plan.js';
+import type {
+  ApprovalDecision,
+  ApprovalRecord,
+  PendingApproval,
+  RefusedApproval,
+  RunFailureDetails,
+  RunFailureType,
+  RunSkillInput,
+  RunSkillResult,
+  RunStatus,
+  StepState,
+} from '../src/contracts/run.js';
+import { approveUpdate, statusQuery } from './definitions.js';
 import { evaluateCondition, type ExpressionContext, renderTemplate, stringify } from './expressions.js';
 
-type Activities = ReturnType<typeof activities.createActivities>;
+type Activities = SkillgateActivities;
 
 /**
  * patched() ids (docs/architecture.md, "Changing workflows/"). Runs recorded before a patch

@@ -3,13 +3,14 @@
  * `issue_credit` is side-effecting and dedupes by the caller's idempotency key
  * (`_meta["dev.skillgate/idempotency-key"]`), as a real core system dedupes by request id.
  */
+import { META_IDEMPOTENCY_KEY } from '../../src/contracts/meta.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { openStore, type Store } from '../store.js';
 
 /** The `_meta` key carrying the idempotency key of a tool call. */
-export const IDEMPOTENCY_META_KEY = 'dev.skillgate/idempotency-key';
+
 
 export interface Customer {
   customerId: string;
@@ -86,7 +87,7 @@ function fail(message: string): CallToolResult {
 }
 
 function idempotencyKey(meta: Record<string, unknown> | undefined): string | undefined {
-  const k = meta?.[IDEMPOTENCY_META_KEY];
+  const k = meta?.[META_IDEMPOTENCY_KEY];
   return typeof k === 'string' && k.length > 0 ? k : undefined;
 }
 

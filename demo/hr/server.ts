@@ -8,12 +8,13 @@
  * Skillgate gateway. (A stand-in until the token vault hands the HR system the user's own
  * downstream token; the server refuses calls that carry no user.)
  */
+import { META_USER } from '../../src/contracts/meta.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { openStore, type Store } from '../store.js';
 
-export const USER_META_KEY = 'dev.skillgate/user';
+
 
 export interface Employee {
   employeeId: string;
@@ -73,7 +74,7 @@ export function createHrServer(store: Store<HrData>): McpServer {
   );
 
   const caller = (meta: Record<string, unknown> | undefined): string | undefined => {
-    const u = meta?.[USER_META_KEY];
+    const u = meta?.[META_USER];
     return typeof u === 'string' && u ? u : undefined;
   };
 

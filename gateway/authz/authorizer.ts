@@ -6,8 +6,8 @@
  * revocation list.
  */
 import type { SkillgateConfig } from '../../src/config/schema.js';
-import { own } from '../../src/own.js';
-import type { Principal } from '../identity/principal.js';
+import { own } from '../../src/shared/own.js';
+import type { Principal } from '../../src/contracts/principal.js';
 import type { RevocationStore } from '../identity/revocations.js';
 import { explainDenial, type SideDecision } from '../policy/decision.js';
 import type { PolicyEngine } from '../policy/engine.js';

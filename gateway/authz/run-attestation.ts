@@ -15,8 +15,8 @@
  */
 import { createHash } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { canonicalJson } from '../../src/skills/hash.js';
-import type { Principal } from '../identity/principal.js';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
+import type { Principal } from '../../src/contracts/principal.js';
 
 /** Why an attestation was refused (one closed family). */
 export type AttestationErrorCode =

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { setOwn } from '../../src/own.js';
+import { setOwn } from '../../src/shared/own.js';
 
 export interface Revocation {
   /** ISO time of the revocation. */

@@ -21,10 +21,10 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify, type ProtectedHeaderParameters } from 'jose';
 import type { SkillgateConfig } from '../../src/config/schema.js';
-import { parseDuration } from '../../src/duration.js';
+import { parseDuration } from '../../src/shared/duration.js';
 import { AuthError } from './errors.js';
 import { type IssuerKeys, issuerKeys, type IssuerKeysOptions } from './jwks.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../../src/contracts/principal.js';
 import { LruCache } from './token-cache.js';
 
 export { AuthError, type AuthErrorCode } from './errors.js';

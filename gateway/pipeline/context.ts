@@ -2,9 +2,9 @@
  * What flows through the tool-call pipeline: one object per call, filled step by step.
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { Json } from '../../src/skills/plan.js';
+import type { Json } from '../../src/contracts/json.js';
 import type { Authorizer } from '../authz/authorizer.js';
-import type { Principal } from '../identity/principal.js';
+import type { Principal } from '../../src/contracts/principal.js';
 import type { UpstreamPool } from '../upstream/types.js';
 
 /** A request to call one upstream tool on behalf of a principal. */

@@ -1,4 +1,4 @@
-import type { Json } from '../../src/skills/plan.js';
+import type { Json } from '../../src/contracts/json.js';
 import type { PipelineStep } from './context.js';
 
 /**

@@ -1,4 +1,4 @@
-import { didYouMean } from '../../src/diagnostics.js';
+import { didYouMean } from '../../src/shared/diagnostics.js';
 import type { PipelineStep } from './context.js';
 import { ToolCallError } from './errors.js';
 

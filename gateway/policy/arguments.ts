@@ -25,7 +25,7 @@
  *
  * The declared types come from the workspace's `type Arguments = {…}` (see model.ts).
  */
-import { setOwn } from '../../src/own.js';
+import { setOwn } from '../../src/shared/own.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 
 /** The shape of `Arguments` as far as conversion cares (from the workspace schema). */

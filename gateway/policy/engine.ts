@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { isAuthorizedPartial, preparsePolicySet, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
 import type { LoadedConfig } from '../../src/config/load.js';
 import type { SkillgateConfig } from '../../src/config/schema.js';
-import type { Diagnostic } from '../../src/diagnostics.js';
+import type { Diagnostic } from '../../src/shared/diagnostics.js';
 import { emptyReads, mergeReads } from './analyze.js';
 import type { Decision, SideDecision } from './decision.js';
 import { PolicyLoadError } from './errors.js';

@@ -3,7 +3,7 @@
  * never throws — a problem while evaluating it denies that side and is recorded in the
  * decision (see decision.ts).
  */
-import { type Diagnostic, formatDiagnostic, sortDiagnostics } from '../../src/diagnostics.js';
+import { type Diagnostic, formatDiagnostic, sortDiagnostics } from '../../src/shared/diagnostics.js';
 
 /** Closed set of policy error codes. */
 export type PolicyErrorCode =

@@ -7,7 +7,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import type { Diagnostic } from '../../src/diagnostics.js';
+import type { Diagnostic } from '../../src/shared/diagnostics.js';
 
 export interface PolicyFiles {
   /** Absolute paths of `.cedar` files, in pattern order, each once. */

@@ -15,7 +15,7 @@ import {
   type DetailedError,
 } from '@cedar-policy/cedar-wasm/nodejs';
 import type { SkillgateConfig } from '../../src/config/schema.js';
-import { type Diagnostic, didYouMean } from '../../src/diagnostics.js';
+import { type Diagnostic, didYouMean } from '../../src/shared/diagnostics.js';
 import { type PolicyReads, policyReads } from './analyze.js';
 import { type ArgType, argTypeFromSchema } from './arguments.js';
 import { PolicyLoadError } from './errors.js';

@@ -34,7 +34,7 @@
  * (`type Arguments = { amount?: decimal, … };`, see arguments.ts for how JSON is typed);
  * without one it is the empty record, and a policy reading an argument fails validation.
  */
-import type { Principal } from '../identity/principal.js';
+import type { Principal } from '../../src/contracts/principal.js';
 
 /** Cedar namespace of every Skillgate entity type and action. */
 export const NAMESPACE = 'Skillgate';

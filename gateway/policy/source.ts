@@ -8,7 +8,7 @@
  * where they were — so a validation error later in the pipeline still points into the file.
  */
 import { policyToJson, templateToJson, type DetailedError, type PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
-import type { Diagnostic } from '../../src/diagnostics.js';
+import type { Diagnostic } from '../../src/shared/diagnostics.js';
 
 /** A policy as written in a file. */
 export interface SourcePolicy {

@@ -16,7 +16,7 @@ import {
 import type { LoadedConfig } from '../../src/config/load.js';
 import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
 import { resolveSecretMap, type SecretContext } from '../../src/config/secrets.js';
-import type { Json } from '../../src/skills/plan.js';
+import type { Json } from '../../src/contracts/json.js';
 import { HttpClientTransport, SessionExpiredError } from './http-transport.js';
 import { type UpstreamCallOptions, UpstreamError, type UpstreamPool } from './types.js';
 

@@ -3,7 +3,7 @@
  * connections (one per configured server and process), never a process per call.
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { Json } from '../../src/skills/plan.js';
+import type { Json } from '../../src/contracts/json.js';
 
 /** Error codes of the upstream family (jose-style: one closed union, narrowed by `code`). */
 export type UpstreamErrorCode =

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { type Diagnostic, didYouMean, formatDiagnostic, positionOf } from '../diagnostics.js';
+import { type Diagnostic, didYouMean, formatDiagnostic, positionOf } from '../shared/diagnostics.js';
 import { configSchema, type SkillgateConfig } from './schema.js';
 import { checkSecretValue, checkServerSecrets, type SecretError, type SecretErrorCode } from './secrets.js';
 

@@ -6,12 +6,12 @@ import { existsSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../config/load.js';
-import { type Diagnostic, didYouMean } from '../diagnostics.js';
-import { parseDuration } from '../duration.js';
+import { type Diagnostic, didYouMean } from '../shared/diagnostics.js';
+import { parseDuration } from '../shared/duration.js';
 import { fetchCatalog, type ToolCatalog } from './catalog.js';
 import { type CompileOptions, type CompileResult, compileSkill } from './compile.js';
 import { findSkillDirs, referencedServers, SKILL_FILE } from './load.js';
-import type { CompiledPlan } from './plan.js';
+import type { CompiledPlan } from '../contracts/plan.js';
 
 const SKILL_NAME_RE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 

@@ -4,8 +4,8 @@
  */
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { isMap, isScalar, type Node, type Scalar, type YAMLMap } from 'yaml';
-import { type Diagnostic, didYouMean, positionOf } from '../diagnostics.js';
-import { parseDuration } from '../duration.js';
+import { type Diagnostic, didYouMean, positionOf } from '../shared/diagnostics.js';
+import { parseDuration } from '../shared/duration.js';
 import {
   EXPRESSION_ROOTS,
   ExpressionSyntaxError,
@@ -14,21 +14,11 @@ import {
 } from '../../workflows/expressions.js';
 import type { ToolCatalog } from './catalog.js';
 import { checkFrontmatter } from './frontmatter.js';
-import { contentHash } from './hash.js';
+import { contentHash } from '../shared/canonical-json.js';
 import { readSkill, type YamlSource } from './load.js';
 import { ajv, checkSchema } from './schema-check.js';
-import type {
-  ApprovalSpec,
-  CompensationSpec,
-  CompiledPlan,
-  Json,
-  JsonSchema,
-  PlanOutput,
-  PlanStep,
-  RetrySpec,
-  ToolRef,
-  ValueTemplate,
-} from './plan.js';
+import type { ApprovalSpec, CompensationSpec, CompiledPlan, PlanOutput, PlanStep, RetrySpec, ToolRef, ValueTemplate } from '../contracts/plan.js';
+import type { Json, JsonSchema } from '../contracts/json.js';
 
 export interface CompileOptions {
   /** Per-attempt timeout of tool steps without `timeout:` (config defaults.stepTimeout). */

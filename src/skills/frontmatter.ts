@@ -3,7 +3,7 @@
  * can read a Skillgate skill as a plain Agent Skill.
  */
 import { isMap, isScalar } from 'yaml';
-import { type Diagnostic, didYouMean, positionOf } from '../diagnostics.js';
+import { type Diagnostic, didYouMean, positionOf } from '../shared/diagnostics.js';
 import type { YamlSource } from './load.js';
 
 /** The only top-level keys the specification allows. */

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Document, LineCounter, parseDocument } from 'yaml';
-import type { Diagnostic } from '../diagnostics.js';
+import type { Diagnostic } from '../shared/diagnostics.js';
 
 export const SKILL_FILE = 'SKILL.md';
 export const PLAN_FILE = 'plan.yaml';

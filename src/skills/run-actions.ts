@@ -25,12 +25,12 @@ import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { AuthzError, type Authorizer } from '../../gateway/authz/authorizer.js';
 import type { RunAttestor } from '../../gateway/authz/run-attestation.js';
-import type { Principal } from '../../gateway/identity/principal.js';
+import type { Principal } from '../contracts/principal.js';
 import { type Logger, refusal } from '../../gateway/log.js';
 import type { AuthorizationRequest } from '../../gateway/policy/model.js';
-import type { ApprovalRecord, RunSkillResult, RunStatus } from '../../workflows/definitions.js';
+import type { ApprovalRecord, RunSkillResult, RunStatus } from '../contracts/run.js';
 import type { CompiledSkill } from './compile-all.js';
-import type { Json } from './plan.js';
+import type { Json } from '../contracts/json.js';
 import { approveRun, getRunStatus, RunError, type RunErrorCode, type RunFacts, runFacts, startSkillRun, validateInputs, waitForResult } from './runs.js';
 
 /** The HTTP status of each refusal (adapters that speak HTTP use this table, nothing else). */

@@ -11,7 +11,6 @@ import { type Client, WorkflowFailedError, type WorkflowHandleWithStartDetails, 
 import {
   ApplicationFailure,
   CancelledFailure,
-  defineSearchAttributeKey,
   TerminatedFailure,
   TimeoutFailure,
   TypedSearchAttributes,
@@ -22,21 +21,24 @@ import {
 } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { RunAttestor } from '../../gateway/authz/run-attestation.js';
-import type { Principal } from '../../gateway/identity/principal.js';
-import type { runSkill } from '../../workflows/runSkill.js';
+import type { Principal } from '../contracts/principal.js';
 import {
+  APPROVE_UPDATE,
   type ApprovalDecision,
   type ApprovalRecord,
-  approveUpdate,
+  RUN_WORKFLOW_TYPE,
   type RunFailureDetails,
   type RunFailureType,
   type RunSkillInput,
   type RunSkillResult,
+  type RunSkillWorkflow,
   type RunStatus,
-  statusQuery,
-} from '../../workflows/definitions.js';
-import { didYouMean } from '../diagnostics.js';
-import type { CompiledPlan, Json } from './plan.js';
+  STATUS_QUERY,
+} from '../contracts/run.js';
+import { RUN_SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
+import { didYouMean } from '../shared/diagnostics.js';
+import type { CompiledPlan } from '../contracts/plan.js';
+import type { Json } from '../contracts/json.js';
 
 // ajv-formats is CommonJS with a default export that TypeScript's NodeNext view types as the module.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -99,14 +101,6 @@ export class RunError extends Error {
   }
 }
 
-/** The Keyword search attributes of a run (ids only, no PII). */
-export const runSearchAttributes = {
-  skillName: defineSearchAttributeKey('SkillName', 'KEYWORD'),
-  userId: defineSearchAttributeKey('UserId', 'KEYWORD'),
-  agentId: defineSearchAttributeKey('AgentId', 'KEYWORD'),
-  gateway: defineSearchAttributeKey('Gateway', 'KEYWORD'),
-  workspace: defineSearchAttributeKey('Workspace', 'KEYWORD'),
-} as const;
 
 const ajv = addFormats(new Ajv2020({ allErrors: true, useDefaults: true, strict: false }));
 const validators = new WeakMap<object, ValidateFunction>();
@@ -192,7 +186,7 @@ export interface StartRunOptions {
  *   principal, workspace: 'acme-bank', gateway: 'credit-desk', taskQueue: 'skillgate' });
  * const result = await waitForResult(client, handle.workflowId);
  */
-export async function startSkillRun(client: Client, opts: StartRunOptions): Promise<WorkflowHandleWithStartDetails<typeof runSkill>> {
+export async function startSkillRun(client: Client, opts: StartRunOptions): Promise<WorkflowHandleWithStartDetails<RunSkillWorkflow>> {
   const inputs = validateInputs(opts.plan, opts.inputs);
   const args: RunSkillInput = {
     plan: opts.plan,
@@ -213,7 +207,7 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
     inputs,
   });
   try {
-    return await client.workflow.start<typeof runSkill>('runSkill', {
+    return await client.workflow.start<RunSkillWorkflow>(RUN_WORKFLOW_TYPE, {
       taskQueue: opts.taskQueue,
       workflowId,
       args: [args],
@@ -223,19 +217,19 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       memo: { planHash: opts.planHash, skillVersion: opts.plan.skill.version },
       typedSearchAttributes: new TypedSearchAttributes([
-        { key: runSearchAttributes.skillName, value: opts.plan.skill.name },
-        { key: runSearchAttributes.userId, value: opts.principal.user.id },
-        { key: runSearchAttributes.agentId, value: opts.principal.agent.id },
-        { key: runSearchAttributes.gateway, value: opts.gateway },
-        { key: runSearchAttributes.workspace, value: opts.workspace },
+        { key: RUN_SEARCH_ATTRIBUTES.skillName, value: opts.plan.skill.name },
+        { key: RUN_SEARCH_ATTRIBUTES.userId, value: opts.principal.user.id },
+        { key: RUN_SEARCH_ATTRIBUTES.agentId, value: opts.principal.agent.id },
+        { key: RUN_SEARCH_ATTRIBUTES.gateway, value: opts.gateway },
+        { key: RUN_SEARCH_ATTRIBUTES.workspace, value: opts.workspace },
       ]),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError && opts.workflowId) {
       // Finished earlier under the same id: that run is the answer.
-      const handle = client.workflow.getHandle<typeof runSkill>(workflowId);
+      const handle = client.workflow.getHandle<RunSkillWorkflow>(workflowId);
       const { runId } = await handle.describe();
-      return Object.assign(client.workflow.getHandle<typeof runSkill>(workflowId, runId), { firstExecutionRunId: runId, eagerlyStarted: false });
+      return Object.assign(client.workflow.getHandle<RunSkillWorkflow>(workflowId, runId), { firstExecutionRunId: runId, eagerlyStarted: false });
     }
     throw err;
   }
@@ -247,7 +241,7 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
  */
 export async function waitForResult(client: Client, workflowId: string): Promise<RunSkillResult> {
   try {
-    return await client.workflow.getHandle<typeof runSkill>(workflowId).result();
+    return await client.workflow.getHandle<RunSkillWorkflow>(workflowId).result();
   } catch (err) {
     if (err instanceof WorkflowFailedError) throw runFailure(err);
     throw notFound(err, workflowId);
@@ -280,7 +274,7 @@ function notFound(err: unknown, workflowId: string): unknown {
  */
 export async function approveRun(client: Client, workflowId: string, decision: ApprovalDecision): Promise<ApprovalRecord> {
   try {
-    return await client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [decision] });
+    return await client.workflow.getHandle(workflowId).executeUpdate<ApprovalRecord, [ApprovalDecision]>(APPROVE_UPDATE, { args: [decision] });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const refused = err.cause instanceof ApplicationFailure && err.cause.type === 'ApprovalRefused';
@@ -303,7 +297,7 @@ export async function approveRun(client: Client, workflowId: string, decision: A
 /** The run's status (per-step states, pending and refused approvals, failure reason), from the workflow itself. */
 export async function getRunStatus(client: Client, workflowId: string): Promise<RunStatus> {
   try {
-    const st = await client.workflow.getHandle(workflowId).query(statusQuery);
+    const st = await client.workflow.getHandle(workflowId).query<RunStatus>(STATUS_QUERY);
     // Runs recorded before refusals were kept answer without the list.
     return { ...st, refusedApprovals: st.refusedApprovals ?? [] };
   } catch (err) {
@@ -334,7 +328,7 @@ export async function runFacts(client: Client, workflowId: string, workspace: st
     if (err instanceof WorkflowNotFoundError) throw missing();
     throw err;
   }
-  if (described.type !== 'runSkill') throw missing();
+  if (described.type !== RUN_WORKFLOW_TYPE) throw missing();
   const page = await client.workflowService.getWorkflowExecutionHistory({
     namespace: client.options.namespace,
     execution: { workflowId, runId: described.runId },

@@ -12,18 +12,18 @@ import type { Authorizer } from '../../gateway/authz/authorizer.js';
 import { ALLOW_ALL } from './allow-all.js';
 import { createRunAttestor, type RunAttestor } from '../../gateway/authz/run-attestation.js';
 import { loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
-import type { Principal } from '../../gateway/identity/principal.js';
+import type { Principal } from '../../src/contracts/principal.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../src/config/load.js';
-import { formatDiagnostic } from '../../src/diagnostics.js';
-import { createSkillWorker } from '../../src/runtime/worker.js';
+import { formatDiagnostic } from '../../src/shared/diagnostics.js';
+import { createSkillWorker } from '../../src/temporal/worker.js';
 import { fetchCatalog } from '../../src/skills/catalog.js';
 import { compileOptions } from '../../src/skills/compile-all.js';
 import { compileSkill } from '../../src/skills/compile.js';
-import type { CompiledPlan } from '../../src/skills/plan.js';
+import type { CompiledPlan } from '../../src/contracts/plan.js';
 import { approveRun, getRunStatus, RunError, startSkillRun, waitForResult } from '../../src/skills/runs.js';
-import type { ApprovalDecision, ApprovalRecord } from '../../workflows/definitions.js';
+import type { ApprovalDecision, ApprovalRecord } from '../../src/contracts/run.js';
 import { expect } from 'vitest';
 
 // Failed runs are what many tests expect: keep the worker's per-run warnings out of the output.

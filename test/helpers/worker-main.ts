@@ -12,7 +12,7 @@ import { createRunAttestor } from '../../gateway/authz/run-attestation.js';
 import { loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createSkillWorker } from '../../src/runtime/worker.js';
+import { createSkillWorker } from '../../src/temporal/worker.js';
 import { ALLOW_ALL } from './allow-all.js';
 
 const [configFile, taskQueue] = process.argv.slice(2);

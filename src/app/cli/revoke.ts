@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { openRevocations } from '../../../gateway/identity/revocations.js';
+import { configFrom } from './context.js';
+import { CliError } from './errors.js';
+
+/**
+ * `skillgate revoke --user <id>`: stop a user at once — every gateway refuses their requests
+ * and their running skills fail at the next step (and compensate). `--restore` lifts it.
+ */
+export function register(program: Command): void {
+  program
+    .command('revoke')
+    .description("revoke a user: their next request and their running skills' next step are refused")
+    .option('--user <id>', 'the user id (token `sub`)')
+    .option('--reason <text>', 'kept with the revocation')
+    .option('--restore', 'lift the revocation instead')
+    .option('--list', 'list revoked users')
+    .action((opts: { user?: string; reason?: string; restore?: boolean; list?: boolean }, cmd: Command) => {
+      const loaded = configFrom(cmd);
+      const store = openRevocations(loaded.path(loaded.config.stateDir));
+      if (opts.list) {
+        const all = store.list();
+        const ids = Object.keys(all);
+        if (ids.length === 0) process.stdout.write('no revoked users\n');
+        for (const id of ids) process.stdout.write(`${id}\trevoked ${all[id]!.at} by ${all[id]!.by}${all[id]!.reason ? `: ${all[id]!.reason}` : ''}\n`);
+        return;
+      }
+      if (!opts.user) throw new CliError('--user <id> is required (or --list)', 2);
+      if (opts.restore) {
+        if (!store.restore(opts.user)) throw new CliError(`user "${opts.user}" is not revoked`, 1);
+        process.stdout.write(`restored ${opts.user}\n`);
+        return;
+      }
+      store.revoke(opts.user, { by: process.env.USER ?? 'cli', ...(opts.reason ? { reason: opts.reason } : {}) });
+      process.stdout.write(`revoked ${opts.user}: refused from the next request and the next skill step on (${store.file})\n`);
+    });
+}

@@ -1,0 +1,61 @@
+/**
+ * The CLI's way to the run-actions service (src/skills/run-actions.ts): the workspace's
+ * governance (Cedar, revocations, run key), a Temporal client, the structured log. `run`,
+ * `approve`, `cancel` and `status` are thin commands over it; refusals are logged to the
+ * runtime's log with `component: cli`, like the gateway's.
+ *
+ * The CLI acts for a workspace user named with `--as`: whoever can run it has the state
+ * folder (the run key) and Temporal, i.e. operator access to this machine — it is an
+ * operator's tool, not a way around the AND-gate: every action is checked for that user and
+ * agent exactly as if it came through a gateway.
+ */
+import type { Principal } from '../../contracts/principal.js';
+import { createLogger } from '../../../gateway/log.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { createGovernance } from '../runtime/front-door.js';
+import type { CompiledSkill } from '../../skills/compile-all.js';
+import { createRunActions, type RunActions } from '../../skills/run-actions.js';
+import { RunError } from '../../skills/runs.js';
+import { CliError } from './errors.js';
+import { connectClient, workspaceUser } from './context.js';
+
+/** Run `fn` with the service; a RunError becomes a message and exit 1. */
+export async function withRunActions<T>(
+  loaded: LoadedConfig,
+  skills: ReadonlyMap<string, CompiledSkill>,
+  fn: (actions: RunActions) => Promise<T>,
+): Promise<T> {
+  const { config } = loaded;
+  const d = config.logging.destination;
+  const { logger, flush } = createLogger({ destination: d === 'stderr' || d === 'stdout' ? d : loaded.path(d), level: config.logging.level });
+  const governance = createGovernance(loaded, { watch: false });
+  const temporal = await connectClient(loaded);
+  try {
+    const actions = createRunActions({
+      client: temporal.client,
+      workspace: config.workspace,
+      taskQueue: config.temporal.taskQueue,
+      authorizer: governance.authorizer,
+      attestor: governance.attestor,
+      skills: () => skills,
+      log: logger.child({ component: 'cli' }),
+    });
+    return await fn(actions);
+  } catch (err) {
+    // The operator at this terminal may see which rule decided (an agent never does).
+    if (err instanceof RunError) throw new CliError(err.extra.denial ? `${err.message} (${err.extra.denial.code}: ${err.extra.denial.detail})` : err.message, 1);
+    throw err;
+  } finally {
+    governance.close();
+    await temporal.close();
+    flush();
+  }
+}
+
+/** The principal a CLI command acts as: a workspace user (`--as`) and an agent of `gateway` (`--agent`, default its first). */
+export function actingPrincipal(loaded: LoadedConfig, gateway: string, userId: string, agentId?: string): Principal {
+  const gw = Object.hasOwn(loaded.config.gateways, gateway) ? loaded.config.gateways[gateway] : undefined;
+  const agent = agentId ?? gw?.agents[0];
+  if (!agent) throw new CliError(`gateway "${gateway}" lists no agents: pass --agent <id> or add one to gateways.${gateway}.agents`, 2);
+  return { user: workspaceUser(loaded, userId), agent: { id: agent } };
+}

@@ -1,0 +1,154 @@
+/**
+ * `skillgate run <skill> --input <json|@file> [--wait]`: compile a skill of the workspace and
+ * start a run of it on Temporal; print the workflow id, or with --wait the result.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { LoadedConfig } from '../../config/load.js';
+import { formatDiagnostic, sortDiagnostics } from '../../shared/diagnostics.js';
+import { loadSkill, SkillCompileError } from '../../skills/compile-all.js';
+import type { StartedRun } from '../../skills/run-actions.js';
+import { RunError } from '../../skills/runs.js';
+import { configFrom, withPool } from './context.js';
+import { CliError } from './errors.js';
+import { actingPrincipal, withRunActions } from './run-actions.js';
+
+interface RunOptions {
+  input?: string;
+  wait?: boolean;
+  as?: string;
+  agent?: string;
+  gateway?: string;
+  workflowId?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('start a run of a skill (compiled from skillsDir) and print its workflow id; with --wait, its result')
+    .argument('<skill>', 'skill name (folder under skillsDir)')
+    .option('-i, --input <json|@file>', 'the run inputs: a JSON object, or @path to a JSON file', '{}')
+    .option('-w, --wait', 'wait for the run to finish; print its outputs (JSON) or why it failed (exit 1)')
+    .option('--as <user>', 'the user the run acts for, a key of `users` in skillgate.yaml (default: $SKILLGATE_USER, else the first user listed there)')
+    .option('--agent <id>', 'the agent acting for the user (default: the first agent of the gateway)')
+    .option('--gateway <name>', 'the gateway the run is started on (default: the first gateway exposing the skill)')
+    .option('--workflow-id <id>', 'workflow id (default skill-<name>-<uuid>); reusing one returns the run already started')
+    .addHelpText(
+      'after',
+      '\nTemporal: $TEMPORAL_ADDRESS, else temporal.address, else the embedded dev server (127.0.0.1:<temporal.dev.port>).\n' +
+        'A worker must be running (`skillgate dev`) for the run to progress.\n\n' +
+        'Example:\n  skillgate run credit-issuance --input \'{"customerId":"C-1001","amount":5000}\' --wait --as loan-clerk',
+    )
+    .action(async (skillName: string, opts: RunOptions, cmd: Command) => {
+      const loaded = configFrom(cmd);
+      const inputs = parseInput(opts.input ?? '{}');
+      const gateway = opts.gateway ?? gatewayOfSkill(loaded, skillName);
+      const userId = opts.as ?? (process.env.SKILLGATE_USER || undefined) ?? Object.keys(loaded.config.users)[0];
+      if (!userId) throw new CliError(`no user to act for: pass --as <user> (${loaded.file} lists no users)`, 2);
+      const principal = actingPrincipal(loaded, gateway, userId, opts.agent);
+
+      const skill = await withPool(loaded, async (pool) => {
+        try {
+          return await loadSkill(loaded, pool, skillName);
+        } catch (err) {
+          if (err instanceof SkillCompileError) {
+            for (const d of sortDiagnostics(err.diagnostics)) process.stderr.write(`${formatDiagnostic(d)}\n`);
+            throw new CliError(err.message, 1);
+          }
+          throw err;
+        }
+      });
+
+      await withRunActions(loaded, new Map([[skillName, skill]]), async (actions) => {
+        let run;
+        try {
+          // The same AND-gate as an agent's call: both identities may run this skill on this gateway.
+          run = await actions.start(principal, gateway, skillName, inputs, opts.workflowId ? { workflowId: opts.workflowId } : {});
+        } catch (err) {
+          if (err instanceof RunError && err.code === 'ERR_RUN_NOT_PERMITTED') {
+            throw new CliError(`${principal.user.id} via ${principal.agent.id} on ${gateway}: ${err.message} (${err.extra.denial?.code ?? err.code}: ${err.extra.denial?.detail ?? ''})`, 1);
+          }
+          throw err;
+        }
+        if (!opts.wait) {
+          process.stdout.write(`${run.workflowId}\n`);
+          return;
+        }
+        process.stderr.write(`skillgate: started ${run.workflowId} as ${principal.user.id} (agent ${principal.agent.id}); waiting…\n`);
+        const stopHints = announceApprovals(run, loaded);
+        try {
+          const result = await run.result();
+          process.stdout.write(`${JSON.stringify(result.outputs, null, 2)}\n`);
+        } catch (err) {
+          if (err instanceof RunError) throw new CliError(`run ${run.workflowId} failed (${err.failureType ?? err.code}): ${err.message}`, 1);
+          throw err;
+        } finally {
+          stopHints();
+        }
+      });
+    });
+}
+
+/** The gateway a CLI run is recorded on: the first that exposes the skill; none is a clear error. */
+function gatewayOfSkill(loaded: LoadedConfig, skill: string): string {
+  const found = Object.entries(loaded.config.gateways).find(([, g]) => g.skills.includes(skill))?.[0];
+  if (found) return found;
+  const names = Object.keys(loaded.config.gateways);
+  throw new CliError(
+    `skill "${skill}" is enabled on no gateway, so no one may run it: add it to \`gateways.<name>.skills\` in ${loaded.file}` +
+      (names.length ? ` (gateways: ${names.join(', ')})` : ' (it has no gateways yet)') +
+      ', or pass --gateway <name> of one that lists it',
+    1,
+  );
+}
+
+/** `--input` as JSON text or `@file`. */
+function parseInput(arg: string): unknown {
+  let text = arg;
+  let where = '--input';
+  if (arg.startsWith('@')) {
+    where = arg.slice(1);
+    try {
+      text = readFileSync(where, 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read the input file ${where}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+    }
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`${where} is not valid JSON: ${(err as Error).message}`, 2);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new CliError(`${where} must be a JSON object of inputs`, 2);
+  return value;
+}
+
+/** While waiting, tell the person at the terminal once per approval what it waits for and how to give it. */
+function announceApprovals(run: StartedRun, loaded: LoadedConfig): () => void {
+  const announced = new Set<string>();
+  let stopped = false;
+  const timer = setInterval(() => {
+    run.status().then(
+      (s) => {
+        for (const p of s.pendingApprovals) {
+          if (stopped || announced.has(p.stepId)) continue;
+          announced.add(p.stepId);
+          const approvers = Object.entries(loaded.config.users)
+            .filter(([, u]) => u.roles.includes(p.role))
+            .map(([id]) => id);
+          process.stderr.write(
+            `skillgate: step "${p.stepId}" awaits approval by a ${p.role}: ${p.message}\n` +
+              `  skillgate approve ${run.workflowId} --as ${approvers[0] ?? '<user>'} [--reject --comment <why>]\n`,
+          );
+        }
+      },
+      () => {},
+    );
+  }, 1000);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}

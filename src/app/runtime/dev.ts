@@ -1,0 +1,335 @@
+/**
+ * The embedded runtime behind `skillgate dev` / `npm start`: Temporal (embedded dev server or
+ * the cluster in TEMPORAL_ADDRESS), the upstream MCP servers, the compiled skills and the
+ * worker, started in that order and stopped in reverse.
+ *
+ * Kept free of process concerns (signals, exit codes, printing) so that the CLI and tests can
+ * drive it in-process, and so that the gateway and the dev IdP can join it as further parts.
+ */
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../../activities/index.js';
+import { createLogger, type Logger } from '../../../gateway/log.js';
+import { createUpstreamPool } from '../../../gateway/upstream/pool.js';
+import type { UpstreamPool } from '../../../gateway/upstream/types.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { isStdioServer } from '../../config/schema.js';
+import { type Diagnostic, formatDiagnostic } from '../../shared/diagnostics.js';
+import { compileAllSkills, type CompiledSkill } from '../../skills/compile-all.js';
+import { createGovernance, startGateway } from './front-door.js';
+import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
+import { createSkillWorker } from '../../temporal/worker.js';
+
+export interface DevRuntimeOptions {
+  /** Environment to read TEMPORAL_ADDRESS from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Progress lines while starting and stopping (default: dropped). */
+  log?: (line: string) => void;
+  /** Bound on each stop phase (worker drain, upstream close, Temporal teardown); default 15 s. */
+  stopTimeoutMs?: number;
+  /** Port of the MCP front door (default: $SKILLGATE_PORT, else the port of `publicUrl`, 8787); 0 picks a free one. */
+  port?: number;
+  /**
+   * The structured log (refusals, denials, runs started, approvals). Default: JSON lines to
+   * `logging.destination` of the config (`.skillgate/logs/skillgate.log`).
+   */
+  logger?: Logger;
+}
+
+/** One upstream MCP server as the banner shows it. */
+export type ServerInfo =
+  | { name: string; transport: 'stdio' | 'http'; ok: true; tools: number }
+  | { name: string; transport: 'stdio' | 'http'; ok: false; error: string };
+
+/** What runs where: the banner's content, also returned to in-process callers and tests. */
+export interface DevRuntimeInfo {
+  workspace: string;
+  configFile: string;
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    embedded: boolean;
+    uiUrl?: string;
+    dbFile?: string;
+    /** Where the Temporal CLI came from (embedded only). */
+    executable?: string;
+    /** Search attributes this start registered on an external cluster. */
+    registeredSearchAttributes: string[];
+  };
+  servers: ServerInfo[];
+  skills: Array<{ name: string; version: string; planHash: string }>;
+  /** Problems of skills that were left out (and of the skills folder itself). */
+  skillDiagnostics: Diagnostic[];
+  stateDir: string;
+  /** Where the structured log goes: a file, `stderr` / `stdout`, or `(in-process)` when the caller gave a logger. */
+  logDestination: string;
+  /**
+   * Network endpoints served by this process (MCP front door, dev IdP, …), shown in the
+   * banner. Empty until the gateway joins the runtime.
+   */
+  endpoints: Array<{ name: string; url: string }>;
+  /** Ready-to-paste commands for a first try. */
+  tryIt: string[];
+}
+
+export interface DevRuntime {
+  info: DevRuntimeInfo;
+  temporal: TemporalRuntime;
+  pool: UpstreamPool;
+  /** Settles when the runtime has stopped: after stop(), or rejects when the worker fails. */
+  done: Promise<void>;
+  /** Stop everything in reverse order. Idempotent; never throws (problems go to `log`). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start the whole local runtime for a loaded workspace.
+ *
+ * @example
+ * const rt = await startDevRuntime(loadConfig('skillgate.yaml'), { log: console.error });
+ * console.log(formatBanner(rt.info));
+ * process.once('SIGINT', () => void rt.stop());
+ * await rt.done;
+ */
+export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOptions = {}): Promise<DevRuntime> {
+  const { config } = loaded;
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? (() => {});
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
+  const cleanups: Array<{ what: string; run: () => Promise<void> }> = [];
+
+  const unwind = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await withTimeout(c.run(), stopTimeoutMs, `stopping ${c.what}`);
+      } catch (err) {
+        log(`warning: ${(err as Error).message}`);
+      }
+    }
+  };
+
+  let logger: Logger;
+  let logDestination: string;
+  if (opts.logger) {
+    logger = opts.logger;
+    logDestination = '(in-process)';
+  } else {
+    const d = config.logging.destination;
+    logDestination = d === 'stderr' || d === 'stdout' ? d : loaded.path(d);
+    const created = createLogger({ destination: logDestination, level: config.logging.level });
+    logger = created.logger;
+    cleanups.push({ what: 'the log', run: async () => created.flush() });
+  }
+
+  try {
+    const address = env.TEMPORAL_ADDRESS || config.temporal.address;
+    const { namespace, taskQueue, dev } = config.temporal;
+    let temporal: TemporalRuntime;
+    if (address) {
+      log(`connecting to Temporal at ${address} (namespace ${namespace})…`);
+      temporal = await connectTemporal(address, { namespace });
+    } else {
+      log(`starting the embedded Temporal dev server on 127.0.0.1:${dev.port}…`);
+      temporal = await startEmbeddedTemporal({
+        port: dev.port,
+        uiPort: dev.uiPort,
+        dbFile: loaded.path(dev.dbFile),
+        namespace,
+      });
+    }
+    cleanups.push({ what: 'Temporal', run: () => temporal.close() });
+
+    log('connecting to the upstream MCP servers…');
+    const pool = createUpstreamPool(loaded);
+    cleanups.push({ what: 'the upstream MCP servers', run: () => pool.close() });
+    const servers = await describeServers(loaded, pool);
+
+    log('compiling skills…');
+    const compiled = await compileAllSkills(loaded, pool);
+    const skillMap = new Map<string, CompiledSkill>(compiled.skills.map((s) => [s.plan.skill.name, s]));
+
+    // One AND-gate for the front door and for every skill step the worker runs.
+    const governance = createGovernance(loaded, { log });
+    cleanups.push({ what: 'the policy watcher', run: async () => governance.close() });
+
+    const worker: Worker = await createSkillWorker({
+      connection: temporal.nativeConnection,
+      namespace,
+      taskQueue,
+      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor }),
+    });
+    const running = worker.run();
+    // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
+    running.catch(() => {});
+    cleanups.push({
+      what: 'the worker',
+      run: async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => {});
+      },
+    });
+
+    const port = opts.port ?? (env.SKILLGATE_PORT ? Number(env.SKILLGATE_PORT) : Number(new URL(config.publicUrl).port || 80));
+    log(`starting the MCP front door on 127.0.0.1:${port}…`);
+    const gateway = await startGateway({
+      loaded,
+      pool,
+      governance,
+      temporal: { client: temporal.client, taskQueue },
+      skills: () => skillMap,
+      port,
+      log: logger,
+    }).catch((err: unknown) => {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EADDRINUSE') {
+        throw new RuntimeError('ERR_PORT_IN_USE', `port ${port} for the MCP front door is in use: stop whatever holds it, or set SKILLGATE_PORT (and publicUrl) to another port`, { cause: err });
+      }
+      throw err;
+    });
+    cleanups.push({ what: 'the MCP front door', run: () => gateway.close() });
+
+    const info: DevRuntimeInfo = {
+      workspace: config.workspace,
+      configFile: loaded.file,
+      temporal: {
+        address: temporal.address,
+        namespace,
+        taskQueue,
+        embedded: temporal.embedded,
+        uiUrl: temporal.uiUrl,
+        dbFile: temporal.dbFile,
+        executable: temporal.executable ? describeExecutable(temporal.executable) : undefined,
+        registeredSearchAttributes: temporal.registeredSearchAttributes,
+      },
+      servers,
+      skills: compiled.skills.map((s) => ({ name: s.plan.skill.name, version: s.plan.skill.version, planHash: s.hash })),
+      skillDiagnostics: compiled.diagnostics,
+      stateDir: loaded.path(config.stateDir),
+      logDestination,
+      endpoints: [
+        ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
+        ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
+        { name: 'health', url: `${gateway.url}/healthz` },
+      ],
+      tryIt: [...tokenCommands(config), ...tryItCommands(compiled.skills.map((s) => s.plan.skill.name))],
+    };
+
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> => (stopping ??= unwind());
+    const done = running.then(
+      () => stop(),
+      async (err: unknown) => {
+        await stop();
+        throw err;
+      },
+    );
+    return { info, temporal, pool, done, stop };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+/** Lists each server's tools once, so the banner can show counts and unreachable servers. */
+async function describeServers(loaded: LoadedConfig, pool: UpstreamPool): Promise<ServerInfo[]> {
+  return Promise.all(
+    Object.entries(loaded.config.servers).map(async ([name, server]): Promise<ServerInfo> => {
+      const transport = isStdioServer(server) ? 'stdio' : 'http';
+      try {
+        const tools = await pool.listTools(name);
+        return { name, transport, ok: true, tools: tools.length };
+      } catch (err) {
+        return { name, transport, ok: false, error: (err as Error).message };
+      }
+    }),
+  );
+}
+
+/** Ready-to-paste token commands: one per gateway (its first agent), plus the intern/CEO pair on HR. */
+function tokenCommands(config: LoadedConfig['config']): string[] {
+  if (!config.identity.devIdp) return [];
+  const lines: string[] = [];
+  const users = Object.keys(config.users);
+  for (const [name, g] of Object.entries(config.gateways)) {
+    const agent = g.agents[0];
+    if (!agent) continue;
+    const user = name === 'hr-desk' && users.includes('intern') ? 'intern' : name === 'credit-desk' && users.includes('loan-clerk') ? 'loan-clerk' : users[0];
+    if (user) lines.push(`npx skillgate token --user ${user} --agent ${agent} --gateway ${name}   # Bearer token for ${name}`);
+  }
+  return lines;
+}
+
+function tryItCommands(skills: string[]): string[] {
+  const lines: string[] = [];
+  if (skills.includes('credit-issuance')) {
+    lines.push(
+      `npx skillgate run credit-issuance --input '{"customerId":"C-1001","amount":5000}' --wait`,
+      `npx skillgate run credit-issuance --input '{"customerId":"C-1001","amount":25000}'   # waits for approval`,
+      'npx skillgate approve <workflowId> --as credit-officer',
+    );
+  } else if (skills[0]) {
+    lines.push(`npx skillgate run ${skills[0]} --input '{…}' --wait`);
+  }
+  lines.push('npx skillgate validate skills/');
+  return lines;
+}
+
+/** The human-readable "what runs where" block printed by `skillgate dev`. */
+export function formatBanner(info: DevRuntimeInfo): string {
+  const t = info.temporal;
+  const out: string[] = [];
+  out.push(`Skillgate dev runtime — workspace ${info.workspace} (${info.configFile})`, '');
+  out.push(
+    `  Temporal      ${t.address}  namespace ${t.namespace}  task queue ${t.taskQueue}` +
+      (t.embedded ? '  (embedded dev server)' : '  (external cluster)'),
+  );
+  if (t.uiUrl) out.push(`  Temporal UI   ${t.uiUrl}/namespaces/${encodeURIComponent(t.namespace)}/workflows`);
+  if (t.dbFile) out.push(`  Temporal db   ${t.dbFile}`);
+  if (t.executable) out.push(`  Temporal CLI  ${t.executable}`);
+  if (t.registeredSearchAttributes.length) out.push(`  registered    search attributes ${t.registeredSearchAttributes.join(', ')}`);
+  const width = Math.max(13, ...info.endpoints.map((e) => e.name.length));
+  for (const e of info.endpoints) out.push(`  ${e.name.padEnd(width)} ${e.url}`);
+  out.push(`  state         ${info.stateDir}`);
+  out.push(`  log           ${info.logDestination}  (JSON lines: every refusal and denial, runs, approvals)`, '');
+
+  out.push(`  Upstream MCP servers (${info.servers.length})`);
+  for (const s of info.servers) {
+    out.push(
+      s.ok
+        ? `    ${s.name.padEnd(20)} ${s.transport.padEnd(6)} ${s.tools} tool${s.tools === 1 ? '' : 's'}`
+        : `    ${s.name.padEnd(20)} ${s.transport.padEnd(6)} UNAVAILABLE: ${s.error}`,
+    );
+  }
+  if (info.servers.length === 0) out.push('    (none configured: add `servers:` to skillgate.yaml)');
+  out.push('');
+
+  out.push(`  Skills loaded (${info.skills.length})`);
+  for (const s of info.skills) out.push(`    ${s.name.padEnd(20)} v${s.version.padEnd(8)} ${s.planHash}`);
+  if (info.skillDiagnostics.length) {
+    out.push(`  Skills NOT loaded — ${info.skillDiagnostics.length} problem${info.skillDiagnostics.length === 1 ? '' : 's'}:`);
+    for (const d of info.skillDiagnostics) out.push(...formatDiagnostic(d).split('\n').map((l) => `    ${l}`));
+  }
+  out.push('');
+
+  if (info.tryIt.length) {
+    out.push('  Try it (in another terminal):');
+    for (const l of info.tryIt) out.push(`    ${l}`);
+    out.push('');
+  }
+  out.push('  Ready. Ctrl-C stops everything (press twice to force).');
+  return out.join('\n');
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took longer than ${Math.round(ms / 1000)} s; gave up`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The activities a skill run calls, as the workflow sees them (types only): the single
+ * tool-call path (`callTool` — the only way a step reaches an upstream MCP server; direct
+ * calls take the same `invokeTool` pipeline) and the run's own checks of what the run-actions
+ * service authorized (`verifyRun`, `verifyApproval`). activities/ implements
+ * `SkillgateActivities`; workflows/ proxies it.
+ */
+import type { Json } from './json.js';
+import type { Principal } from './principal.js';
+import type { RunSkillInput } from './run.js';
+
+/** The activities of a Skillgate worker. */
+export interface SkillgateActivities {
+  callTool(input: CallToolInput): Promise<CallToolOutput>;
+  verifyRun(input: VerifyRunInput): Promise<void>;
+  verifyApproval(input: VerifyApprovalInput): Promise<VerifyApprovalOutput>;
+}
+
+/** Failure `type`s of `callTool` (ApplicationFailure.type); `NotPermitted` also of the verifications. */
+export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted';
+
+export interface CallToolInput {
+  server: string;
+  tool: string;
+  arguments: { [key: string]: Json };
+  /** The skill step, for error messages and audit. */
+  stepId: string;
+  skill: string;
+  principal: Principal;
+  workspace: string;
+  gateway: string;
+  /** True when this call is a compensation of `stepId`. */
+  compensation?: boolean;
+}
+
+export interface CallToolOutput {
+  /** structuredContent if the tool returned it, else the JSON parsed from a single text block, else { text }. */
+  output: Json;
+}
+
+/** What `verifyRun` checks before a run's first step: the run's own input, as started. */
+export type VerifyRunInput = RunSkillInput;
+
+/** What `verifyApproval` checks before a decision counts. */
+export interface VerifyApprovalInput {
+  stepId: string;
+  decision: 'approve' | 'reject';
+  /** The role the step asks for. */
+  role: string;
+  /** The decision's attestation (absent when it did not come through the run-actions service). */
+  attestation?: string;
+  /** Who the decision claims to come from (only for the refusal message). */
+  claimedBy: string;
+  skill: string;
+  workspace: string;
+  gateway: string;
+  /** The principal that started the run (four eyes). */
+  startedBy: Principal;
+  /** The run's inputs (Cedar context of `approve`). */
+  inputs: { [key: string]: Json };
+}
+
+/** The approver the run records: the one the service authenticated and the run verified. */
+export interface VerifyApprovalOutput {
+  approver: { id: string; roles: string[] };
+  agent: string;
+}

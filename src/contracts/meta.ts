@@ -1,0 +1,20 @@
+/**
+ * The `_meta` keys Skillgate reads from clients and sends to upstream servers (MCP
+ * 2025-11-25 `_meta`: reverse-DNS prefixed keys). One place: the front door, the activities,
+ * the demo servers and the tests all name them from here.
+ */
+
+/**
+ * Idempotency key. From a client on `tools/call skill.<name>`: the same key names the same run.
+ * To an upstream server on a skill step: `<runId>/<activityId>`, the same across retries.
+ */
+export const META_IDEMPOTENCY_KEY = 'dev.skillgate/idempotency-key';
+/** To upstream servers: the skill a step belongs to. */
+export const META_SKILL = 'dev.skillgate/skill';
+/** To upstream servers: the step id. */
+export const META_STEP = 'dev.skillgate/step';
+/**
+ * To upstream servers: the acting user's id. A stand-in for the user's own downstream token
+ * (token vault, roadmap) so business systems can apply record-level rules. Never a credential.
+ */
+export const META_USER = 'dev.skillgate/user';

@@ -1,0 +1,147 @@
+/**
+ * The messages of a skill run (types only): its input as the run-actions service starts it,
+ * its result, its status, approval decisions and records, and how a run fails. The
+ * `runSkill` workflow implements them (workflows/definitions.ts defines its update and
+ * query); clients name them by the string types below.
+ */
+import type { Json } from './json.js';
+import type { CompiledPlan } from './plan.js';
+import type { Principal } from './principal.js';
+
+/** The workflow type of a skill run. */
+export type RunWorkflowType = 'runSkill';
+/** The update that decides a pending approval. */
+export type ApproveUpdateName = 'approve';
+/** The query that returns a run's RunStatus. */
+export type StatusQueryName = 'status';
+
+export const RUN_WORKFLOW_TYPE: RunWorkflowType = 'runSkill';
+
+/** The workflow's signature, for typed client handles (`client.workflow.start<RunSkillWorkflow>(…)`). */
+export type RunSkillWorkflow = (input: RunSkillInput) => Promise<RunSkillResult>;
+export const APPROVE_UPDATE: ApproveUpdateName = 'approve';
+export const STATUS_QUERY: StatusQueryName = 'status';
+
+export interface RunSkillInput {
+  plan: CompiledPlan;
+  /** `sha256:<hex>` of the canonical plan JSON; also in memo `planHash`. */
+  planHash: string;
+  inputs: { [key: string]: Json };
+  /** Captured at start; every step is authorized again with these identities. */
+  principal: Principal;
+  workspace: string;
+  gateway: string;
+  /**
+   * Run read-only tool steps as local activities (no server round trip per step; they show
+   * as markers rather than ActivityTaskScheduled events in the history). Off by default.
+   */
+  localReadOnlySteps?: boolean;
+  /**
+   * The run-actions service's signed statement that it authorized this start (gateway/authz/
+   * run-attestation.ts). The run checks it before its first step; a run started any other way
+   * (the Temporal CLI, a client of the frontend) ends with NotPermitted before doing anything.
+   * Optional in the type only because runs recorded before it existed lack it.
+   */
+  attestation?: string;
+}
+
+export interface RunSkillResult {
+  outputs: { [key: string]: Json };
+  /** Step ids in the order they finished. */
+  executed: string[];
+  skipped: string[];
+}
+
+/** `cancelled`: the step was in flight when another step failed or the run was cancelled. */
+export type StepState = 'pending' | 'running' | 'awaiting-approval' | 'completed' | 'skipped' | 'failed' | 'compensated' | 'cancelled';
+
+/**
+ * The `type` of the ApplicationFailure a failed run ends with (one closed union):
+ * - `ToolError`: a tool step's call failed (tool answered isError, retries exhausted, timeout);
+ * - `SkillFailed`: a `fail:` step ran;
+ * - `ApprovalRejected` / `ApprovalTimedOut`: an approval was rejected / not given in time;
+ * - `ExpressionError`: an expression could not be evaluated (missing key, wrong type, …);
+ * - `Cancelled`: the run was cancelled (it still compensates and reports, hence a failure
+ *   rather than Temporal's bare Canceled status, which carries no message);
+ * - `InvalidPlan`: the pinned plan is inconsistent (a compiler bug; never retried);
+ * - `NotPermitted`: the start was not attested by the run-actions service, or its principal
+ *   may no longer run the skill (checked before the first step; nothing ran).
+ */
+export type RunFailureType =
+  | 'ToolError'
+  | 'SkillFailed'
+  | 'ApprovalRejected'
+  | 'ApprovalTimedOut'
+  | 'ExpressionError'
+  | 'Cancelled'
+  | 'InvalidPlan'
+  | 'NotPermitted';
+
+/** `details[0]` of a failed run's ApplicationFailure: what failed and what the saga undid. */
+export interface RunFailureDetails {
+  /** The step that failed (undefined for output rendering and plan errors). */
+  stepId?: string;
+  type: RunFailureType;
+  /**
+   * For ToolError: the failing activity's own type — callTool's (`ToolError`, `UnknownTool`,
+   * `UpstreamUnavailable`, …, a denial's), or `Timeout`.
+   */
+  activityFailureType?: string;
+  /** Steps whose compensation succeeded, in the order they ran. */
+  compensated: string[];
+  /** Compensations that failed (the others still ran). */
+  compensationFailures: Array<{ stepId: string; message: string }>;
+}
+
+export interface PendingApproval {
+  stepId: string;
+  role: string;
+  message: string;
+  /** Epoch ms (workflow time) after which the run ends with ApprovalTimedOut. */
+  deadline: number;
+}
+
+/** A decision the run refused (it kept waiting); also in the history as the failed verification. */
+export interface RefusedApproval {
+  stepId: string;
+  /** Who the decision claimed to come from (unverified: that is why it was checked). */
+  claimedBy: string;
+  reason: string;
+  /** Epoch ms (workflow time). */
+  at: number;
+}
+
+export interface RunStatus {
+  state: 'running' | 'awaiting-approval' | 'compensating' | 'completed' | 'failed';
+  steps: { [stepId: string]: StepState };
+  pendingApprovals: PendingApproval[];
+  /** Decisions refused by the run's own verification, oldest first. */
+  refusedApprovals: RefusedApproval[];
+  /** Why the run failed, once it has. */
+  reason?: string;
+  /** The failure type, once the run has failed. */
+  failureType?: RunFailureType;
+}
+
+export interface ApprovalDecision {
+  stepId?: string;
+  /**
+   * Who the sender says decides. Not trusted: the run counts the decision only after its
+   * `verifyApproval` activity has checked `attestation` and the approver it names (role,
+   * permission, four eyes, revocation); the record names that verified approver.
+   */
+  approver: { id: string; roles: string[] };
+  decision: 'approve' | 'reject';
+  comment?: string;
+  /** The run-actions service's signed statement for this run, step and decision (run-attestation.ts). */
+  attestation?: string;
+}
+
+/** What an approval step outputs (`steps.<id>.output`). */
+export interface ApprovalRecord {
+  approvedBy: string;
+  decision: 'approve' | 'reject';
+  comment: string | null;
+  at: number;
+}
+

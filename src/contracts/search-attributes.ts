@@ -1,0 +1,19 @@
+/**
+ * The search attributes every skill run carries (Keyword, ids only — never PII), by name and
+ * as typed keys. Operations filter runs in the Temporal UI with them (`SkillName="credit-issuance"`).
+ */
+import { defineSearchAttributeKey } from '@temporalio/common';
+
+/** Their names, in the order the runtime registers them. */
+export const SEARCH_ATTRIBUTES = ['SkillName', 'UserId', 'AgentId', 'Gateway', 'Workspace'] as const;
+
+export type SearchAttributeName = (typeof SEARCH_ATTRIBUTES)[number];
+
+/** The typed keys, by role: read them by key, never by position. */
+export const RUN_SEARCH_ATTRIBUTES = {
+  skillName: defineSearchAttributeKey('SkillName', 'KEYWORD'),
+  userId: defineSearchAttributeKey('UserId', 'KEYWORD'),
+  agentId: defineSearchAttributeKey('AgentId', 'KEYWORD'),
+  gateway: defineSearchAttributeKey('Gateway', 'KEYWORD'),
+  workspace: defineSearchAttributeKey('Workspace', 'KEYWORD'),
+} as const;
