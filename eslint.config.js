@@ -4,12 +4,12 @@
  *  - every promise is awaited or explicitly voided (`no-floating-promises`), everywhere;
  *  - the layers (docs/architecture.md, "Layers"): which folder may import which, enforced by
  *    eslint-plugin-boundaries over resolved imports. Product code never imports demo/, bench/
- *    or test/; workflows/ imports only itself, the pure expressions module and — type-only —
- *    the contracts;
- *  - the determinism boundary: code in workflows/ is replayed by Temporal and must not touch
- *    Node built-ins or I/O libraries. Only @temporalio/workflow, @temporalio/common and
- *    @marcbachmann/cel-js are allowed there. Type-only imports are erased at build time and
- *    stay allowed.
+ *    or test/; workflows/ imports only itself, src/pure/ (expressions, durations: shared by
+ *    the compiler and the workflow) and — type-only — the contracts;
+ *  - the determinism boundary: code in workflows/ and src/pure/ is replayed by Temporal and
+ *    must not touch Node built-ins or I/O libraries. Only @temporalio/workflow,
+ *    @temporalio/common and @marcbachmann/cel-js are allowed there. Type-only imports are
+ *    erased at build time and stay allowed.
  */
 import { builtinModules } from 'node:module';
 import boundaries from 'eslint-plugin-boundaries';
@@ -26,7 +26,7 @@ const LAYERS = [
   { type: 'core', pattern: ['src/config/**', 'gateway/identity/**', 'gateway/policy/**', 'gateway/authz/**', 'gateway/pipeline/**', 'gateway/upstream/**', 'gateway/log.ts'] },
   { type: 'adapters', pattern: 'gateway/adapters/**' },
   { type: 'skills', pattern: 'src/skills/**' },
-  { type: 'expressions', pattern: 'workflows/expressions.ts' },
+  { type: 'pure', pattern: 'src/pure/**' },
   { type: 'workflows', pattern: 'workflows/**' },
   { type: 'activities', pattern: 'activities/**' },
   { type: 'worker', pattern: 'src/temporal/**' },
@@ -39,17 +39,18 @@ const LAYERS = [
 /** Who may import whom (everything else is refused). */
 const ALLOWED = [
   { from: 'contracts', allow: ['contracts'] },
-  { from: 'shared', allow: ['shared', 'contracts'] },
-  { from: 'core', allow: ['core', 'shared', 'contracts'] },
-  { from: 'expressions', allow: ['contracts'], importKind: 'type' },
-  { from: 'workflows', allow: ['workflows', 'expressions'] },
+  { from: 'pure', allow: ['pure'] },
+  { from: 'pure', allow: ['contracts'], importKind: 'type' },
+  { from: 'shared', allow: ['shared', 'pure', 'contracts'] },
+  { from: 'core', allow: ['core', 'shared', 'pure', 'contracts'] },
+  { from: 'workflows', allow: ['workflows', 'pure'] },
   { from: 'workflows', allow: ['contracts'], importKind: 'type' },
-  { from: 'activities', allow: ['activities', 'core', 'shared', 'contracts'] },
-  { from: 'skills', allow: ['skills', 'core', 'shared', 'contracts', 'expressions'] },
-  { from: 'worker', allow: ['worker', 'shared', 'contracts'] },
-  { from: 'adapters', allow: ['adapters', 'skills', 'core', 'shared', 'contracts'] },
-  { from: 'app', allow: ['app', 'adapters', 'skills', 'worker', 'activities', 'core', 'shared', 'contracts'] },
-  { from: 'demo', allow: ['demo', 'shared', 'contracts'] },
+  { from: 'activities', allow: ['activities', 'core', 'shared', 'pure', 'contracts'] },
+  { from: 'skills', allow: ['skills', 'core', 'shared', 'pure', 'contracts'] },
+  { from: 'worker', allow: ['worker', 'shared', 'pure', 'contracts'] },
+  { from: 'adapters', allow: ['adapters', 'skills', 'core', 'shared', 'pure', 'contracts'] },
+  { from: 'app', allow: ['app', 'adapters', 'skills', 'worker', 'activities', 'core', 'shared', 'pure', 'contracts'] },
+  { from: 'demo', allow: ['demo', 'shared', 'pure', 'contracts'] },
   { from: 'bench', allow: ['*'] },
   { from: 'test', allow: ['*'] },
 ];
@@ -140,7 +141,7 @@ export default defineConfig(
     rules: { 'boundaries/no-unknown-files': 'off' },
   },
   {
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'src/pure/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', workflowBoundary],
     },

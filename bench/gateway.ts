@@ -114,13 +114,15 @@ try {
     agents: { 'bench-agent': { clientId: 'bench-agent' } },
     gateways: { bench: { agents: ['bench-agent'], tools: ['noop.*'] } },
     policies: [policies],
+    // 32 concurrent clients of one (user, agent): above the default cap of 16 sessions each.
+    limits: { sessionsPerPrincipal: 64 },
   });
   const configFile = join(dir, 'skillgate.yaml');
   writeFileSync(configFile, configText);
   const loaded = parseConfig(configText, configFile);
   const config = withDevIssuer(loaded.config);
   // Create the signing key before the gateway process reads it.
-  const idp = await createDevIdp(config, loaded.path(config.stateDir));
+  const idp = await createDevIdp({ config, stateDir: loaded.path(config.stateDir) });
   // BENCH_PROFILE=<dir> writes a CPU profile of the gateway process there.
   const gateway = await startChild(['bench/gateway/gateway-main.ts', configFile], process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []);
   children.push(gateway.child);

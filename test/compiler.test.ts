@@ -14,8 +14,8 @@ import { type CompileOptions, compileSkill } from '../src/skills/compile.js';
 import { canonicalJson, contentHash } from '../src/shared/canonical-json.js';
 import { findSkillDirs, referencedServers } from '../src/skills/load.js';
 import type { ToolStep } from '../src/contracts/plan.js';
-import { ajv } from '../src/skills/schema-check.js';
-import { renderTemplate } from '../workflows/expressions.js';
+import { ajv } from '../src/shared/json-schema.js';
+import { renderTemplate } from '../src/pure/expressions.js';
 import type { UpstreamPool } from '../gateway/upstream/types.js';
 import { PLANTED } from './fixtures/bad-skills/expected.js';
 

@@ -4,7 +4,6 @@
  * test starts its own embedded dev server — the point is the embedded runtime itself — and
  * does not use the shared one from global-setup.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,31 +13,21 @@ import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SEARCH_ATTRIBUTES } from '../src/contracts/search-attributes.js';
+import { childEnv, type DevProcess, freePort, startDev as startDevProcess } from './helpers/dev-process.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
-
-interface Dev {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
 let dir: string;
 let configFile: string;
 let port: number;
 let uiPort: number;
 let gatewayPort: number;
-const started: Dev[] = [];
+const started: DevProcess[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address() as { port: number };
-      s.close(() => resolve(p));
-    });
-  });
+function startDev(opts: { config?: string; temporalAddress?: string } = {}): DevProcess {
+  const dev = startDevProcess(opts.config ?? configFile, childEnv(opts.temporalAddress ? { TEMPORAL_ADDRESS: opts.temporalAddress } : {}));
+  started.push(dev);
+  return dev;
 }
 
 async function portOpen(p: number): Promise<boolean> {
@@ -52,50 +41,11 @@ async function portOpen(p: number): Promise<boolean> {
   });
 }
 
-function startDev(opts: { config?: string; temporalAddress?: string } = {}): Dev {
-  const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
-  delete env.TEMPORAL_ADDRESS;
-  delete env.SKILLGATE_CONFIG;
-  if (opts.temporalAddress) env.TEMPORAL_ADDRESS = opts.temporalAddress;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/main.ts', 'dev', '--config', opts.config ?? configFile], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const dev = { child, output: () => out, exit };
-  started.push(dev);
-  return dev;
-}
-
-/** Resolves with the output once the banner's last line appears; fails with the output otherwise. */
-async function untilReady(dev: Dev, timeoutMs = 90_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void dev.exit.then(() => (exited = true));
-  while (Date.now() < deadline) {
-    if (dev.output().includes('Ready. Ctrl-C stops everything')) return dev.output();
-    if (exited) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`skillgate dev did not become ready${exited ? ' (it exited)' : ''}; output:\n${dev.output()}`);
-}
-
-async function interrupt(dev: Dev, withinMs: number): Promise<{ code: number | null; ms: number }> {
+/** SIGINT and wait (bounded); the exit code and how long it took. */
+async function interrupt(dev: DevProcess, withinMs: number): Promise<{ code: number | null; ms: number }> {
   const t0 = Date.now();
-  dev.child.kill('SIGINT');
-  const result = await Promise.race([
-    dev.exit,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`no exit within ${withinMs} ms of SIGINT; output:\n${dev.output()}`)), withinMs),
-    ),
-  ]);
-  return { code: result.code, ms: Date.now() - t0 };
+  const code = await dev.stop(withinMs);
+  return { code, ms: Date.now() - t0 };
 }
 
 /** The test workspace: the repo's skills, the demo servers from source, everything else in `dir`. */
@@ -116,7 +66,13 @@ function workspaceYaml(temporalLines: string[]): string {
     '  hr:',
     demo('hr'),
     'users:',
+    '  loan-clerk: { roles: [loan-clerk] }',
     '  credit-officer: { roles: [credit-officer] }',
+    'identity: { devIdp: true }',
+    'agents:',
+    '  credit-assistant: { clientId: credit-assistant }',
+    'gateways:',
+    '  credit-desk: { agents: [credit-assistant], tools: [core-banking.*, credit-bureau.*], skills: [credit-issuance] }',
     `publicUrl: http://127.0.0.1:${gatewayPort}`,
     `policies: [${JSON.stringify(join(root, 'policies', '*.cedar'))}]`,
     '',
@@ -151,7 +107,7 @@ describe('skillgate dev (embedded runtime)', () => {
 
   it('starts, prints what runs where, registers the search attributes, and stops cleanly on SIGINT', async () => {
     const dev = startDev();
-    const banner = await untilReady(dev);
+    const banner = await dev.ready();
 
     expect(banner).toContain(`127.0.0.1:${port}`);
     expect(banner).toContain('task queue dev-runtime-test');
@@ -160,7 +116,11 @@ describe('skillgate dev (embedded runtime)', () => {
     expect(banner).toMatch(/credit-bureau\s+stdio\s+\d+ tools?/);
     expect(banner).toMatch(/credit-issuance\s+v\S+\s+sha256:[0-9a-f]{64}/);
     expect(banner).toContain(join(dir, 'state'));
-    expect(banner).toContain('npx skillgate run credit-issuance');
+    // The try-it lines come from the configuration and the skill's own input examples.
+    expect(banner).toContain('npx skillgate token --user loan-clerk --agent credit-assistant --gateway credit-desk');
+    expect(banner).toContain(`npx skillgate run credit-issuance --input '{"customerId":"C-1001","amount":5000}' --wait`);
+    expect(banner).toContain('npx skillgate approve <workflowId> --as credit-officer');
+    expect(banner).not.toMatch(/hr-desk|intern/);
 
     const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
     try {
@@ -190,7 +150,7 @@ describe('skillgate dev (embedded runtime)', () => {
 
   it('reuses the persisted state on a second start: the earlier run is still listed', async () => {
     const dev = startDev();
-    await untilReady(dev);
+    await dev.ready();
     const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
     try {
       const client = new Client({ connection });
@@ -239,7 +199,7 @@ describe('skillgate dev (embedded runtime)', () => {
       writeFileSync(external, workspaceYaml([`  namespace: ${namespace}`, '  taskQueue: dev-runtime-external']));
 
       const dev = startDev({ config: external, temporalAddress: address });
-      const banner = await untilReady(dev);
+      const banner = await dev.ready();
       expect(banner).toContain(`${address}  namespace ${namespace}  task queue dev-runtime-external  (external cluster)`);
       expect(banner).toContain(`registered    search attributes ${SEARCH_ATTRIBUTES.join(', ')}`);
       expect(banner).not.toContain('Temporal UI');

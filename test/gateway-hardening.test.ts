@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSigningKey } from '../gateway/adapters/idp/dev-idp.js';
 import { ownerKey } from '../gateway/adapters/mcp/sessions.js';
 import { toCedarArguments } from '../gateway/policy/arguments.js';
-import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { inject, startTestGateway, type TestGateway } from './helpers/gateway.js';
 
 let t: TestGateway;
 let sign: (claims: Record<string, unknown>) => Promise<string>;
@@ -124,22 +124,20 @@ describe('sessions', () => {
 
 describe('names that are Object.prototype properties', () => {
   it('are unknown gateways on every route: 404 or 400, never 500 and never a challenge for them', async () => {
+    const mcpHeaders = { accept: ACCEPT };
     for (const name of PROTOTYPE_NAMES) {
-      const meta = await fetch(`${t.gw.url}/.well-known/oauth-protected-resource/mcp/${name}`);
-      expect(meta.status, name).toBe(404);
-      const anonymous = await fetch(`${t.gw.url}/mcp/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT }, body: JSON.stringify(INIT) });
+      expect((await inject(t, { method: 'GET', path: `/.well-known/oauth-protected-resource/mcp/${name}` })).status, name).toBe(404);
+      const anonymous = await inject(t, { method: 'POST', path: `/mcp/${name}`, headers: mcpHeaders, body: INIT });
       expect(anonymous.status, name).toBe(404);
-      expect(anonymous.headers.get('www-authenticate'), name).toBeNull();
+      expect(anonymous.headers['www-authenticate'], name).toBeUndefined();
       // A token minted for that audience does not make it a gateway.
       const minted = await t.gw.idp!.mintToken({ user: 'intern', agent: 'hr-assistant', audience: `${t.gw.url}/mcp/${name}` });
-      const withToken = await post(INIT, {}, `${t.gw.url}/mcp/${name}`, minted);
-      expect(withToken.status, name).toBe(404);
+      expect((await inject(t, { method: 'POST', path: `/mcp/${name}`, headers: { ...mcpHeaders, authorization: `Bearer ${minted}` }, body: INIT })).status, name).toBe(404);
       for (const route of ['approve', 'cancel']) {
-        const run = await post({ gateway: name, decision: 'approve' }, {}, `${t.gw.url}/runs/x/${route}`);
+        const run = await inject(t, { method: 'POST', path: `/runs/x/${route}`, headers: { authorization: `Bearer ${token}` }, body: { gateway: name, decision: 'approve' } });
         expect(run.status, `${route} ${name}`).toBe(400);
       }
-      const status = await fetch(`${t.gw.url}/runs/x?gateway=${name}`, { headers: { authorization: `Bearer ${token}` } });
-      expect(status.status, name).toBe(400);
+      expect((await inject(t, { method: 'GET', path: `/runs/x?gateway=${name}`, headers: { authorization: `Bearer ${token}` } })).status, name).toBe(400);
     }
   });
 

@@ -4,57 +4,29 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client as TemporalClient, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createActivities } from '../activities/index.js';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
-import { fetchCatalog } from '../src/skills/catalog.js';
-import type { CompiledSkill } from '../src/skills/compile-all.js';
-import { compileSkill } from '../src/skills/compile.js';
-import { createSkillWorker } from '../src/temporal/worker.js';
-import { startTestGateway, structured, type TestGateway, textOf } from './helpers/gateway.js';
+import { type SkillGateway, startSkillGateway, structured, textOf } from './helpers/gateway.js';
 import { ROOT } from './helpers/workspace.js';
 
-const taskQueue = `gateway-skills-${Date.now()}`;
-let t: TestGateway;
-let worker: Worker;
-let running: Promise<void>;
-let connection: Connection;
-let native: NativeConnection;
-const skills = new Map<string, CompiledSkill>();
+let t: SkillGateway;
 
 beforeAll(async () => {
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  native = await NativeConnection.connect({ address: inject('temporalAddress') });
-  const client = new TemporalClient({ connection });
-  t = await startTestGateway({
+  t = await startSkillGateway({
+    address: inject('temporalAddress'),
+    skillDirs: [join(ROOT, 'skills/credit-issuance'), join(ROOT, 'test/fixtures/gateway-skills/credit-with-review')],
     extra: {
       gateways: {
         'credit-desk': { agents: ['credit-assistant'], tools: ['core-banking.*', 'credit-bureau.*'], skills: ['credit-issuance', 'credit-with-review'] },
         'hr-desk': { agents: ['hr-assistant'], tools: ['hr.*'] },
       },
     },
-    temporal: { client, taskQueue },
-    skills: () => skills,
     skillSyncWaitMs: 8000,
   });
-  const catalog = await fetchCatalog(t.pool);
-  for (const dir of [join(ROOT, 'skills/credit-issuance'), join(ROOT, 'test/fixtures/gateway-skills/credit-with-review')]) {
-    const r = compileSkill(dir, catalog);
-    expect(r.diagnostics).toEqual([]);
-    skills.set(r.plan!.skill.name, { dir, plan: r.plan!, hash: r.hash! });
-  }
-  worker = await createSkillWorker({ connection: native, taskQueue, activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor }) });
-  running = worker.run();
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
   await t?.close();
-  await native?.close();
-  await connection?.close();
 });
 
 function bankState(): CoreBankingData {
@@ -126,7 +98,7 @@ describe('skills as MCP tools', () => {
     });
     expect(res.status, await res.clone().text()).toBe(200);
 
-    const handleRes = await new TemporalClient({ connection }).workflow.getHandle(handle.id).result();
+    const handleRes = await t.client.workflow.getHandle(handle.id).result();
     expect(handleRes).toMatchObject({ outputs: { approvedBy: 'credit-officer', score: 780 } });
   });
 
@@ -144,7 +116,7 @@ describe('skills as MCP tools', () => {
       const officer = await t.connect('credit-officer', 'credit-assistant', 'credit-desk');
       const ok = await officer.callTool({ name: 'skillgate.approve', arguments: { runId: run.id, decision: 'approve' } });
       expect(ok.isError, textOf(ok)).toBeFalsy();
-      const failure = await new TemporalClient({ connection }).workflow
+      const failure = await t.client.workflow
         .getHandle(run.id)
         .result()
         .then(

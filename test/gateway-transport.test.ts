@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { eventually } from './helpers/skill-harness.js';
 import { ROOT } from './helpers/workspace.js';
 
 const policyDir = mkdtempSync(join(tmpdir(), 'skillgate-policies-'));
@@ -116,8 +117,8 @@ describe('server-initiated messages', () => {
     const client = await t.connect('intern', 'hr-assistant', 'hr-desk');
     expect((await client.listTools()).tools.map((x) => x.name)).toContain('hr.get_employee');
     const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
-    // The SDK client opens the GET stream right after initialization; give it a moment.
-    await new Promise((r) => setTimeout(r, 200));
+    // The SDK client opens the GET stream right after initialization: wait until the server holds it.
+    await eventually(() => t.gw.sessions.all().some((s) => s.owner.includes('intern') && s.transport.hasStandaloneStream), 'the GET stream');
 
     const users = join(policyDir, 'users.cedar');
     writeFileSync(

@@ -3,7 +3,7 @@
  * real dev IdP's tokens, real Cedar policies and the real demo servers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, structured, type TestGateway, textOf } from './helpers/gateway.js';
+import { inject, startTestGateway, structured, type TestGateway, textOf } from './helpers/gateway.js';
 
 let t: TestGateway;
 
@@ -75,11 +75,11 @@ describe('resource server', () => {
   });
 
   it('serves RFC 9728 metadata and asks for a token without one', async () => {
-    const meta = await (await fetch(`${t.gw.url}/.well-known/oauth-protected-resource/mcp/hr-desk`)).json();
+    const meta = (await inject(t, { method: 'GET', path: '/.well-known/oauth-protected-resource/mcp/hr-desk' })).json();
     expect(meta).toMatchObject({ resource: t.gw.resourceUrl('hr-desk'), authorization_servers: [`${t.gw.url}/idp`], bearer_methods_supported: ['header'] });
-    const res = await fetch(t.gw.resourceUrl('hr-desk'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await inject(t, { method: 'POST', path: '/mcp/hr-desk', body: '{}' });
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/mcp\/hr-desk"/);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/mcp\/hr-desk"/);
   });
 
   it('refuses a session id presented with another user’s token', async () => {
@@ -114,10 +114,11 @@ describe('resource server', () => {
 
   it('refuses request bodies over the limit', async () => {
     const token = await t.token('intern', 'hr-assistant', 'hr-desk');
-    const res = await fetch(t.gw.resourceUrl('hr-desk'), {
+    const res = await inject(t, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { pad: 'x'.repeat(2 * 1024 * 1024) } }),
+      path: '/mcp/hr-desk',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json, text/event-stream' },
+      body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { pad: 'x'.repeat(2 * 1024 * 1024) } },
     });
     expect(res.status).toBe(413);
   });

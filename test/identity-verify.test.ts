@@ -8,7 +8,7 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuthError, type AuthErrorCode } from '../gateway/identity/errors.js';
 import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions, tokenHash, verifierFromConfig } from '../gateway/identity/verify.js';
 import { configSchema } from '../src/config/schema.js';
@@ -239,8 +239,14 @@ describe('keys: discovery, rotation, outages', () => {
     for (const t of madeUp) expect((await refusal(v.verify(t, { audience: HR }))).code).toBe('ERR_TOKEN_KID_UNKNOWN');
     expect(idp.hits.jwks).toBe(fetched);
 
-    await new Promise((r) => setTimeout(r, 350));
-    expect((await v.verify(tokenB, { audience: HR })).jti).toBe('rotated');
+    // Past the cooldown (jose keeps its own clock: move the system clock, not the test's `now`).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 350);
+      expect((await v.verify(tokenB, { audience: HR })).jti).toBe('rotated');
+    } finally {
+      vi.useRealTimers();
+    }
     expect(idp.hits.jwks).toBe(fetched + 1);
     // The old key still works (both are published).
     await expect(v.verify(await sign(good({ jti: 'old' })), { audience: HR })).resolves.toBeTruthy();
@@ -269,32 +275,48 @@ describe('keys: discovery, rotation, outages', () => {
   });
 
   it('answers an unreachable issuer with 503, not invalid_token, and does not retry on every request', async () => {
-    const down = 'http://127.0.0.1:9/nowhere';
-    const v = verifier({ issuers: [{ issuer: down, algorithms: ['RS256'] }], jwks: { retryMs: 60_000, timeoutMs: 1000 } });
-    const token = await sign(good({ iss: down }));
-    const first = await refusal(v.verify(token, { audience: HR }));
-    expect(first.code).toBe('ERR_ISSUER_UNREACHABLE');
-    expect(first.status).toBe(503);
-    expect(first.bearerError).toBeUndefined();
-    const t0 = performance.now();
-    const second = await refusal(v.verify(token, { audience: HR }));
-    expect(second.code).toBe('ERR_ISSUER_UNREACHABLE');
-    expect(second.detail).toMatch(/retrying after/);
-    expect(performance.now() - t0).toBeLessThan(50);
+    // An issuer that accepts connections and drops them: every attempt is counted.
+    let attempts = 0;
+    const broken = createServer((req) => {
+      attempts++;
+      req.socket.destroy();
+    });
+    await new Promise<void>((r) => broken.listen(0, '127.0.0.1', r));
+    const down = `http://127.0.0.1:${(broken.address() as AddressInfo).port}/nowhere`;
+    try {
+      const v = verifier({ issuers: [{ issuer: down, algorithms: ['RS256'] }], jwks: { retryMs: 60_000, timeoutMs: 1000 } });
+      const token = await sign(good({ iss: down }));
+      const first = await refusal(v.verify(token, { audience: HR }));
+      expect(first.code).toBe('ERR_ISSUER_UNREACHABLE');
+      expect(first.status).toBe(503);
+      expect(first.bearerError).toBeUndefined();
+      const tried = attempts;
+      expect(tried).toBeGreaterThan(0);
+      const second = await refusal(v.verify(token, { audience: HR }));
+      expect(second.code).toBe('ERR_ISSUER_UNREACHABLE');
+      expect(second.detail).toMatch(/retrying after/);
+      // Answered from the remembered failure: no new attempt within retryMs.
+      expect(attempts).toBe(tried);
+    } finally {
+      await new Promise((r) => broken.close(r));
+    }
   });
 
   it('keeps verifying with the keys it has while the JWKS endpoint fails (stale-if-error)', async () => {
     const v = verifier({ jwks: { cacheMaxAgeMs: 50, retryMs: 10_000 } });
     await v.verify(await sign(good({ jti: 's-0' })), { audience: HR });
     idp.jwksStatus = 500;
+    vi.useFakeTimers({ toFake: ['Date'] });
     try {
-      await new Promise((r) => setTimeout(r, 80));
+      // The cached JWKS is now older than cacheMaxAgeMs.
+      vi.setSystemTime(Date.now() + 80);
       const hits = idp.hits.jwks;
       expect((await v.verify(await sign(good({ jti: 's-1' })), { audience: HR })).jti).toBe('s-1');
       expect(idp.hits.jwks).toBe(hits + 1); // it tried once...
       expect((await v.verify(await sign(good({ jti: 's-2' })), { audience: HR })).jti).toBe('s-2');
       expect(idp.hits.jwks).toBe(hits + 1); // ...and not again within retryMs
     } finally {
+      vi.useRealTimers();
       idp.jwksStatus = 200;
     }
   });

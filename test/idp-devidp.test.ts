@@ -8,7 +8,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -21,17 +20,7 @@ import { createDevIdp, type DevIdp } from '../gateway/adapters/idp/dev-idp.js';
 import { MintError } from '../gateway/adapters/idp/mint.js';
 import { configSchema, type SkillgateConfig } from '../src/config/schema.js';
 import { browser, type Browser } from './helpers/browser.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './helpers/dev-process.js';
 
 function workspace(port: number): SkillgateConfig {
   return configSchema.parse({

@@ -145,8 +145,8 @@ describe('layers (eslint-plugin-boundaries)', () => {
     expect(refused(await lint('export const probe = 1;\n', 'src/__lint_probe__.ts'))).toEqual([expect.stringMatching(/^boundaries\/no-unknown-files: /)]);
   });
 
-  it('allows what the table allows: skills → core and the pure expressions module', async () => {
-    const code = "import { renderTemplate } from '../../workflows/expressions.js';\nimport { invokeTool } from '../../gateway/pipeline/index.js';\nexport const probe = [renderTemplate, invokeTool];\n";
+  it('allows what the table allows: skills → core and the pure modules', async () => {
+    const code = "import { renderTemplate } from '../pure/expressions.js';\nimport { invokeTool } from '../../gateway/pipeline/index.js';\nexport const probe = [renderTemplate, invokeTool];\n";
     expect(await lint(code, 'src/skills/__lint_probe__.ts')).toEqual([]);
   });
 });

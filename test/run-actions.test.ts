@@ -5,57 +5,31 @@
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { Client as TemporalClient, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createActivities } from '../activities/index.js';
-import { createSkillWorker } from '../src/temporal/worker.js';
 import { resolveTemporalExecutable } from '../src/app/runtime/temporal-binary.js';
-import { fetchCatalog } from '../src/skills/catalog.js';
-import type { CompiledSkill } from '../src/skills/compile-all.js';
-import { compileSkill } from '../src/skills/compile.js';
 import { getRunStatus } from '../src/skills/runs.js';
-import { startTestGateway, structured, type TestGateway, textOf } from './helpers/gateway.js';
+import { type SkillGateway, startSkillGateway, structured, textOf } from './helpers/gateway.js';
 import { eventually, historyEvents } from './helpers/skill-harness.js';
 import { ROOT } from './helpers/workspace.js';
+import type { Client as TemporalClient } from '@temporalio/client';
 
-const taskQueue = `run-actions-${Date.now()}`;
-let t: TestGateway;
-let worker: Worker;
-let running: Promise<void>;
-let connection: Connection;
-let native: NativeConnection;
+let t: SkillGateway;
 let client: TemporalClient;
-const skills = new Map<string, CompiledSkill>();
+let taskQueue: string;
 
 beforeAll(async () => {
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  native = await NativeConnection.connect({ address: inject('temporalAddress') });
-  client = new TemporalClient({ connection });
-  t = await startTestGateway({
+  t = await startSkillGateway({
+    address: inject('temporalAddress'),
+    skillDirs: [join(ROOT, 'skills/credit-issuance')],
     extra: { users: { 'credit-officer-2': { roles: ['credit-officer'] } } },
-    temporal: { client, taskQueue },
-    skills: () => skills,
     skillSyncWaitMs: 8000,
   });
-  const dir = join(ROOT, 'skills/credit-issuance');
-  const r = compileSkill(dir, await fetchCatalog(t.pool));
-  expect(r.diagnostics).toEqual([]);
-  skills.set(r.plan!.skill.name, { dir, plan: r.plan!, hash: r.hash! });
-  worker = await createSkillWorker({
-    connection: native,
-    taskQueue,
-    activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor }),
-  });
-  running = worker.run();
+  client = t.client;
+  taskQueue = t.taskQueue;
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
   await t?.close();
-  await native?.close();
-  await connection?.close();
 });
 
 /** A credit above the officer threshold, started through the gateway by `user`: waits for an officer. */
@@ -135,7 +109,7 @@ describe('a decision sent straight to the Temporal frontend', () => {
   });
 
   it('a run started with the Temporal CLI for a forged principal does nothing and ends NotPermitted', async () => {
-    const skill = skills.get('credit-issuance')!;
+    const skill = t.skills.get('credit-issuance')!;
     const id = `forged-${Date.now()}`;
     const input = {
       plan: skill.plan,

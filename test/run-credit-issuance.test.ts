@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
 import { resolveTemporalExecutable } from '../src/app/runtime/temporal-binary.js';
-import { getRunStatus, RunError, waitForResult } from '../src/skills/runs.js';
+import { getRunStatus, waitForResult } from '../src/skills/runs.js';
 import { eventually, failureOf, historyEvents, ROOT, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 

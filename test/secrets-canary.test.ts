@@ -6,10 +6,8 @@
  * have it in /proc/<pid>/environ, a `${env:…}` reference in `servers.hr.env` must arrive in that
  * child, and no tool the coding agent can call on `dev-tools` may return it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -20,6 +18,7 @@ import { parse, stringify } from 'yaml';
 import { resourceUrl } from '../gateway/identity/resource-metadata.js';
 import { createTokenMinter } from '../gateway/adapters/idp/mint.js';
 import { parseConfig } from '../src/config/load.js';
+import { childEnv, type DevProcess, freePort, startDev } from './helpers/dev-process.js';
 import { descendants, type ProcInfo } from './helpers/proc.js';
 import { ROOT } from './helpers/workspace.js';
 
@@ -33,25 +32,10 @@ const DOCS = join(ROOT, 'docs');
 let dir: string;
 let configFile: string;
 let gatewayPort: number;
-let dev: { child: ChildProcess; output: () => string; exit: Promise<unknown> };
+let dev: DevProcess;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true', [CANARY_NAME]: canary, [HR_TOKEN_NAME]: hrToken };
-  delete env.TEMPORAL_ADDRESS;
-  delete env.SKILLGATE_CONFIG;
-  delete env.SKILLGATE_PORT;
-  return env;
+function canaryEnv(): NodeJS.ProcessEnv {
+  return childEnv({ [CANARY_NAME]: canary, [HR_TOKEN_NAME]: hrToken });
 }
 
 /** The repo's demo workspace, with ports, state and server paths moved to the test's own. */
@@ -90,31 +74,12 @@ beforeAll(async () => {
   configFile = join(dir, 'skillgate.yaml');
   writeFileSync(configFile, stringify(workspace(repoConfig, { temporal: await freePort(), ui: await freePort() })));
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/main.ts', 'dev', '--config', configFile], {
-    cwd: ROOT,
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise((resolve) => child.once('exit', resolve));
-  dev = { child, output: () => out, exit };
-  let exited = false;
-  void exit.then(() => (exited = true));
-  const deadline = Date.now() + 55_000;
-  while (!out.includes('Ready. Ctrl-C stops everything')) {
-    if (exited || Date.now() > deadline) throw new Error(`skillgate dev did not become ready${exited ? ' (it exited)' : ''}:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  dev = startDev(configFile, canaryEnv());
+  await dev.ready(45_000);
 }, 60_000);
 
 afterAll(async () => {
-  if (dev && dev.child.exitCode === null && dev.child.signalCode === null) {
-    dev.child.kill('SIGINT');
-    const stopped = await Promise.race([dev.exit.then(() => true), new Promise((r) => setTimeout(() => r(false), 20_000))]);
-    if (!stopped) dev.child.kill('SIGKILL');
-  }
+  await dev?.stop(20_000);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -178,7 +143,7 @@ describe('no secret leaves the gateway: tool results on dev-tools', () => {
 
   it('the coding agent calls every tool it is shown; none returns the canary, and get-env is neither listed nor callable', async () => {
     // What `skillgate token` does, in-process: the dev IdP's key that the running runtime wrote to its state folder.
-    const loaded = parseConfig(readFileSync(configFile, 'utf8'), configFile, { env: childEnv() });
+    const loaded = parseConfig(readFileSync(configFile, 'utf8'), configFile, { env: canaryEnv() });
     const minter = await createTokenMinter({ config: loaded.config, stateDir: loaded.path(loaded.config.stateDir) });
     const token = await minter.mintToken({ user: 'ceo', agent: 'coding-agent', audience: resourceUrl(loaded.config.publicUrl, 'dev-tools'), ttlSec: 300 });
     const client = new Client({ name: 'canary-test', version: '1.0.0' });

@@ -12,7 +12,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { McpError, type Progress, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { HttpClientTransport, SessionExpiredError, SseParser } from '../gateway/upstream/http-transport.js';
+import { HttpClientTransport, SessionExpiredError } from '../gateway/upstream/http-transport.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
 import { UpstreamError } from '../gateway/upstream/types.js';
 import { testWorkspace } from './helpers/workspace.js';
@@ -404,36 +404,82 @@ describe('HttpClientTransport.close()', () => {
   });
 });
 
-describe('SseParser', () => {
-  function parse(chunks: string[]) {
-    const events: [string, string][] = [];
-    const p = new SseParser((e, d) => events.push([e, d]));
-    for (const c of chunks) p.push(c);
-    return { events, lastEventId: p.lastEventId };
+describe('SSE framing (eventsource-parser)', () => {
+  /**
+   * A raw upstream that answers every request with the SSE text `frame(id)`, written in
+   * `chunk`-sized pieces: what the transport must reassemble whatever the server's framing.
+   */
+  async function rawSse(frame: (id: unknown) => string, chunk: number): Promise<{ url: URL; close(): Promise<void> }> {
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const msg = JSON.parse(body) as { id?: unknown };
+        if (msg.id === undefined) return void res.writeHead(202).end();
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        // Cut by bytes: a multi-byte character may straddle two writes, as on a real socket.
+        const bytes = Buffer.from(frame(msg.id), 'utf8');
+        const pieces: Buffer[] = [];
+        for (let k = 0; k < bytes.length; k += chunk) pieces.push(bytes.subarray(k, k + chunk));
+        const write = () => {
+          const next = pieces.shift();
+          if (next === undefined) return void res.end();
+          res.write(next, () => setImmediate(write));
+        };
+        write();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    return { url: new URL(`http://127.0.0.1:${port}/mcp`), close: () => new Promise((r) => server.close(() => r())) };
   }
 
-  it('splits events on blank lines, joins data lines, defaults the type, skips comments', () => {
-    const { events, lastEventId } = parse([': hello\n\nevent: message\nid: 7\ndata: {"a":\ndata:1}\n\nretry: 10\nevent: other\ndata: x\n\ndata\n\n']);
-    expect(events).toEqual([
-      ['message', '{"a":\n1}'],
-      ['other', 'x'],
-      ['message', ''],
-    ]);
-    expect(lastEventId).toBe('7');
+  it('reassembles events across CRLF / CR line ends, a BOM, comments, multi-line data and one-character chunks', async () => {
+    const result = { content: [{ type: 'text', text: 'ünï — 😀' }] };
+    // Multi-line data joins with "\n", which JSON tolerates between tokens: split at a comma.
+    const frame = (id: unknown) => {
+      const json = JSON.stringify({ jsonrpc: '2.0', id, result });
+      const cut = json.indexOf(',') + 1;
+      return `\uFEFF: keep-alive\r\n\r\nevent: message\r\nid: 7\rdata: ${json.slice(0, cut)}\r\ndata:${json.slice(cut)}\n\n`;
+    };
+    for (const size of [1, 7, 4096]) {
+      const up = await rawSse(frame, size);
+      const t = new HttpClientTransport(up.url);
+      const received: unknown[] = [];
+      t.onmessage = (m) => received.push(m);
+      await t.start();
+      await t.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } });
+      await vi.waitFor(() => expect(received).toEqual([{ jsonrpc: '2.0', id: 1, result }]), { timeout: 5000 });
+      await t.close();
+      await up.close();
+    }
   });
 
-  it('handles CRLF and CR line ends, also split across chunks, a BOM, and chunks cut mid-line', () => {
-    const text = '\uFEFFdata: one\r\n\r\ndata: two\r\rdata: thr';
-    const chunked = [...text].map((c) => c); // one character per chunk
-    expect(parse([text, 'ee\n\n']).events).toEqual(parse([...chunked, 'ee\n', '\n']).events);
-    expect(parse([...chunked, 'ee\n', '\n']).events).toEqual([
-      ['message', 'one'],
-      ['message', 'two'],
-      ['message', 'three'],
-    ]);
-  });
-
-  it('drops an event cut off by the end of the stream', () => {
-    expect(parse(['data: a\n\ndata: b\n']).events).toEqual([['message', 'a']]);
+  it('drops a stream whose event grows past the bound instead of buffering it', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: ');
+        const block = 'x'.repeat(1024 * 1024);
+        let sent = 0;
+        // 40 MiB without a line end, unless the client hangs up first.
+        const more = () => {
+          if (sent++ >= 40 || res.destroyed) return void res.end();
+          res.write(block, () => setImmediate(more));
+        };
+        more();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    const t = new HttpClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
+    const errors: string[] = [];
+    t.onerror = (e) => errors.push(e.message);
+    await t.start();
+    await t.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } });
+    await vi.waitFor(() => expect(errors.some((e) => e.includes('SSE event larger than 16777216 bytes; stream dropped'))).toBe(true), { timeout: 20_000 });
+    await t.close();
+    await new Promise<void>((r) => server.close(() => r()));
   });
 });

@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
 import { UpstreamError } from '../gateway/upstream/types.js';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
+import { alive, descendants, procInfo } from './helpers/proc.js';
+import { eventually } from './helpers/skill-harness.js';
 import { testWorkspace } from './helpers/workspace.js';
 
 const ws = testWorkspace({ servers: { nowhere: { url: 'http://127.0.0.1:9/mcp' } } });
@@ -68,7 +70,7 @@ describe('upstream pool', () => {
     const mine = (await childPids()).filter((p) => cmdline(p).includes('core-banking'));
     expect(mine.length).toBeGreaterThan(0);
     for (const p of mine) process.kill(p, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(() => mine.every((p) => !alive(p)), 'the killed server to be gone');
     // The call racing the death may fail as unavailable; the next one reconnects.
     const r = await pool.callTool('core-banking', 'get_customer', { customerId: 'C-1001' }).catch(async (err: unknown) => {
       expect(err).toBeInstanceOf(UpstreamError);
@@ -91,25 +93,11 @@ describe('upstream pool', () => {
 
 /** Pids of this process's children that run demo servers. */
 async function childPids(): Promise<number[]> {
-  const { readdirSync } = await import('node:fs');
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && cmdline(Number(e)).includes('demo/')) out.push(Number(e));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
+  return descendants(process.pid)
+    .filter((p) => p.ppid === process.pid && p.argv.join(' ').includes('demo/'))
+    .map((p) => p.pid);
 }
 
 function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-  } catch {
-    return '';
-  }
+  return procInfo(pid)?.argv.join(' ') ?? '';
 }

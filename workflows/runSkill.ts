@@ -51,7 +51,8 @@ import type {
   StepState,
 } from '../src/contracts/run.js';
 import { approveUpdate, statusQuery } from './definitions.js';
-import { evaluateCondition, type ExpressionContext, renderTemplate, stringify } from './expressions.js';
+import { formatDuration } from '../src/pure/durations.js';
+import { evaluateCondition, type ExpressionContext, renderTemplate, stringify } from '../src/pure/expressions.js';
 
 type Activities = SkillgateActivities;
 
@@ -644,21 +645,4 @@ function quoteList(ids: string[]): string {
 
 function article(word: string): string {
   return /^[aeiou]/i.test(word) ? 'an' : 'a';
-}
-
-/** 86400000 → "24h", 90000 → "1m30s", 1500 → "1.5s". */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms % 1000 !== 0) return `${ms / 1000}s`;
-  let rest = ms / 1000;
-  const parts: string[] = [];
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-  }
-  // "24h" reads better than "1d" in an approval message.
-  if (parts.length === 1 && parts[0] === '1d') return '24h';
-  return parts.join('');
 }

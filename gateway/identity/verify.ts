@@ -21,11 +21,11 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify, type ProtectedHeaderParameters } from 'jose';
 import type { SkillgateConfig } from '../../src/config/schema.js';
-import { parseDuration } from '../../src/shared/duration.js';
+import { parseDuration } from '../../src/pure/durations.js';
 import { AuthError } from './errors.js';
 import { type IssuerKeys, issuerKeys, type IssuerKeysOptions } from './jwks.js';
 import type { Principal } from '../../src/contracts/principal.js';
-import { LruCache } from './token-cache.js';
+import { LRUCache } from 'lru-cache';
 
 export { AuthError, type AuthErrorCode } from './errors.js';
 
@@ -137,7 +137,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
     remoteKeys.set(cfg.issuer, k);
     keys.set(cfg.issuer, k.getKey);
   }
-  const cache = new LruCache<Cached>(opts.cacheSize ?? 10_000);
+  const cache = new LRUCache<string, Cached>({ max: opts.cacheSize ?? 10_000 });
   const inflight = new Map<string, Promise<VerifiedIdentity>>();
   let verifications = 0;
 

@@ -1,7 +1,7 @@
 /**
  * What flows through the tool-call pipeline: one object per call, filled step by step.
  */
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Json } from '../../src/contracts/json.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import type { Principal } from '../../src/contracts/principal.js';
@@ -26,14 +26,10 @@ export interface ToolCallRequest {
 /** The call as it moves through the pipeline. */
 export interface ToolCallContext {
   readonly request: ToolCallRequest;
-  /** The upstream tool definition, once resolved. */
-  tool?: Tool;
   /** The upstream answer (may be `isError`). */
   result?: CallToolResult;
   /** What the caller gets as the step output (structured when possible). */
   output?: Json;
-  /** Microseconds spent in each step, by step name. */
-  readonly timings: { [step: string]: number };
 }
 
 /** What the steps need from the runtime. Later steps (vault, audit) add their own. */

@@ -38,12 +38,8 @@ export async function invokeTool(
   request: ToolCallRequest,
   steps: ReadonlyArray<readonly [string, PipelineStep]> = PIPELINE,
 ): Promise<ToolCallContext & { result: NonNullable<ToolCallContext['result']> }> {
-  const ctx: ToolCallContext = { request, timings: {} };
-  for (const [name, step] of steps) {
-    const t0 = performance.now();
-    await step(ctx, deps);
-    ctx.timings[name] = Math.round((performance.now() - t0) * 1000);
-  }
+  const ctx: ToolCallContext = { request };
+  for (const [, step] of steps) await step(ctx, deps);
   if (!ctx.result) throw new Error('tool-call pipeline finished without a result');
   return ctx as ToolCallContext & { result: NonNullable<ToolCallContext['result']> };
 }

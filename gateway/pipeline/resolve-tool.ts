@@ -6,10 +6,8 @@ import { ToolCallError } from './errors.js';
 export const resolveTool: PipelineStep = async (ctx, { pool }) => {
   const { server, tool } = ctx.request;
   const tools = await pool.listTools(server);
-  const found = tools.find((t) => t.name === tool);
-  if (!found) {
+  if (!tools.some((t) => t.name === tool)) {
     const guess = didYouMean(tool, tools.map((t) => t.name));
     throw new ToolCallError('ERR_TOOL_UNKNOWN', `server "${server}" has no tool "${tool}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
   }
-  ctx.tool = found;
 };

@@ -11,6 +11,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { isAuthorizedPartial, preparsePolicySet, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
+import { LRUCache } from 'lru-cache';
 import type { LoadedConfig } from '../../src/config/load.js';
 import type { SkillgateConfig } from '../../src/config/schema.js';
 import type { Diagnostic } from '../../src/shared/diagnostics.js';
@@ -98,7 +99,7 @@ interface Live {
   slices: Map<string, Slice>;
   /** (side, action, resource, principal) → its slice, so the scope filter runs once for each. */
   byPrincipal: Map<string, Slice>;
-  cache: Map<string, SideDecision>;
+  cache: LRUCache<string, SideDecision>;
 }
 
 /** Principals whose slice is remembered; the table starts over when full. */
@@ -132,7 +133,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         byAction[side].set(action, set.policies.filter((p) => p.sides.includes(side) && p.scope.actions.has(action)));
       }
     }
-    return { set, generation: ++generation, byAction, slices: new Map(), byPrincipal: new Map(), cache: new Map() };
+    return { set, generation: ++generation, byAction, slices: new Map(), byPrincipal: new Map(), cache: new LRUCache({ max: Math.max(cacheSize, 1) }) };
   };
 
   /** The preparsed slice for these policies, made on first use. */
@@ -193,12 +194,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     // The slice number makes a key unique per policy subset, whatever the request holds.
     const key = useCache ? `${slice.n}:${built.key}` : '';
     const hit = useCache ? state.cache.get(key) : undefined;
-    if (hit) {
-      // Refresh recency: Map iteration order is insertion order, so the oldest entry is first.
-      state.cache.delete(key);
-      state.cache.set(key, hit);
-      return { decision: hit, cached: true };
-    }
+    if (hit) return { decision: hit, cached: true };
     let decision: SideDecision;
     if (slice.psetId === undefined) {
       decision = { allowed: false, basis: 'no-permit', policies: [], errors: [] };
@@ -219,7 +215,6 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       Object.freeze(decision.policies);
       Object.freeze(decision.errors);
       Object.freeze(decision);
-      if (state.cache.size >= cacheSize) state.cache.delete(state.cache.keys().next().value!);
       state.cache.set(key, decision);
     }
     return { decision, cached: false };

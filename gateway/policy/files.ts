@@ -8,6 +8,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Diagnostic } from '../../src/shared/diagnostics.js';
+import { globMatcher } from '../../src/shared/glob.js';
 
 export interface PolicyFiles {
   /** Absolute paths of `.cedar` files, in pattern order, each once. */
@@ -59,12 +60,12 @@ export function expandPolicyFiles(patterns: readonly string[], baseDir: string):
       out.errors.push({ file: displayPath(dir, baseDir), line: 0, col: 0, code: 'policy-file-missing', message: `policy folder not found (pattern "${pattern}")` });
       continue;
     }
-    const re = patternRegex(name);
-    const schemaRe = name.endsWith('.cedar') ? patternRegex(`${name}schema`) : undefined;
     // As in shell globs, `*` does not match hidden files (editor lock and swap files).
-    const visible = entries.filter((e) => !e.startsWith('.') || name.startsWith('.'));
-    for (const e of visible) if (re.test(e) && isFile(join(dir, e))) add(join(dir, e));
-    if (schemaRe) for (const e of visible) if (schemaRe.test(e) && isFile(join(dir, e))) add(join(dir, e));
+    const dot = name.startsWith('.');
+    const matches = globMatcher(name, { dot });
+    const schemaMatches = name.endsWith('.cedar') ? globMatcher(`${name}schema`, { dot }) : undefined;
+    for (const e of entries) if (matches(e) && isFile(join(dir, e))) add(join(dir, e));
+    if (schemaMatches) for (const e of entries) if (schemaMatches(e) && isFile(join(dir, e))) add(join(dir, e));
   }
   if (out.policies.length === 0 && out.errors.length === 0) {
     out.errors.push({
@@ -83,11 +84,6 @@ export function expandPolicyFiles(patterns: readonly string[], baseDir: string):
 export function displayPath(file: string, baseDir: string): string {
   const rel = relative(baseDir, file);
   return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel.split('\\').join('/');
-}
-
-function patternRegex(name: string): RegExp {
-  const body = name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
 }
 
 function isFile(p: string): boolean {

@@ -5,18 +5,8 @@
  * any identity is evaluated. Policies can still narrow by gateway through `context.gateway`.
  */
 import type { GatewayConfig } from '../../src/config/schema.js';
+import { globMatcher } from '../../src/shared/glob.js';
 
-const compiled = new Map<string, RegExp>();
-
-/** `core-banking.*` → /^core-banking\..*$/ (`*` matches any run of characters, dots included). */
-function patternRegex(pattern: string): RegExp {
-  let re = compiled.get(pattern);
-  if (!re) {
-    re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-    compiled.set(pattern, re);
-  }
-  return re;
-}
 
 /**
  * Whether the gateway exposes the tool `<server>.<tool>`: some entry of its `tools` matches.
@@ -24,7 +14,7 @@ function patternRegex(pattern: string): RegExp {
  */
 export function visibleOnGateway(gateway: Pick<GatewayConfig, 'tools'>, server: string, tool: string): boolean {
   const name = `${server}.${tool}`;
-  return gateway.tools.some((p) => patternRegex(p).test(name));
+  return gateway.tools.some((p) => globMatcher(p)(name));
 }
 
 /** Whether the gateway exposes the skill (by folder name) as an MCP tool. */

@@ -3,6 +3,7 @@
  * Validated with zod at the edge; every error names its key path (see load.ts).
  */
 import { z } from 'zod';
+import { DURATION_RE } from '../pure/durations.js';
 import { parseSecretTemplate } from './secrets.js';
 
 /**
@@ -57,7 +58,7 @@ const userSchema = z
   })
   .strict();
 
-const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration like "500ms", "30s", "5m", "24h"');
+const durationSchema = z.string().regex(DURATION_RE, 'a duration like "500ms", "30s", "5m", "24h"');
 
 /** A trusted token issuer (the company IdP in production, the embedded dev IdP in dev). */
 const issuerSchema = z
@@ -212,9 +213,7 @@ export const configSchema = z
 export type SkillgateConfig = z.infer<typeof configSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
 export type StdioServerConfig = ServerConfig & { command: string };
-export type HttpServerConfig = ServerConfig & { url: string };
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
-export type AgentConfig = z.infer<typeof agentSchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;
 
 export function isStdioServer(s: ServerConfig): s is StdioServerConfig {

@@ -7,7 +7,7 @@ import { basename, join, relative } from 'node:path';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../config/load.js';
 import { type Diagnostic, didYouMean } from '../shared/diagnostics.js';
-import { parseDuration } from '../shared/duration.js';
+import { parseDuration } from '../pure/durations.js';
 import { fetchCatalog, type ToolCatalog } from './catalog.js';
 import { type CompileOptions, type CompileResult, compileSkill } from './compile.js';
 import { findSkillDirs, referencedServers, SKILL_FILE } from './load.js';

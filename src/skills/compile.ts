@@ -5,18 +5,19 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { isMap, isScalar, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { type Diagnostic, didYouMean, positionOf } from '../shared/diagnostics.js';
-import { parseDuration } from '../shared/duration.js';
+import { parseDuration } from '../pure/durations.js';
 import {
   EXPRESSION_ROOTS,
   ExpressionSyntaxError,
   expressionRefs,
   parseStringTemplate,
-} from '../../workflows/expressions.js';
+} from '../pure/expressions.js';
 import type { ToolCatalog } from './catalog.js';
 import { checkFrontmatter } from './frontmatter.js';
 import { contentHash } from '../shared/canonical-json.js';
 import { readSkill, type YamlSource } from './load.js';
-import { ajv, checkSchema } from './schema-check.js';
+import { ajv } from '../shared/json-schema.js';
+import { checkSchema } from './schema-check.js';
 import type { ApprovalSpec, CompensationSpec, CompiledPlan, PlanOutput, PlanStep, RetrySpec, ToolRef, ValueTemplate } from '../contracts/plan.js';
 import type { Json, JsonSchema } from '../contracts/json.js';
 
@@ -453,7 +454,8 @@ class PlanCompiler {
         const propSchema = props[name]!;
         try {
           const validate = ajv.compile(propSchema);
-          if (!validate(value)) {
+          // A copy: validation fills in defaults, and the plan must stay as written.
+          if (!validate(structuredClone(value))) {
             const e = validate.errors?.[0];
             this.error([...path, name], 'argument-invalid', `argument "${name}" of ${def.name}: ${JSON.stringify(value)} ${e?.message ?? 'does not match its schema'}`, propSchema.description ? `expected: ${String(propSchema.description)}` : undefined);
           }

@@ -5,8 +5,7 @@
  * which authorizes first; tests of the interpreter call them directly.
  */
 import { randomUUID } from 'node:crypto';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { type Client, WorkflowFailedError, type WorkflowHandleWithStartDetails, WorkflowUpdateFailedError } from '@temporalio/client';
 import {
   ApplicationFailure,
@@ -37,11 +36,10 @@ import {
 } from '../contracts/run.js';
 import { RUN_SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import { didYouMean } from '../shared/diagnostics.js';
+import { ajv } from '../shared/json-schema.js';
 import type { CompiledPlan } from '../contracts/plan.js';
 import type { Json } from '../contracts/json.js';
 
-// ajv-formats is CommonJS with a default export that TypeScript's NodeNext view types as the module.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 /** Why a run could not be started, approved, read or completed (one family, narrowed by `code`). */
 export type RunErrorCode =
@@ -102,7 +100,6 @@ export class RunError extends Error {
 }
 
 
-const ajv = addFormats(new Ajv2020({ allErrors: true, useDefaults: true, strict: false }));
 const validators = new WeakMap<object, ValidateFunction>();
 
 /**

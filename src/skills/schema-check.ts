@@ -4,13 +4,7 @@
  * Ajv alone ignores unknown keywords (`propertes:`) and reports meta-schema errors as a JSON
  * pointer; analysts need the line.
  */
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
-
-/** One Ajv for the compiler: 2020-12 (what MCP tool schemas use), formats, every error. */
-export const ajv = addFormats(new Ajv2020({ allErrors: true, strict: false, validateSchema: true }));
+import { ajv } from '../shared/json-schema.js';
 
 /** Keywords of JSON Schema 2020-12 (core, applicator, validation, unevaluated, format, content, meta-data). */
 export const SCHEMA_KEYWORDS = [

@@ -4,7 +4,13 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Client as TemporalClient } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { Client as TemporalClientClass, type Client as TemporalClient, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { fetchCatalog } from '../../src/skills/catalog.js';
+import { compileSkill } from '../../src/skills/compile.js';
+import { createSkillWorker } from '../../src/temporal/worker.js';
 import { memoryLogger } from '../../gateway/log.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
@@ -69,6 +75,23 @@ export async function startTestGateway(
   };
 }
 
+/**
+ * A request straight into the gateway's fastify app (`app.inject`, no socket), with the Host
+ * header the front door expects. For route-level tests; real clients keep real sockets.
+ */
+export async function inject(
+  t: TestGateway,
+  req: { method: 'GET' | 'POST' | 'DELETE'; path: string; headers?: Record<string, string>; body?: unknown },
+): Promise<{ status: number; headers: Record<string, string | string[] | number | undefined>; json<T = Record<string, unknown>>(): T; text: string }> {
+  const res = await t.gw.app.inject({
+    method: req.method,
+    url: req.path,
+    headers: { host: new URL(t.gw.url).host, ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}), ...req.headers },
+    ...(req.body !== undefined ? { payload: typeof req.body === 'string' ? req.body : JSON.stringify(req.body) } : {}),
+  });
+  return { status: res.statusCode, headers: res.headers, json: <T>() => res.json<T>(), text: res.body };
+}
+
 /** The structured output of a tool result (or the parsed text). */
 export function structured<T = Record<string, unknown>>(r: unknown): T {
   const res = r as { structuredContent?: unknown; content?: Array<{ type: string; text?: string }> };
@@ -79,4 +102,55 @@ export function structured<T = Record<string, unknown>>(r: unknown): T {
 /** The text of a tool result. */
 export function textOf(r: unknown): string {
   return ((r as { content?: Array<{ type: string; text?: string }> }).content ?? []).map((c) => c.text ?? '').join(' ');
+}
+
+/** A gateway with skills: the front door, a Temporal client and a worker with the same governance. */
+export interface SkillGateway extends TestGateway {
+  client: TemporalClient;
+  taskQueue: string;
+  skills: Map<string, CompiledSkill>;
+}
+
+/**
+ * `startTestGateway` plus skill runs: the given skill folders compiled against the workspace's
+ * real servers, a Temporal client and a worker on its own task queue whose activities run
+ * the gateway's own governance (Cedar, revocations, the run key).
+ */
+export async function startSkillGateway(opts: { address: string; skillDirs: string[]; extra?: Record<string, unknown>; skillSyncWaitMs?: number }): Promise<SkillGateway> {
+  const taskQueue = `skills-${randomUUID()}`;
+  const connection = await Connection.connect({ address: opts.address });
+  const native = await NativeConnection.connect({ address: opts.address });
+  const client = new TemporalClientClass({ connection });
+  const skills = new Map<string, CompiledSkill>();
+  const t = await startTestGateway({
+    ...(opts.extra ? { extra: opts.extra } : {}),
+    temporal: { client, taskQueue },
+    skills: () => skills,
+    ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),
+  });
+  const catalog = await fetchCatalog(t.pool);
+  for (const dir of opts.skillDirs) {
+    const r = compileSkill(dir, catalog);
+    if (!r.plan || !r.hash) throw new Error(`${dir} does not compile: ${JSON.stringify(r.diagnostics)}`);
+    skills.set(r.plan.skill.name, { dir, plan: r.plan, hash: r.hash });
+  }
+  const worker = await createSkillWorker({
+    connection: native,
+    taskQueue,
+    activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor }),
+  });
+  const running = worker.run();
+  return {
+    ...t,
+    client,
+    taskQueue,
+    skills,
+    async close() {
+      worker.shutdown();
+      await running;
+      await t.close();
+      await native.close();
+      await connection.close();
+    },
+  };
 }

@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { SkillgateConfig } from '../../../src/config/schema.js';
-import { parseDuration } from '../../../src/shared/duration.js';
+import { parseDuration } from '../../../src/pure/durations.js';
 import { own } from '../../../src/shared/own.js';
 import { RUN_ERROR_STATUS, type RunActions } from '../../../src/skills/run-actions.js';
 import { RunError } from '../../../src/skills/runs.js';

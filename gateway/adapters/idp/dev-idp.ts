@@ -69,11 +69,7 @@ const CALLBACK_PATHS = ['/callback', '/oauth/callback', '/oauth/callback/debug']
  *   const idp = await createDevIdp({ config, stateDir: loaded.path(config.stateDir) });
  *   idp.mount(app); // fastify
  */
-export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp>;
-/** @deprecated use the options object. */
-export async function createDevIdp(config: SkillgateConfig, stateDir: string): Promise<DevIdp>;
-export async function createDevIdp(a: DevIdpOptions | SkillgateConfig, b?: string): Promise<DevIdp> {
-  const opts: DevIdpOptions = b === undefined ? (a as DevIdpOptions) : { config: a as SkillgateConfig, stateDir: b };
+export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   const { config, stateDir } = opts;
   // Without a logger, failures still reach stderr; routine events (logins) stay quiet.
   const log =

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import type { SkillgateConfig } from '../../../src/config/schema.js';
-import { parseDuration } from '../../../src/shared/duration.js';
+import { parseDuration } from '../../../src/pure/durations.js';
 import { loadSigningKeys, publicJwk } from './keys.js';
 
 /** The dev IdP's issuer for a workspace: `<publicUrl>/idp`. */

@@ -101,6 +101,11 @@ export class HttpServerTransport implements Transport {
     // Connections are per HTTP request; nothing to open.
   }
 
+  /** Whether the client holds the standalone GET stream open (server-initiated messages reach it). */
+  get hasStandaloneStream(): boolean {
+    return this.standalone !== undefined;
+  }
+
   /**
    * Answer one HTTP request of this session. `body` is the parsed JSON body (POST);
    * `authInfo` is what the front door verified for THIS request, handed to the handlers.

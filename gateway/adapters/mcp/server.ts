@@ -15,6 +15,7 @@ import {
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { JSONRPCRequest, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { SkillgateConfig } from '../../../src/config/schema.js';
+import { globMatcher } from '../../../src/shared/glob.js';
 import { own } from '../../../src/shared/own.js';
 import type { Json } from '../../../src/contracts/json.js';
 import { AuthzError, type Authorizer } from '../../authz/authorizer.js';
@@ -75,7 +76,7 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
     const { authorizer, pool } = deps.pipeline;
     const tools: Tool[] = [];
     // Only servers the gateway's patterns can match are asked for their tools.
-    const servers = Object.keys(deps.config.servers).filter((s) => gw.tools.some((p) => serverPart(p).test(s)));
+    const servers = Object.keys(deps.config.servers).filter((s) => gw.tools.some((p) => serverPart(p)(s)));
     const lists = await Promise.all(
       servers.map(async (s) => {
         try {
@@ -146,8 +147,7 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
   return server;
 }
 
-/** The server half of a tool pattern (`core-*.get_*` → /^core-.*$/). */
-function serverPart(pattern: string): RegExp {
-  const head = pattern.slice(0, pattern.indexOf('.'));
-  return new RegExp(`^${head.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+/** The server half of a tool pattern (`core-*.get_*` → matches `core-banking`). */
+function serverPart(pattern: string): (server: string) => boolean {
+  return globMatcher(pattern.slice(0, pattern.indexOf('.')));
 }

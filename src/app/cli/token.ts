@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { resourceUrl } from '../../../gateway/identity/resource-metadata.js';
 import { createTokenMinter, MAX_TOKEN_TTL_SEC } from '../../../gateway/adapters/idp/mint.js';
 import { didYouMean } from '../../shared/diagnostics.js';
-import { parseDuration } from '../../shared/duration.js';
+import { parseDuration } from '../../pure/durations.js';
 import { configFrom } from './context.js';
 import { CliError } from './errors.js';
 

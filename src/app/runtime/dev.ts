@@ -211,7 +211,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
         { name: 'health', url: `${gateway.url}/healthz` },
       ],
-      tryIt: [...tokenCommands(config), ...tryItCommands(compiled.skills.map((s) => s.plan.skill.name))],
+      tryIt: [...tokenCommands(config), ...tryItCommands(config, compiled.skills)],
     };
 
     let stopping: Promise<void> | undefined;
@@ -245,32 +245,39 @@ async function describeServers(loaded: LoadedConfig, pool: UpstreamPool): Promis
   );
 }
 
-/** Ready-to-paste token commands: one per gateway (its first agent), plus the intern/CEO pair on HR. */
+/** Ready-to-paste token commands: one per gateway, for its first agent and the workspace's first user. */
 function tokenCommands(config: LoadedConfig['config']): string[] {
   if (!config.identity.devIdp) return [];
+  const user = Object.keys(config.users)[0];
+  if (!user) return [];
   const lines: string[] = [];
-  const users = Object.keys(config.users);
   for (const [name, g] of Object.entries(config.gateways)) {
     const agent = g.agents[0];
-    if (!agent) continue;
-    const user = name === 'hr-desk' && users.includes('intern') ? 'intern' : name === 'credit-desk' && users.includes('loan-clerk') ? 'loan-clerk' : users[0];
-    if (user) lines.push(`npx skillgate token --user ${user} --agent ${agent} --gateway ${name}   # Bearer token for ${name}`);
+    if (agent) lines.push(`npx skillgate token --user ${user} --agent ${agent} --gateway ${name}   # Bearer token for ${name}`);
   }
   return lines;
 }
 
-function tryItCommands(skills: string[]): string[] {
+/**
+ * Ready-to-paste runs, read from the skills themselves: each skill enabled on a gateway whose
+ * input schema has `examples` gets one `skillgate run` per example (the first with --wait), and
+ * a skill with an approval step gets the `skillgate approve` line for a user who holds its role.
+ */
+function tryItCommands(config: LoadedConfig['config'], skills: readonly CompiledSkill[]): string[] {
   const lines: string[] = [];
-  if (skills.includes('credit-issuance')) {
-    lines.push(
-      `npx skillgate run credit-issuance --input '{"customerId":"C-1001","amount":5000}' --wait`,
-      `npx skillgate run credit-issuance --input '{"customerId":"C-1001","amount":25000}'   # waits for approval`,
-      'npx skillgate approve <workflowId> --as credit-officer',
-    );
-  } else if (skills[0]) {
-    lines.push(`npx skillgate run ${skills[0]} --input '{…}' --wait`);
+  const enabled = new Set(Object.values(config.gateways).flatMap((g) => g.skills));
+  for (const { plan } of skills) {
+    const name = plan.skill.name;
+    if (!enabled.has(name)) continue;
+    const examples = Array.isArray(plan.inputs.examples) ? plan.inputs.examples : [];
+    examples.forEach((example, i) => lines.push(`npx skillgate run ${name} --input '${JSON.stringify(example)}'${i === 0 ? ' --wait' : ''}`));
+    const roles = [...new Set(plan.steps.flatMap((st) => (st.kind === 'approval' ? [st.approval.role] : st.kind === 'tool' && st.approval ? [st.approval.role] : [])))];
+    for (const role of roles) {
+      const approver = Object.entries(config.users).find(([, u]) => u.roles.includes(role))?.[0];
+      if (approver) lines.push(`npx skillgate approve <workflowId> --as ${approver}   # a ${role} decides a waiting run`);
+    }
   }
-  lines.push('npx skillgate validate skills/');
+  lines.push(`npx skillgate validate ${config.skillsDir}/`);
   return lines;
 }
 

@@ -12,8 +12,8 @@
  * Pure module: no Node built-ins, no I/O (it runs in the workflow sandbox).
  */
 import { Environment } from '@marcbachmann/cel-js';
-import type { ValueTemplate } from '../src/contracts/plan.js';
-import type { Json } from '../src/contracts/json.js';
+import type { ValueTemplate } from '../contracts/plan.js';
+import type { Json } from '../contracts/json.js';
 
 const env = new Environment({
   unlistedVariablesAreDyn: true,
@@ -220,22 +220,6 @@ export function renderTemplate(t: ValueTemplate, ctx: ExpressionContext): Json {
     }
     case 'array':
       return t.items.map((i) => renderTemplate(i, ctx));
-  }
-}
-
-/** Every expression inside a template, for reference checks. */
-export function templateExpressions(t: ValueTemplate): string[] {
-  switch (t.kind) {
-    case 'literal':
-      return [];
-    case 'expr':
-      return [t.expr];
-    case 'interp':
-      return t.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.expr]));
-    case 'object':
-      return Object.values(t.entries).flatMap(templateExpressions);
-    case 'array':
-      return t.items.flatMap(templateExpressions);
   }
 }
 
