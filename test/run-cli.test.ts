@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createGovernance, type Governance } from '../src/app/runtime/front-door.js';
+import { createGovernance, type Governance } from '../src/app/runtime/governance.js';
 import { getRunStatus, waitForResult } from '../src/skills/runs.js';
 import { eventually, ROOT, startHarness, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRunAttestor } from '../gateway/authz/run-attestation.js';
 import { decodeRunKey, loadOrCreateRunKey, runKeyFile } from '../gateway/authz/run-key.js';
 import { ConfigError, parseConfig } from '../src/config/load.js';
-import { createGovernance } from '../src/app/runtime/front-door.js';
+import { createGovernance } from '../src/app/runtime/governance.js';
 import { ROOT } from './helpers/workspace.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skillgate-run-key-'));

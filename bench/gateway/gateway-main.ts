@@ -1,7 +1,8 @@
 /** Runs the real gateway for benchmarks: config file path in argv[2]; prints {url} when listening. */
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createGovernance, startGateway } from '../../src/app/runtime/front-door.js';
+import { startGateway } from '../../src/app/runtime/front-door.js';
+import { createGovernance } from '../../src/app/runtime/governance.js';
 
 const loaded = loadConfig(process.argv[2]!);
 const pool = createUpstreamPool(loaded, { log: () => {} });

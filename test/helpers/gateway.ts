@@ -15,7 +15,8 @@ import { memoryLogger } from '../../gateway/log.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { CompiledSkill } from '../../src/skills/compile-all.js';
-import { createGovernance, type Governance, type RunningGateway, startGateway } from '../../src/app/runtime/front-door.js';
+import { type RunningGateway, startGateway } from '../../src/app/runtime/front-door.js';
+import { createGovernance, type Governance } from '../../src/app/runtime/governance.js';
 import { governedWorkspace, type TestWorkspace } from './workspace.js';
 
 export interface TestGateway {

@@ -6,7 +6,6 @@
  */
 import type { Command } from 'commander';
 import { configFrom } from './context.js';
-import { actingPrincipal, withRunActions } from './run-actions.js';
 
 interface ApproveOptions {
   as: string;
@@ -30,6 +29,7 @@ export function register(program: Command): void {
     .option('--agent <id>', 'the agent acting for the approver (default: the first agent of that gateway)')
     .action(async (workflowId: string, opts: ApproveOptions, cmd: Command) => {
       const loaded = configFrom(cmd);
+      const { actingPrincipal, withRunActions } = await import('./run-actions.js');
       await withRunActions(loaded, new Map(), async (actions) => {
         const gateway = opts.gateway ?? (await actions.describe(workflowId)).gateway;
         const who = actingPrincipal(loaded, gateway, opts.as, opts.agent);

@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import { configFrom } from './context.js';
-import { actingPrincipal, withRunActions } from './run-actions.js';
 
 export function register(program: Command): void {
   program
@@ -18,6 +17,7 @@ export function register(program: Command): void {
     .option('--agent <id>', 'the agent acting for the user (default: the first agent of that gateway)')
     .action(async (workflowId: string, opts: { as: string; reason?: string; gateway?: string; agent?: string }, cmd: Command) => {
       const loaded = configFrom(cmd);
+      const { actingPrincipal, withRunActions } = await import('./run-actions.js');
       await withRunActions(loaded, new Map(), async (actions) => {
         const gateway = opts.gateway ?? (await actions.describe(workflowId)).gateway;
         await actions.cancel(actingPrincipal(loaded, gateway, opts.as, opts.agent), gateway, workflowId, opts.reason);

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { formatDiagnostic, sortDiagnostics } from '../../shared/diagnostics.js';
-import { compileSkills } from '../../skills/compile-all.js';
-import { configFrom, withPool } from './context.js';
+import { configFrom } from './context.js';
 import { CliError } from './errors.js';
 
 /** `skillgate compile <skill>`: the plan JSON and its content hash. */
@@ -16,6 +15,7 @@ export function register(program: Command): void {
       const loaded = configFrom(cmd);
       const path = existsSync(skill) ? skill : loaded.path(`${loaded.config.skillsDir}/${skill}`);
       if (!existsSync(path)) throw new CliError(`no skill "${skill}" (looked in ${path})`, 1);
+      const [{ compileSkills }, { withPool }] = await Promise.all([import('../../skills/compile-all.js'), import('./connections.js')]);
       const { results, diagnostics } = await withPool(loaded, (pool) => compileSkills(loaded, pool, [path]));
       const r = results[0];
       if (!r?.plan || !r.hash) {

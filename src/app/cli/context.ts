@@ -1,11 +1,13 @@
-/** Shared CLI plumbing: the loaded config (from --config), a clean upstream pool, workspace users, Temporal. */
-import { Client, Connection } from '@temporalio/client';
+/**
+ * Shared CLI plumbing that every command may load at start: the config (from --config) and
+ * workspace users. What is heavy (upstream connections, Temporal) is in connections.ts,
+ * which commands import only when they run, so `skillgate --help` or `skillgate token` load
+ * neither the Temporal SDK, the MCP SDK nor the dev IdP.
+ */
 import type { Command } from 'commander';
 import type { Principal } from '../../contracts/principal.js';
 import { didYouMean } from '../../shared/diagnostics.js';
 import { own } from '../../shared/own.js';
-import { createUpstreamPool } from '../../../gateway/upstream/pool.js';
-import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import { ConfigError, defaultConfigPath, type LoadedConfig, loadConfig } from '../../config/load.js';
 import { CliError } from './errors.js';
 
@@ -17,16 +19,6 @@ export function configFrom(cmd: Command): LoadedConfig {
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;
-  }
-}
-
-/** Run `fn` with an upstream pool whose server stderr is kept quiet unless --verbose. */
-export async function withPool<T>(loaded: LoadedConfig, fn: (pool: UpstreamPool) => Promise<T>, verbose = false): Promise<T> {
-  const pool = createUpstreamPool(loaded, { log: verbose ? (l) => process.stderr.write(`${l}\n`) : () => {} });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.close();
   }
 }
 
@@ -44,24 +36,3 @@ export function workspaceUser(loaded: LoadedConfig, id: string): Principal['user
   }
   return { id, roles: user.roles, groups: user.groups };
 }
-
-/** Where the CLI finds Temporal: $TEMPORAL_ADDRESS, temporal.address, else the embedded dev server's port. */
-export function temporalAddress(loaded: LoadedConfig): string {
-  return process.env.TEMPORAL_ADDRESS || loaded.config.temporal.address || `127.0.0.1:${loaded.config.temporal.dev.port}`;
-}
-
-/** A Temporal client for one CLI command; a clear error when nothing answers. */
-export async function connectClient(loaded: LoadedConfig): Promise<{ client: Client; close(): Promise<void> }> {
-  const address = temporalAddress(loaded);
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: '5s' });
-  } catch (err) {
-    throw new CliError(
-      `cannot reach Temporal at ${address}: ${(err as Error).message}\n  start it with \`skillgate dev\` (or \`npm start\`), or set TEMPORAL_ADDRESS`,
-      2,
-    );
-  }
-  return { client: new Client({ connection, namespace: loaded.config.temporal.namespace }), close: () => connection.close() };
-}
-

@@ -2,12 +2,8 @@
  * `skillgate dev` (= `npm start`): the whole runtime on this machine, in the foreground.
  * Ctrl-C / SIGTERM stops it cleanly (exit 0); a second Ctrl-C exits at once (exit 130).
  */
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { ConfigError, defaultConfigPath, loadConfig } from '../../config/load.js';
-import { PolicyLoadError } from '../../../gateway/policy/errors.js';
-import { RuntimeError } from '../runtime/temporal.js';
-import { formatBanner, startDevRuntime } from '../runtime/dev.js';
 import { CliError } from './errors.js';
 
 export function register(program: Command): void {
@@ -24,7 +20,14 @@ export function register(program: Command): void {
         throw err;
       }
 
-      installTemporalRuntime();
+      // The runtime (Temporal SDK, front door, dev IdP) loads only for this command.
+      const [{ DefaultLogger, Runtime }, { PolicyLoadError }, { RuntimeError }, { formatBanner, startDevRuntime }] = await Promise.all([
+        import('@temporalio/worker'),
+        import('../../../gateway/policy/errors.js'),
+        import('../runtime/temporal.js'),
+        import('../runtime/dev.js'),
+      ]);
+      installTemporalRuntime(Runtime, DefaultLogger);
       const log = (line: string): void => void process.stderr.write(`skillgate: ${line}\n`);
 
       // Signals are handled from the start: a Ctrl-C while starting must not leave a dev
@@ -70,7 +73,7 @@ export function register(program: Command): void {
  * The Temporal SDK's runtime, told to leave signals to us (its default would shut the worker
  * down on SIGINT behind our back) and to log only warnings (its INFO lines would bury the banner).
  */
-function installTemporalRuntime(): void {
+function installTemporalRuntime(Runtime: typeof import('@temporalio/worker').Runtime, DefaultLogger: typeof import('@temporalio/worker').DefaultLogger): void {
   try {
     Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
   } catch {

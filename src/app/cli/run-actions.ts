@@ -12,12 +12,13 @@
 import type { Principal } from '../../contracts/principal.js';
 import { createLogger } from '../../../gateway/log.js';
 import type { LoadedConfig } from '../../config/load.js';
-import { createGovernance } from '../runtime/front-door.js';
+import { createGovernance } from '../runtime/governance.js';
 import type { CompiledSkill } from '../../skills/compile-all.js';
 import { createRunActions, type RunActions } from '../../skills/run-actions.js';
 import { RunError } from '../../skills/runs.js';
 import { CliError } from './errors.js';
-import { connectClient, workspaceUser } from './context.js';
+import { connectClient } from './connections.js';
+import { workspaceUser } from './context.js';
 
 /** Run `fn` with the service; a RunError becomes a message and exit 1. */
 export async function withRunActions<T>(

@@ -6,12 +6,9 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatDiagnostic, sortDiagnostics } from '../../shared/diagnostics.js';
-import { loadSkill, SkillCompileError } from '../../skills/compile-all.js';
 import type { StartedRun } from '../../skills/run-actions.js';
-import { RunError } from '../../skills/runs.js';
-import { configFrom, withPool } from './context.js';
+import { configFrom } from './context.js';
 import { CliError } from './errors.js';
-import { actingPrincipal, withRunActions } from './run-actions.js';
 
 interface RunOptions {
   input?: string;
@@ -41,6 +38,12 @@ export function register(program: Command): void {
     )
     .action(async (skillName: string, opts: RunOptions, cmd: Command) => {
       const loaded = configFrom(cmd);
+      const [{ loadSkill, SkillCompileError }, { RunError }, { withPool }, { actingPrincipal, withRunActions }] = await Promise.all([
+        import('../../skills/compile-all.js'),
+        import('../../skills/runs.js'),
+        import('./connections.js'),
+        import('./run-actions.js'),
+      ]);
       const inputs = parseInput(opts.input ?? '{}');
       const gateway = opts.gateway ?? gatewayOfSkill(loaded, skillName);
       const userId = opts.as ?? (process.env.SKILLGATE_USER || undefined) ?? Object.keys(loaded.config.users)[0];

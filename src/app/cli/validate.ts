@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { formatDiagnostic, sortDiagnostics } from '../../shared/diagnostics.js';
-import { compileSkills } from '../../skills/compile-all.js';
-import { configFrom, withPool } from './context.js';
+import { configFrom } from './context.js';
 
 /** `skillgate validate [paths…]`: every problem of every skill, with file:line:col. */
 export function register(program: Command): void {
@@ -13,6 +12,7 @@ export function register(program: Command): void {
     .option('-v, --verbose', 'show upstream server logs')
     .action(async (paths: string[], opts: { json?: boolean; verbose?: boolean }, cmd: Command) => {
       const loaded = configFrom(cmd);
+      const [{ compileSkills }, { withPool }] = await Promise.all([import('../../skills/compile-all.js'), import('./connections.js')]);
       const { results, diagnostics } = await withPool(loaded, (pool) => compileSkills(loaded, pool, paths.length ? paths : undefined), opts.verbose);
       const sorted = sortDiagnostics(diagnostics);
       if (opts.json) {

@@ -15,7 +15,8 @@ import type { LoadedConfig } from '../../config/load.js';
 import { isStdioServer } from '../../config/schema.js';
 import { type Diagnostic, formatDiagnostic } from '../../shared/diagnostics.js';
 import { compileAllSkills, type CompiledSkill } from '../../skills/compile-all.js';
-import { createGovernance, startGateway } from './front-door.js';
+import { startGateway } from './front-door.js';
+import { createGovernance } from './governance.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
 import { createSkillWorker } from '../../temporal/worker.js';
 

@@ -7,74 +7,20 @@
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { type Authorizer, createAuthorizer } from '../../../gateway/authz/authorizer.js';
-import { createRunAttestor, type RunAttestor } from '../../../gateway/authz/run-attestation.js';
-import { decodeRunKey, loadOrCreateRunKey } from '../../../gateway/authz/run-key.js';
-import { resolveSecretValue } from '../../config/secrets.js';
 import { type Logger, silentLogger } from '../../../gateway/log.js';
 import { inspectToolCall } from '../../../gateway/adapters/mcp/call-params.js';
 import { createRunActions, type RunActions } from '../../skills/run-actions.js';
 import { createGatewayApp, resourceUrl } from '../../../gateway/adapters/http/app.js';
 import { hostPolicy } from '../../../gateway/adapters/http/host-check.js';
 import { createDevIdp, type DevIdp } from '../../../gateway/adapters/idp/dev-idp.js';
-import { openRevocations, type RevocationStore } from '../../../gateway/identity/revocations.js';
 import { type TokenVerifier, verifierFromConfig } from '../../../gateway/identity/verify.js';
 import { createSkillTools } from '../../../gateway/adapters/mcp/skill-tools.js';
 import type { SessionRegistry } from '../../../gateway/adapters/mcp/sessions.js';
-import { createPolicyEngine, type PolicyEngine } from '../../../gateway/policy/engine.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { SkillgateConfig } from '../../config/schema.js';
 import type { CompiledSkill } from '../../skills/compile-all.js';
-
-/** The parts of authorization shared by the gateway and the worker's activities. */
-export interface Governance {
-  config: SkillgateConfig;
-  revocations: RevocationStore;
-  policy: PolicyEngine;
-  authorizer: Authorizer;
-  /** Signs (service) and verifies (worker) run attestations, under the workspace's run key. */
-  attestor: RunAttestor;
-  /** Be told after every successful policy reload (what each (user, agent) may see may have changed). */
-  onPolicyReload(listener: () => void): () => void;
-  close(): void;
-}
-
-/** Revocations + Cedar (watching the policy files) + the AND-gate, for one workspace. */
-export function createGovernance(loaded: LoadedConfig, opts: { log?: (line: string) => void; watch?: boolean } = {}): Governance {
-  const { config } = loaded;
-  const revocations = openRevocations(loaded.path(config.stateDir));
-  const listeners = new Set<() => void>();
-  const policy = createPolicyEngine({
-    config: loaded,
-    watch: opts.watch ?? true,
-    onReload: (r) => {
-      opts.log?.(r.ok ? `policies reloaded (${r.policies} policies, version ${r.version})` : `policy reload failed, keeping the previous set:\n${r.diagnostics.map((d) => `  ${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n')}`);
-      if (r.ok) for (const l of listeners) l();
-    },
-  });
-  const authorizer = createAuthorizer({ config, policy, revocations });
-  const attestor = createRunAttestor(runKey(loaded));
-  return {
-    config,
-    revocations,
-    policy,
-    authorizer,
-    attestor,
-    onPolicyReload: (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    close: () => policy.close(),
-  };
-}
-
-/** The workspace's run key: `runs.attestationKey` (a secret reference, resolved now), else the generated one in the state folder. */
-function runKey(loaded: LoadedConfig): Uint8Array {
-  const ref = loaded.config.runs.attestationKey;
-  if (ref === undefined) return loadOrCreateRunKey(loaded.path(loaded.config.stateDir));
-  return decodeRunKey(resolveSecretValue(ref, ['runs', 'attestationKey'], { env: process.env, baseDir: loaded.baseDir }), 'runs.attestationKey');
-}
+import type { Governance } from './governance.js';
 
 /** The workspace config with the dev IdP added to the trusted issuers when it is enabled. */
 export function withDevIssuer(config: SkillgateConfig): SkillgateConfig {

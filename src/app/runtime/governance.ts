@@ -1,0 +1,64 @@
+/**
+ * The governance of a workspace, shared by the front door, the worker's activities and the
+ * CLI's run actions: the revocation list, the Cedar policy engine (reloaded when a policy file
+ * changes), the AND-gate authorizer and the run attestor under the workspace's run key. No
+ * HTTP, no IdP: the CLI loads this without the front door.
+ */
+import { type Authorizer, createAuthorizer } from '../../../gateway/authz/authorizer.js';
+import { createRunAttestor, type RunAttestor } from '../../../gateway/authz/run-attestation.js';
+import { decodeRunKey, loadOrCreateRunKey } from '../../../gateway/authz/run-key.js';
+import { openRevocations, type RevocationStore } from '../../../gateway/identity/revocations.js';
+import { createPolicyEngine, type PolicyEngine } from '../../../gateway/policy/engine.js';
+import type { LoadedConfig } from '../../config/load.js';
+import type { SkillgateConfig } from '../../config/schema.js';
+import { resolveSecretValue } from '../../config/secrets.js';
+
+/** The parts of authorization shared by the gateway and the worker's activities. */
+export interface Governance {
+  config: SkillgateConfig;
+  revocations: RevocationStore;
+  policy: PolicyEngine;
+  authorizer: Authorizer;
+  /** Signs (service) and verifies (worker) run attestations, under the workspace's run key. */
+  attestor: RunAttestor;
+  /** Be told after every successful policy reload (what each (user, agent) may see may have changed). */
+  onPolicyReload(listener: () => void): () => void;
+  close(): void;
+}
+
+/** Revocations + Cedar (watching the policy files) + the AND-gate, for one workspace. */
+export function createGovernance(loaded: LoadedConfig, opts: { log?: (line: string) => void; watch?: boolean } = {}): Governance {
+  const { config } = loaded;
+  const revocations = openRevocations(loaded.path(config.stateDir));
+  const listeners = new Set<() => void>();
+  const policy = createPolicyEngine({
+    config: loaded,
+    watch: opts.watch ?? true,
+    onReload: (r) => {
+      opts.log?.(r.ok ? `policies reloaded (${r.policies} policies, version ${r.version})` : `policy reload failed, keeping the previous set:\n${r.diagnostics.map((d) => `  ${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n')}`);
+      if (r.ok) for (const l of listeners) l();
+    },
+  });
+  const authorizer = createAuthorizer({ config, policy, revocations });
+  const attestor = createRunAttestor(runKey(loaded));
+  return {
+    config,
+    revocations,
+    policy,
+    authorizer,
+    attestor,
+    onPolicyReload: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    close: () => policy.close(),
+  };
+}
+
+/** The workspace's run key: `runs.attestationKey` (a secret reference, resolved now), else the generated one in the state folder. */
+function runKey(loaded: LoadedConfig): Uint8Array {
+  const ref = loaded.config.runs.attestationKey;
+  if (ref === undefined) return loadOrCreateRunKey(loaded.path(loaded.config.stateDir));
+  return decodeRunKey(resolveSecretValue(ref, ['runs', 'attestationKey'], { env: process.env, baseDir: loaded.baseDir }), 'runs.attestationKey');
+}
+
