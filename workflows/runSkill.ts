@@ -30,6 +30,7 @@ import {
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   proxyLocalActivities,
   type RetryPolicy,
   setHandler,
@@ -88,6 +89,8 @@ type Outcome =
 
 interface ApprovalWait {
   pending: PendingApproval;
+  /** Epoch ms (workflow time) the wait began. */
+  since: number;
   record?: ApprovalRecord;
   /** A decision is being verified: a second one is refused until it is settled. */
   verifying?: boolean;
@@ -158,6 +161,7 @@ class Interpreter {
       const rendered = this.renderOutputs();
       if ('outputs' in rendered) {
         this.phase = 'completed';
+        this.refreshDetails();
         return { outputs: rendered.outputs, executed: this.executed, skipped: this.skipped };
       }
       failure = rendered.failure;
@@ -190,6 +194,7 @@ class Interpreter {
         this.states[step.id] = 'running';
         running.set(step.id, scope.run(() => this.executeStep(step)));
       }
+      this.refreshDetails();
     };
 
     startReady();
@@ -318,14 +323,16 @@ class Interpreter {
     } catch (err) {
       return expressionFailure(stepId, 'approval.message', err);
     }
-    const wait: ApprovalWait = { pending: { stepId, role: spec.role, message, deadline: Date.now() + spec.timeoutMs } };
+    const wait: ApprovalWait = { pending: { stepId, role: spec.role, message, deadline: Date.now() + spec.timeoutMs }, since: Date.now() };
     this.approvals.set(stepId, wait);
     this.states[stepId] = 'awaiting-approval';
+    this.refreshDetails();
     let decided: boolean;
     try {
       decided = await condition(() => wait.record !== undefined, spec.timeoutMs);
     } finally {
       this.approvals.delete(stepId);
+      this.refreshDetails();
     }
     if (!decided) {
       return {
@@ -409,6 +416,7 @@ class Interpreter {
     } catch (err) {
       const reason = verificationFailure(err);
       this.refusals.push({ stepId, claimedBy: d.approver.id, reason, at: Date.now() });
+      this.refreshDetails();
       log.warn('approval refused', { stepId, claimedBy: d.approver.id, reason });
       throw ApplicationFailure.create({ message: reason, type: 'ApprovalRefused', nonRetryable: true });
     } finally {
@@ -464,12 +472,14 @@ class Interpreter {
 
   private async failRun(failure: Failure): Promise<never> {
     this.phase = 'compensating';
+    this.refreshDetails();
     const { compensated, compensationFailures } = await this.compensate();
     let reason = failure.message;
     if (compensated.length) reason += `; compensated: ${compensated.join(', ')}`;
     for (const f of compensationFailures) reason += `; compensation of "${f.stepId}" failed: ${f.message}`;
     this.phase = 'failed';
     this.failure = { reason, type: failure.type };
+    this.refreshDetails();
     log.info('skill run failed', { skill: this.plan.skill.name, stepId: failure.stepId, type: failure.type });
     throw ApplicationFailure.create({
       message: reason,
@@ -521,17 +531,43 @@ class Interpreter {
       gateway: this.input.gateway,
       ...(opts.compensation ? { compensation: true } : {}),
     };
+    // What the Temporal UI shows for the activity instead of a bare `callTool`.
+    const summary = `${opts.compensation ? `compensation of ${step.id}` : step.id} · ${tool.server}.${tool.name}`;
     if (opts.local) {
-      return proxyLocalActivities<Activities>({ startToCloseTimeout: timeoutMs, retry: retryPolicy(retry) }).callTool(request);
+      return proxyLocalActivities<Activities>({ startToCloseTimeout: timeoutMs, retry: retryPolicy(retry), summary }).callTool(request);
     }
     return proxyActivities<Activities>({
       activityId,
+      summary,
       startToCloseTimeout: timeoutMs,
       retry: retryPolicy(retry),
       // A step in flight when the run is cancelled finishes first: if it did its side effect,
       // the saga must know, so that it can compensate it.
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     }).callTool(request);
+  }
+
+  /**
+   * The run's "current details" in the Temporal UI (markdown): what it waits for, what runs,
+   * how it ended. Workflow time only, so replay sets the same text.
+   */
+  private refreshDetails(): void {
+    const lines: string[] = [];
+    for (const w of this.approvals.values()) {
+      if (w.record) continue;
+      lines.push(
+        `**Waiting for approval** — step \`${w.pending.stepId}\` needs ${article(w.pending.role)} **${w.pending.role}** since ${utc(w.since)} (until ${utc(w.pending.deadline)})`,
+      );
+    }
+    const running = Object.entries(this.states)
+      .filter(([, st]) => st === 'running')
+      .map(([id]) => `\`${id}\``);
+    if (running.length) lines.push(`Running: ${running.join(', ')}`);
+    if (this.refusals.length) lines.push(`Refused decisions: ${this.refusals.length} (latest: ${this.refusals.at(-1)!.reason})`);
+    if (this.phase === 'compensating') lines.push('Compensating completed steps');
+    if (this.phase === 'completed') lines.push(`Completed: ${this.executed.length} steps done${this.skipped.length ? `, ${this.skipped.length} skipped` : ''}`);
+    if (this.phase === 'failed' && this.failure) lines.push(`Failed (${this.failure.type}): ${this.failure.reason}`);
+    setCurrentDetails(lines.join('\n\n'));
   }
 
   private ctx(): ExpressionContext {
@@ -641,6 +677,11 @@ function cancelledMessage(inFlight: string[]): string {
 
 function quoteList(ids: string[]): string {
   return ids.map((i) => `"${i}"`).join(', ');
+}
+
+/** 1733161331000 → "2024-12-02 17:42 UTC" (workflow time). */
+function utc(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 function article(word: string): string {

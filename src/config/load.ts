@@ -78,9 +78,20 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
       hint: secretHint(problem),
     });
   }
+  const config = result.data;
+  // SKILLGATE_PORT moves everything derived from the port — token audiences, the dev IdP's
+  // issuer, RFC 9728 metadata — unless publicUrl is written in the file (a proxy's URL).
+  const port = (opts.env ?? process.env).SKILLGATE_PORT;
+  if (port !== undefined && port !== '') {
+    if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+      diags.push({ file: 'environment', line: 0, col: 0, code: 'env-invalid', message: `SKILLGATE_PORT="${port.slice(0, 20)}" is not a port (1–65535)`, hint: 'unset it to use the port of publicUrl (8787 by default)' });
+    } else if (!doc.has('publicUrl')) {
+      config.publicUrl = `http://127.0.0.1:${Number(port)}`;
+    }
+  }
   if (diags.length) throw new ConfigError(diags);
   return {
-    config: result.data,
+    config,
     file: resolve(file),
     baseDir,
     path: (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p)),

@@ -142,7 +142,10 @@ export const configSchema = z
     servers: z.record(id, serverSchema).default({}),
     /** Users known to this workspace (the dev IdP's demo users; approvers' roles in dev). */
     users: z.record(id, userSchema).default({}),
-    /** Base URL agents use to reach Skillgate; a gateway's resource URL is `<publicUrl>/mcp/<gateway>`. */
+    /**
+     * Base URL agents use to reach Skillgate; a gateway's resource URL is `<publicUrl>/mcp/<gateway>`.
+     * Unset: `http://127.0.0.1:<SKILLGATE_PORT or 8787>` (load.ts).
+     */
     publicUrl: z.url().default('http://127.0.0.1:8787'),
     identity: z
       .object({

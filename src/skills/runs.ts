@@ -213,6 +213,9 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       memo: { planHash: opts.planHash, skillVersion: opts.plan.skill.version },
+      // What the Temporal UI shows for the run instead of a bare `runSkill`.
+      staticSummary: runSummary(opts.plan, opts.principal, opts.gateway, inputs),
+      staticDetails: runDetails(opts.plan, opts.planHash, opts.principal, opts.gateway, inputs),
       typedSearchAttributes: new TypedSearchAttributes([
         { key: RUN_SEARCH_ATTRIBUTES.skillName, value: opts.plan.skill.name },
         { key: RUN_SEARCH_ATTRIBUTES.userId, value: opts.principal.user.id },
@@ -230,6 +233,36 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
     }
     throw err;
   }
+}
+
+/**
+ * One line for the Temporal UI: `credit-issuance v1 · loan-clerk via credit-assistant on
+ * credit-desk · C-1001, 25000` — the skill, who, where, and the inputs that identify the case
+ * (the required ones that are short scalars, at most three).
+ */
+export function runSummary(plan: CompiledPlan, principal: Principal, gateway: string, inputs: { [key: string]: Json }): string {
+  const required = Array.isArray(plan.inputs.required) ? (plan.inputs.required as string[]) : [];
+  const names = required.length ? required : Object.keys(inputs);
+  const identifying = names
+    .map((n) => inputs[n])
+    .filter((v): v is string | number | boolean => (typeof v === 'string' && v.length <= 40) || typeof v === 'number' || typeof v === 'boolean')
+    .slice(0, 3)
+    .map(String);
+  return [`${plan.skill.name} v${plan.skill.version}`, `${principal.user.id} via ${principal.agent.id} on ${gateway}`, ...(identifying.length ? [identifying.join(', ')] : [])].join(' · ');
+}
+
+/** The Temporal UI's details of a run (markdown): the skill, the principal, the plan hash, every input. */
+export function runDetails(plan: CompiledPlan, planHash: string, principal: Principal, gateway: string, inputs: { [key: string]: Json }): string {
+  const shown = (v: Json) => {
+    const text = typeof v === 'string' ? v : JSON.stringify(v);
+    return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+  };
+  return [
+    `**${plan.skill.name}** v${plan.skill.version} — ${plan.skill.description}`,
+    `Acting for **${principal.user.id}** (${principal.user.roles.join(', ') || 'no roles'}) through agent **${principal.agent.id}** on gateway **${gateway}**`,
+    `Plan \`${planHash}\``,
+    ...Object.entries(inputs).map(([k, v]) => `- \`${k}\`: ${shown(v)}`),
+  ].join('\n');
 }
 
 /**

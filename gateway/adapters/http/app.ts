@@ -53,7 +53,15 @@ export interface GatewayAppOptions {
   hostPolicy: () => HostPolicy;
   /** Extra routes (dev IdP) mounted by the runtime. */
   plugins?: Array<(app: FastifyInstance) => void | Promise<void>>;
+  /** What /healthz reports beyond "the front door answers" (Temporal, the worker). */
+  health?: () => HealthReport;
   log: Logger;
+}
+
+/** `/healthz`: `ok` (200) or `degraded` (503), with one line per part that is not well. */
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  checks: Record<string, string>;
 }
 
 export { resourceMetadataUrl, resourceUrl };
@@ -97,7 +105,10 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
     return reply.code(404).send({ error: 'not_found' });
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', async (_req, reply) => {
+    const report = opts.health?.() ?? { status: 'ok', checks: {} };
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
 
   app.get<{ Params: { gateway: string } }>('/.well-known/oauth-protected-resource/mcp/:gateway', async (req, reply) => {
     const doc = protectedResourceMetadata(config, req.params.gateway);

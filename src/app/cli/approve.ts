@@ -5,7 +5,11 @@
  * user and the agent, revocation, the step's role, four eyes; the run verifies it again.
  */
 import type { Command } from 'commander';
+import type { RunActions } from '../../skills/run-actions.js';
 import { configFrom } from './context.js';
+
+/** How long a decision may wait for the run (a worker) to answer. */
+const ANSWER_WITHIN_MS = 30_000;
 
 interface ApproveOptions {
   as: string;
@@ -30,7 +34,7 @@ export function register(program: Command): void {
     .action(async (workflowId: string, opts: ApproveOptions, cmd: Command) => {
       const loaded = configFrom(cmd);
       const { actingPrincipal, withRunActions } = await import('./run-actions.js');
-      await withRunActions(loaded, new Map(), async (actions) => {
+      const decide = async (actions: RunActions) => {
         const gateway = opts.gateway ?? (await actions.describe(workflowId)).gateway;
         const who = actingPrincipal(loaded, gateway, opts.as, opts.agent);
         const record = await actions.decide(who, gateway, workflowId, {
@@ -39,6 +43,7 @@ export function register(program: Command): void {
           ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
         });
         process.stdout.write(`${record.decision === 'approve' ? 'approved' : 'rejected'} by ${record.approvedBy}: ${workflowId}\n`);
-      });
+      };
+      await withRunActions(loaded, new Map(), decide, { deadlineMs: ANSWER_WITHIN_MS });
     });
 }

@@ -4,6 +4,7 @@
  * already done are compensated by the run.
  */
 import type { Command } from 'commander';
+import type { RunActions } from '../../skills/run-actions.js';
 import { configFrom } from './context.js';
 
 export function register(program: Command): void {
@@ -18,10 +19,11 @@ export function register(program: Command): void {
     .action(async (workflowId: string, opts: { as: string; reason?: string; gateway?: string; agent?: string }, cmd: Command) => {
       const loaded = configFrom(cmd);
       const { actingPrincipal, withRunActions } = await import('./run-actions.js');
-      await withRunActions(loaded, new Map(), async (actions) => {
+      const cancel = async (actions: RunActions) => {
         const gateway = opts.gateway ?? (await actions.describe(workflowId)).gateway;
         await actions.cancel(actingPrincipal(loaded, gateway, opts.as, opts.agent), gateway, workflowId, opts.reason);
         process.stdout.write(`cancelling ${workflowId}: completed steps are being compensated\n`);
-      });
+      };
+      await withRunActions(loaded, new Map(), cancel, { deadlineMs: 30_000 });
     });
 }

@@ -21,7 +21,7 @@ export function temporalAddress(loaded: LoadedConfig): string {
 }
 
 /** A Temporal client for one CLI command; a clear error when nothing answers. */
-export async function connectClient(loaded: LoadedConfig): Promise<{ client: Client; close(): Promise<void> }> {
+export async function connectClient(loaded: LoadedConfig): Promise<{ client: Client; connection: Connection; close(): Promise<void> }> {
   const address = temporalAddress(loaded);
   let connection: Connection;
   try {
@@ -32,6 +32,6 @@ export async function connectClient(loaded: LoadedConfig): Promise<{ client: Cli
       2,
     );
   }
-  return { client: new Client({ connection, namespace: loaded.config.temporal.namespace }), close: () => connection.close() };
+  return { client: new Client({ connection, namespace: loaded.config.temporal.namespace }), connection, close: () => connection.close() };
 }
 

@@ -20,11 +20,16 @@ import { CliError } from './errors.js';
 import { connectClient } from './connections.js';
 import { workspaceUser } from './context.js';
 
-/** Run `fn` with the service; a RunError becomes a message and exit 1. */
+/**
+ * Run `fn` with the service; a RunError becomes a message and exit 1. With `deadlineMs`, every
+ * Temporal call inside must be answered in time: a decision sent while no worker runs would
+ * otherwise wait forever (and is not kept: Temporal keeps an update only once a worker accepts it).
+ */
 export async function withRunActions<T>(
   loaded: LoadedConfig,
   skills: ReadonlyMap<string, CompiledSkill>,
   fn: (actions: RunActions) => Promise<T>,
+  opts: { deadlineMs?: number } = {},
 ): Promise<T> {
   const { config } = loaded;
   const d = config.logging.destination;
@@ -41,7 +46,19 @@ export async function withRunActions<T>(
       skills: () => skills,
       log: logger.child({ component: 'cli' }),
     });
-    return await fn(actions);
+    const deadlineMs = opts.deadlineMs;
+    if (deadlineMs === undefined) return await fn(actions);
+    try {
+      return await temporal.connection.withDeadline(Date.now() + deadlineMs, () => fn(actions));
+    } catch (err) {
+      if (isDeadlineExceeded(err)) {
+        throw new CliError(
+          `no answer from the run within ${Math.round(deadlineMs / 1000)} s: is \`skillgate dev\` (its worker) running for ${loaded.file}? Nothing was changed; try again once it runs`,
+          1,
+        );
+      }
+      throw err;
+    }
   } catch (err) {
     // The operator at this terminal may see which rule decided (an agent never does).
     if (err instanceof RunError) throw new CliError(err.extra.denial ? `${err.message} (${err.extra.denial.code}: ${err.extra.denial.detail})` : err.message, 1);
@@ -51,6 +68,14 @@ export async function withRunActions<T>(
     await temporal.close();
     flush();
   }
+}
+
+/** A gRPC DEADLINE_EXCEEDED (status 4), as the Temporal client surfaces it (possibly as the cause). */
+function isDeadlineExceeded(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === 4 || (typeof e.message === 'string' && e.message.includes('DEADLINE_EXCEEDED'))) return true;
+  }
+  return false;
 }
 
 /** The principal a CLI command acts as: a workspace user (`--as`) and an agent of `gateway` (`--agent`, default its first). */

@@ -8,6 +8,7 @@ import { resourceUrl } from '../../../gateway/identity/resource-metadata.js';
 import { createTokenMinter, MAX_TOKEN_TTL_SEC } from '../../../gateway/adapters/idp/mint.js';
 import { didYouMean } from '../../shared/diagnostics.js';
 import { parseDuration } from '../../pure/durations.js';
+import { runningRuntime } from '../runtime/state-lock.js';
 import { configFrom } from './context.js';
 import { CliError } from './errors.js';
 
@@ -53,8 +54,12 @@ export function register(program: Command): void {
         throw new CliError(`--ttl must be a duration between 1s and 24h (e.g. 15m, 1h), got "${opts.ttl}"`, 2);
       }
 
-      const minter = await createTokenMinter({ config, stateDir: loaded.path(config.stateDir) });
-      const audience = resourceUrl(config.publicUrl, gateway);
+      // Mint for the runtime actually running with this state folder (its port may come from
+      // SKILLGATE_PORT in another shell), else for what the config says.
+      const stateDir = loaded.path(config.stateDir);
+      const publicUrl = runningRuntime(stateDir)?.publicUrl ?? config.publicUrl;
+      const minter = await createTokenMinter({ config: { ...config, publicUrl }, stateDir });
+      const audience = resourceUrl(publicUrl, gateway);
       const ttlSec = Math.floor(ttlMs / 1000);
       const token = await minter.mintToken({ user: opts.user, agent: opts.agent, audience, ttlSec });
       process.stdout.write(`${token}\n`);

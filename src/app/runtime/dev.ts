@@ -9,6 +9,7 @@
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../../activities/index.js';
 import { createLogger, type Logger } from '../../../gateway/log.js';
+import { acquireStateLock, processAlive, processCommand, type RuntimeInfo, type StateLock, StateLockError } from './state-lock.js';
 import { createUpstreamPool } from '../../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -123,6 +124,18 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
   }
 
   try {
+    // First of all, before any port or file is touched: this state folder is ours alone.
+    const stateDir = loaded.path(config.stateDir);
+    let lock: StateLock;
+    try {
+      lock = acquireStateLock(stateDir, { configFile: loaded.file });
+    } catch (err) {
+      if (err instanceof StateLockError) throw new RuntimeError('ERR_ALREADY_RUNNING', err.message, { cause: err });
+      throw err;
+    }
+    cleanups.push({ what: 'the state lock', run: async () => lock.release() });
+    if (lock.previous) await stopLeftovers(lock.previous, log);
+
     const address = env.TEMPORAL_ADDRESS || config.temporal.address;
     const { namespace, taskQueue, dev } = config.temporal;
     let temporal: TemporalRuntime;
@@ -131,14 +144,25 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       temporal = await connectTemporal(address, { namespace });
     } else {
       log(`starting the embedded Temporal dev server on 127.0.0.1:${dev.port}…`);
+      const dbFile = loaded.path(dev.dbFile);
       temporal = await startEmbeddedTemporal({
         port: dev.port,
         uiPort: dev.uiPort,
-        dbFile: loaded.path(dev.dbFile),
+        dbFile,
         namespace,
+        log,
+        onRestart: (pid) => lock.update({ temporal: { address: temporal.address, ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}), pid, dbFile } }),
       });
     }
     cleanups.push({ what: 'Temporal', run: () => temporal.close() });
+    lock.update({
+      temporal: {
+        address: temporal.address,
+        ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}),
+        ...(temporal.pid !== undefined ? { pid: temporal.pid } : {}),
+        ...(temporal.dbFile ? { dbFile: temporal.dbFile } : {}),
+      },
+    });
 
     log('connecting to the upstream MCP servers…');
     const pool = createUpstreamPool(loaded);
@@ -170,7 +194,12 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       },
     });
 
+    // config.publicUrl already follows SKILLGATE_PORT unless the file sets publicUrl (load.ts).
     const port = opts.port ?? (env.SKILLGATE_PORT ? Number(env.SKILLGATE_PORT) : Number(new URL(config.publicUrl).port || 80));
+    const pub = new URL(config.publicUrl);
+    if (['127.0.0.1', 'localhost', '[::1]'].includes(pub.hostname) && Number(pub.port || 80) !== port) {
+      log(`warning: listening on port ${port}, but publicUrl ${config.publicUrl} (set in ${loaded.file}) names port ${pub.port || 80}: tokens are minted for publicUrl; remove publicUrl to follow SKILLGATE_PORT`);
+    }
     log(`starting the MCP front door on 127.0.0.1:${port}…`);
     const gateway = await startGateway({
       loaded,
@@ -180,6 +209,14 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       skills: () => skillMap,
       port,
       log: logger,
+      health: () => {
+        const checks: Record<string, string> = {};
+        const t = temporal.health();
+        if (!t.ok) checks.temporal = t.detail ?? 'down';
+        const state = worker.getState();
+        if (state !== 'RUNNING') checks.worker = `the worker is ${state.toLowerCase()}`;
+        return { status: Object.keys(checks).length ? 'degraded' : 'ok', checks };
+      },
     }).catch((err: unknown) => {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EADDRINUSE') {
@@ -188,6 +225,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       throw err;
     });
     cleanups.push({ what: 'the MCP front door', run: () => gateway.close() });
+    lock.update({ publicUrl: gateway.url });
 
     const info: DevRuntimeInfo = {
       workspace: config.workspace,
@@ -205,7 +243,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       servers,
       skills: compiled.skills.map((s) => ({ name: s.plan.skill.name, version: s.plan.skill.version, planHash: s.hash })),
       skillDiagnostics: compiled.diagnostics,
-      stateDir: loaded.path(config.stateDir),
+      stateDir,
       logDestination,
       endpoints: [
         ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
@@ -229,6 +267,25 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     await unwind();
     throw err;
   }
+}
+
+/**
+ * What a `skillgate dev` that died without stopping (kill -9, a crash) left running: its
+ * Temporal dev server still holds the ports and the database. Stopped here — only if it is
+ * still the process recorded (a `temporal … start-dev` on the same database), never a
+ * process that merely reused the pid.
+ */
+async function stopLeftovers(previous: RuntimeInfo, log: (line: string) => void): Promise<void> {
+  const t = previous.temporal;
+  if (t?.pid === undefined || !processAlive(t.pid)) return;
+  const command = processCommand(t.pid) ?? '';
+  if (!command.includes('start-dev') || (t.dbFile !== undefined && !command.includes(t.dbFile))) return;
+  log(`stopping the Temporal dev server (pid ${t.pid}) left running by an earlier skillgate dev (pid ${previous.pid}) that did not stop cleanly`);
+  process.kill(t.pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (processAlive(t.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (processAlive(t.pid)) process.kill(t.pid, 'SIGKILL');
+  while (processAlive(t.pid)) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** Lists each server's tools once, so the banner can show counts and unreachable servers. */

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Logger, silentLogger } from '../../../gateway/log.js';
 import { inspectToolCall } from '../../../gateway/adapters/mcp/call-params.js';
 import { createRunActions, type RunActions } from '../../skills/run-actions.js';
-import { createGatewayApp, resourceUrl } from '../../../gateway/adapters/http/app.js';
+import { createGatewayApp, type HealthReport, resourceUrl } from '../../../gateway/adapters/http/app.js';
 import { hostPolicy } from '../../../gateway/adapters/http/host-check.js';
 import { createDevIdp, type DevIdp } from '../../../gateway/adapters/idp/dev-idp.js';
 import { type TokenVerifier, verifierFromConfig } from '../../../gateway/identity/verify.js';
@@ -46,6 +46,8 @@ export interface GatewayOptions {
   verifier?: TokenVerifier;
   /** How long a skill call waits before answering with a run handle. */
   skillSyncWaitMs?: number;
+  /** What /healthz reports beyond the front door itself. */
+  health?: () => HealthReport;
 }
 
 export interface RunningGateway {
@@ -122,6 +124,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       log,
     },
     plugins: idp ? [(a) => idp.mount(a)] : [],
+    ...(opts.health ? { health: opts.health } : {}),
   });
   // Visibility follows the policies: tell every open session to list its tools again.
   const unsubscribe = opts.governance.onPolicyReload(() => {

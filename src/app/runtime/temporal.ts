@@ -26,7 +26,9 @@ export type RuntimeErrorCode =
   /** The configured cluster did not answer. */
   | 'ERR_TEMPORAL_UNREACHABLE'
   /** The search attributes are missing and could not be registered. */
-  | 'ERR_SEARCH_ATTRIBUTES';
+  | 'ERR_SEARCH_ATTRIBUTES'
+  /** Another `skillgate dev` runs with the same state folder. */
+  | 'ERR_ALREADY_RUNNING';
 
 /**
  * A failure of the runtime's environment. `message` is written for the person starting
@@ -59,8 +61,23 @@ export interface TemporalRuntime {
   connection: Connection;
   nativeConnection: NativeConnection;
   client: Client;
+  /**
+   * Whether the server is up. The embedded server is supervised: when it dies it is restarted
+   * on the same port and database with backoff, and `health()` says so meanwhile.
+   */
+  health(): TemporalHealth;
+  /** The embedded server's process id (changes when it is restarted). */
+  readonly pid?: number;
   /** Closes connections; stops the embedded server. Safe to call twice. */
   close(): Promise<void>;
+}
+
+export interface TemporalHealth {
+  ok: boolean;
+  /** Why not, for /healthz and the log: e.g. "the embedded server exited (SIGKILL) 3 s ago; restart 2 in 2 s". */
+  detail?: string;
+  /** How many times the embedded server was restarted. */
+  restarts: number;
 }
 
 export interface EmbeddedServerOptions {
@@ -75,7 +92,15 @@ export interface EmbeddedServerOptions {
   startTimeoutMs?: number;
   /** Server dynamic config (`--dynamic-config-value KEY=VALUE`), e.g. LOW_LATENCY_DYNAMIC_CONFIG. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** Supervision events (server exited, restarting, restarted). Default: dropped. */
+  log?: (line: string) => void;
+  /** Told the new process id after a restart. */
+  onRestart?: (pid: number) => void;
 }
+
+/** Backoff of restarts of the embedded server: 1 s, 2 s, 4 s, … at most 30 s. */
+const RESTART_INITIAL_MS = 1000;
+const RESTART_MAX_MS = 30_000;
 
 /**
  * Dynamic config that takes ~20 ms off every workflow task of the dev server (BENCHMARKS.md):
@@ -168,6 +193,8 @@ export async function startEmbeddedTemporal(opts: EmbeddedServerOptions): Promis
     connection: env.connection,
     nativeConnection: env.nativeConnection,
     client: new Client({ connection: env.connection, namespace }),
+    // The SDK's own server is not supervised (Skillgate does not own its process).
+    health: () => ({ ok: true, restarts: 0 }),
     close: () => (closing ??= env.teardown()),
   };
 }
@@ -186,20 +213,21 @@ async function startOwnDevServer(
         '\n  or set TEMPORAL_ADDRESS to use a running Temporal server instead',
       { cause: err },
     );
+  const serverOptions = (port: number) => ({
+    executable: executable.path,
+    ip: HOST,
+    port,
+    ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
+    ...(opts.dbFile ? { dbFile: opts.dbFile } : {}),
+    namespace,
+    // Registered by the CLI at start; a no-op when the SQLite file already has them.
+    searchAttributes: SEARCH_ATTRIBUTES,
+    ...(opts.dynamicConfig ? { dynamicConfig: opts.dynamicConfig } : {}),
+    startTimeoutMs: timeoutMs,
+  });
   let server: DevServerProcess;
   try {
-    server = await startDevServer({
-      executable: executable.path,
-      ip: HOST,
-      port: opts.port,
-      ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
-      ...(opts.dbFile ? { dbFile: opts.dbFile } : {}),
-      namespace,
-      // Registered by the CLI at start; a no-op when the SQLite file already has them.
-      searchAttributes: SEARCH_ATTRIBUTES,
-      ...(opts.dynamicConfig ? { dynamicConfig: opts.dynamicConfig } : {}),
-      startTimeoutMs: timeoutMs,
-    });
+    server = await startDevServer(serverOptions(opts.port));
   } catch (err) {
     if (err instanceof DevServerError) throw startError(err);
     throw err;
@@ -214,7 +242,50 @@ async function startOwnDevServer(
     await server.stop();
     throw startError(err);
   }
-  let closing: Promise<void> | undefined;
+
+  // Supervision: a server that dies (crash, OOM kill, `kill -9`) is started again on the same
+  // frontend port and database; the gRPC connections of the client and the worker reconnect
+  // by themselves. Runs survive: their state is in the database.
+  const log = opts.log ?? (() => {});
+  const frontendPort = server.ports.frontend;
+  let closing = false;
+  let restarts = 0;
+  let down: { since: number; why: string; nextAt?: number } | undefined;
+  const supervise = (s: DevServerProcess): void => {
+    void s.exited.then(async (exit) => {
+      if (closing) return;
+      const why = `the embedded Temporal server (pid ${s.pid}) exited (${exit.signal ?? `code ${exit.code}`})`;
+      const outage: { since: number; why: string; nextAt?: number } = { since: Date.now(), why };
+      down = outage;
+      log(`${why}; restarting it on port ${frontendPort}`);
+      let delay = RESTART_INITIAL_MS;
+      while (!closing) {
+        outage.nextAt = Date.now() + delay;
+        await new Promise((r) => setTimeout(r, delay).unref());
+        if (closing) return;
+        try {
+          const next = await startDevServer(serverOptions(frontendPort));
+          if (closing) {
+            await next.stop();
+            return;
+          }
+          server = next;
+          restarts++;
+          down = undefined;
+          log(`the embedded Temporal server is back (pid ${next.pid}, restart ${restarts})`);
+          opts.onRestart?.(next.pid);
+          supervise(next);
+          return;
+        } catch (err) {
+          delay = Math.min(delay * 2, RESTART_MAX_MS);
+          log(`restarting the embedded Temporal server failed (${(err as Error).message.split('\n')[0]}); next try in ${Math.round(delay / 1000)} s`);
+        }
+      }
+    });
+  };
+  supervise(server);
+
+  let closed: Promise<void> | undefined;
   return {
     address: server.address,
     namespace,
@@ -226,8 +297,20 @@ async function startOwnDevServer(
     connection,
     nativeConnection,
     client: new Client({ connection, namespace }),
+    get pid() {
+      return server.pid;
+    },
+    health: () =>
+      down
+        ? {
+            ok: false,
+            detail: `${down.why} ${Math.round((Date.now() - down.since) / 1000)} s ago; restart ${restarts + 1}${down.nextAt ? ` in ${Math.max(0, Math.round((down.nextAt - Date.now()) / 1000))} s` : ''}`,
+            restarts,
+          }
+        : { ok: true, restarts },
     close: () =>
-      (closing ??= (async () => {
+      (closed ??= (async () => {
+        closing = true;
         await nativeConnection.close().catch(() => {});
         await connection.close().catch(() => {});
         await server.stop();
@@ -281,6 +364,8 @@ export async function connectTemporal(address: string, namespaceOrOpts: string |
     connection,
     nativeConnection,
     client: new Client({ connection, namespace }),
+    // An external cluster is not ours to supervise; its own monitoring watches it.
+    health: () => ({ ok: true, restarts: 0 }),
     close: () =>
       (closing ??= (async () => {
         await nativeConnection.close();
