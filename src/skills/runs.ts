@@ -261,8 +261,10 @@ export function runDetails(plan: CompiledPlan, planHash: string, principal: Prin
     `**${plan.skill.name}** v${plan.skill.version} — ${plan.skill.description}`,
     `Acting for **${principal.user.id}** (${principal.user.roles.join(', ') || 'no roles'}) through agent **${principal.agent.id}** on gateway **${gateway}**`,
     `Plan \`${planHash}\``,
-    ...Object.entries(inputs).map(([k, v]) => `- \`${k}\`: ${shown(v)}`),
-  ].join('\n');
+    Object.entries(inputs)
+      .map(([k, v]) => `- \`${k}\`: ${shown(v)}`)
+      .join('\n'),
+  ].join('\n\n');
 }
 
 /**

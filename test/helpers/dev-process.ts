@@ -42,7 +42,8 @@ export interface DemoWorkspace {
 
 /**
  * A copy of the demo workspace in a temp folder. `overrides` is merged over the top level
- * (and `servers` over the servers).
+ * (and `servers` over the servers); a key set to `undefined` is left out (e.g. `publicUrl`, so
+ * that SKILLGATE_PORT decides it).
  */
 export async function demoWorkspace(overrides: Record<string, unknown> = {}): Promise<DemoWorkspace> {
   const dir = mkdtempSync(join(tmpdir(), 'skillgate-demo-'));
@@ -71,6 +72,7 @@ export async function demoWorkspace(overrides: Record<string, unknown> = {}): Pr
     policies: [join(ROOT, 'policies', '*.cedar')],
     ...rest,
   };
+  for (const [k, v] of Object.entries(config)) if (v === undefined) delete (config as Record<string, unknown>)[k];
   const configFile = join(dir, 'skillgate.yaml');
   writeFileSync(configFile, stringify(config));
   return {
