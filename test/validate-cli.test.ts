@@ -17,7 +17,7 @@ import type { Diagnostic } from '../src/shared/diagnostics.js';
 import { compileSkills, loadSkill, SkillCompileError } from '../src/skills/compile-all.js';
 import { contentHash } from '../src/shared/canonical-json.js';
 import type { CompiledPlan } from '../src/contracts/plan.js';
-import { PLANTED } from './fixtures/bad-skills/expected.js';
+import { BAD_SKILLS, PLANTED } from './fixtures/bad-skills/expected.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BAD = 'test/fixtures/bad-skills';
@@ -38,6 +38,8 @@ writeFileSync(
       // Port 9 (discard) never answers MCP (fetch refuses it outright): the bad fixtures' `ledger` is unreachable.
       ledger: { url: 'http://127.0.0.1:9/mcp' },
     },
+    // Approval roles are checked against these (test/compiler.test.ts uses the same).
+    users: { 'credit-officer': { roles: ['credit-officer'] }, 'loan-clerk': { roles: ['loan-clerk'] } },
   }),
 );
 
@@ -71,8 +73,8 @@ describe('skillgate validate', () => {
     const r = await cli('validate', BAD);
     expect(r.code, r.stderr).toBe(1);
     const lines = r.stdout.split('\n');
-    for (const [file, line, col, code, planted] of PLANTED) {
-      const where = line > 0 ? `${BAD}/${file}:${line}:${col}: ` : `${BAD}/${file}: `;
+    for (const [file, line, col, code, planted, severity] of PLANTED) {
+      const where = `${line > 0 ? `${BAD}/${file}:${line}:${col}: ` : `${BAD}/${file}: `}${severity === 'warning' ? 'warning: ' : ''}`;
       // The rule code ends the diagnostic: on its line, or on the hint line below it.
       const at = lines.findIndex((l, i) => l.startsWith(where) && (l.endsWith(`[${code}]`) || (lines[i + 1]?.startsWith('    hint: ') && lines[i + 1]!.endsWith(`[${code}]`))));
       expect(at, `${where}… [${code}] (${planted})`).toBeGreaterThanOrEqual(0);
@@ -88,17 +90,26 @@ describe('skillgate validate', () => {
       return fa.localeCompare(fb) || la - lb || ca - cb;
     });
     expect(locations).toEqual(sorted);
-    expect(lines.at(-2)).toBe(`8 skills checked, ${PLANTED.length} errors`);
+    const warnings = PLANTED.filter((p) => p[5] === 'warning').length;
+    expect(lines.at(-2)).toBe(`${BAD_SKILLS.length} skills checked, ${PLANTED.length - warnings} errors, ${warnings} warnings`);
+  });
+
+  it('prints warnings but passes a skill that has nothing else', async () => {
+    const r = await cli('validate', `${BAD}/parallel-writes`);
+    expect(r.stdout).toContain(`${BAD}/parallel-writes/plan.yaml:16:11: warning: step "notice" changes state, and so does "issue"; nothing orders them, so they run at the same time`);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('1 skill checked, 0 errors, 2 warnings — all valid');
+    expect(r.code, r.stderr).toBe(0);
   });
 
   it('gives the same diagnostics as JSON with --json', async () => {
     const r = await cli('validate', '--json', BAD);
     expect(r.code, r.stderr).toBe(1);
-    const out = JSON.parse(r.stdout) as { ok: boolean; skills: Array<{ name: string; errors: number }>; diagnostics: Diagnostic[] };
+    const out = JSON.parse(r.stdout) as { ok: boolean; skills: Array<{ name: string; errors: number; warnings: number }>; diagnostics: Diagnostic[] };
     expect(out.ok).toBe(false);
-    expect(out.skills).toHaveLength(8);
-    const got = out.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}:${d.code}`).sort();
-    expect(got).toEqual(PLANTED.map(([file, line, col, code]) => `${BAD}/${file}:${line}:${col}:${code}`).sort());
+    expect(out.skills.map((s) => s.name)).toEqual(BAD_SKILLS);
+    expect(out.skills.find((s) => s.name === 'parallel-writes')).toMatchObject({ errors: 0, warnings: 2 });
+    const got = out.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}:${d.code}:${d.severity}`).sort();
+    expect(got).toEqual(PLANTED.map(([file, line, col, code, , severity]) => `${BAD}/${file}:${line}:${col}:${code}:${severity ?? 'error'}`).sort());
     const unreachable = out.diagnostics.find((d) => d.code === 'server-unreachable')!;
     expect(unreachable.message).toContain('server "ledger" is unreachable');
   });

@@ -14,12 +14,23 @@ export interface Diagnostic {
   code: string;
   message: string;
   hint?: string;
+  /**
+   * Absent or `error`: the file is refused (a skill with an error is not loaded). `warning`:
+   * printed, but the skill loads and `validate` still passes — something that works today and
+   * may fail at run time, or that the compiler cannot confirm.
+   */
+  severity?: 'error' | 'warning';
 }
 
-/** `file:line:col: message (hint: …) [code]` */
+/** True unless the diagnostic is a warning. */
+export function isError(d: Diagnostic): boolean {
+  return d.severity !== 'warning';
+}
+
+/** `file:line:col: message (hint: …) [code]`; warnings say so after the position. */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file;
-  return `${where}: ${d.message}${d.hint ? `\n    hint: ${d.hint}` : ''}  [${d.code}]`;
+  return `${where}: ${isError(d) ? '' : 'warning: '}${d.message}${d.hint ? `\n    hint: ${d.hint}` : ''}  [${d.code}]`;
 }
 
 /** Sorted by file, then line, then column. */

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../config/load.js';
-import { type Diagnostic, didYouMean } from '../shared/diagnostics.js';
+import { type Diagnostic, didYouMean, isError } from '../shared/diagnostics.js';
 import { parseDuration } from '../pure/durations.js';
 import { fetchCatalog, type ToolCatalog } from './catalog.js';
 import { type CompileOptions, type CompileResult, compileSkill } from './compile.js';
@@ -22,8 +22,8 @@ export interface CompiledSkill {
 }
 
 /**
- * Compile options from the config: its defaults and its server names; files are shown
- * relative to the working directory.
+ * Compile options from the config: its defaults, its server names and its users (whose roles
+ * approval roles are checked against); files are shown relative to the working directory.
  */
 export function compileOptions(loaded: LoadedConfig): CompileOptions {
   const { defaults } = loaded.config;
@@ -32,6 +32,7 @@ export function compileOptions(loaded: LoadedConfig): CompileOptions {
     defaultApprovalTimeoutMs: parseDuration(defaults.approvalTimeout)!,
     display: (f) => relative(process.cwd(), f) || f,
     servers: Object.keys(loaded.config.servers),
+    users: Object.entries(loaded.config.users).map(([id, u]) => ({ id, roles: u.roles })),
   };
 }
 
@@ -53,12 +54,16 @@ export async function compileSkills(
   return { results, diagnostics: [...found.diagnostics, ...results.flatMap((r) => r.diagnostics)] };
 }
 
-/** The skills of the workspace that compile; the others are reported in `diagnostics`. */
-export async function compileAllSkills(loaded: LoadedConfig, pool: UpstreamPool): Promise<{ skills: CompiledSkill[]; diagnostics: Diagnostic[] }> {
+/**
+ * The skills of the workspace that compile; the others are reported by their errors in
+ * `diagnostics`. Warnings (which do not keep a skill from loading) are in `warnings`.
+ */
+export async function compileAllSkills(loaded: LoadedConfig, pool: UpstreamPool): Promise<{ skills: CompiledSkill[]; diagnostics: Diagnostic[]; warnings: Diagnostic[] }> {
   const { results, diagnostics } = await compileSkills(loaded, pool);
   return {
     skills: results.filter((r) => r.plan && r.hash).map((r) => ({ dir: r.dir, plan: r.plan!, hash: r.hash! })),
-    diagnostics,
+    diagnostics: diagnostics.filter(isError),
+    warnings: diagnostics.filter((d) => !isError(d)),
   };
 }
 
@@ -97,7 +102,8 @@ export class SkillCompileError extends Error {
     readonly skill: string,
     readonly diagnostics: Diagnostic[],
   ) {
-    super(`skill "${skill}" does not compile (${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'})`);
+    const errors = diagnostics.filter(isError).length;
+    super(`skill "${skill}" does not compile (${errors} problem${errors === 1 ? '' : 's'})`);
     this.name = 'SkillCompileError';
   }
 }

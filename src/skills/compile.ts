@@ -4,7 +4,7 @@
  */
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { isMap, isScalar, type Node, type Scalar, type YAMLMap } from 'yaml';
-import { type Diagnostic, didYouMean, positionOf } from '../shared/diagnostics.js';
+import { type Diagnostic, didYouMean, isError, positionOf } from '../shared/diagnostics.js';
 import { parseDuration } from '../pure/durations.js';
 import {
   EXPRESSION_ROOTS,
@@ -18,6 +18,7 @@ import { contentHash } from '../shared/canonical-json.js';
 import { readSkill, type YamlSource } from './load.js';
 import { ajv } from '../shared/json-schema.js';
 import { checkSchema } from './schema-check.js';
+import { acceptedKinds, APPROVAL_OUTPUT_SCHEMA, checkExpressionTypes, type ExpressionUse, type StepShape } from './expression-types.js';
 import type { ApprovalSpec, CompensationSpec, CompiledPlan, PlanOutput, PlanStep, RetrySpec, ToolRef, ValueTemplate } from '../contracts/plan.js';
 import type { Json, JsonSchema } from '../contracts/json.js';
 
@@ -33,6 +34,12 @@ export interface CompileOptions {
    * servers skills use; this list keeps "unknown server" and its did-you-mean exact.
    */
   servers?: string[];
+  /**
+   * The workspace's users and their roles (config `users`), against which approval roles are
+   * checked. Absent: not checked. Empty: the roles come from the identity provider, so an
+   * approval role is only a warning ("cannot be checked").
+   */
+  users?: ReadonlyArray<{ id: string; roles: readonly string[] }>;
 }
 
 export const DEFAULT_COMPILE_OPTIONS: CompileOptions = {
@@ -71,7 +78,7 @@ export function compileSkill(dir: string, catalog: ToolCatalog, opts: CompileOpt
   const meta = sources.frontmatter ? checkFrontmatter(sources.frontmatter, sources.folderName, diagnostics) : undefined;
   if (!sources.plan) return result;
   const plan = new PlanCompiler(sources.plan, catalog, opts, diagnostics).compile();
-  if (plan && meta && diagnostics.length === 0) {
+  if (plan && meta && !diagnostics.some(isError)) {
     const full: CompiledPlan = { apiVersion: 'skillgate/v1', skill: meta, ...plan };
     result.plan = full;
     result.hash = contentHash(full);
@@ -95,6 +102,18 @@ interface StepDraft {
   gate: boolean;
   duplicateReported?: boolean;
   step?: PlanStep;
+  /** What `steps.<id>.output` is, for the type checks; absent: not known. */
+  shape?: StepShape;
+  /** A tool step whose tool does not declare `readOnlyHint: true`: it changes state. */
+  writes?: boolean;
+}
+
+/** An expression whose references are sound, to be type-checked once every step is known. */
+interface TypeCheck {
+  expr: string;
+  path: Path;
+  offset: number;
+  use: ExpressionUse;
 }
 
 class PlanCompiler {
@@ -105,6 +124,8 @@ class PlanCompiler {
   private readonly stepIndex = new Map<string, StepDraft>();
   private readonly drafts: StepDraft[] = [];
   private readonly unreachableReported = new Set<string>();
+  private inputSchema: JsonSchema | undefined;
+  private readonly typeChecks: TypeCheck[] = [];
 
   constructor(
     private readonly src: YamlSource,
@@ -120,6 +141,15 @@ class PlanCompiler {
 
   private error(path: Path, code: string, message: string, hint?: string, key = false): void {
     this.diags.push({ ...this.pos(path, key), code, message, ...(hint ? { hint } : {}) });
+  }
+
+  private warn(path: Path, code: string, message: string, hint?: string): void {
+    this.diags.push({ ...this.pos(path), severity: 'warning', code, message, ...(hint ? { hint } : {}) });
+  }
+
+  /** Errors so far (warnings do not stop a step or a plan from compiling). */
+  private errorCount(): number {
+    return this.diags.filter(isError).length;
   }
 
   private node(path: Path): unknown {
@@ -149,6 +179,8 @@ class PlanCompiler {
     const inputs = this.compileInputs(data.inputs);
     const steps = this.compileSteps(data.steps);
     const outputs = this.compileOutputs(data.outputs);
+    this.checkTypes();
+    if (this.errorCount() === 0) this.checkParallelWrites();
     if (!inputs || !steps || !outputs) return undefined;
     const outputSchema: JsonSchema = {
       type: 'object',
@@ -187,7 +219,50 @@ class PlanCompiler {
     }
     const problems = this.schemaProblems(schema, ['inputs'], '`inputs`');
     this.inputsValid = schema.type === 'object' && problems === 0;
-    return this.inputsValid ? schema : undefined;
+    if (!this.inputsValid) return undefined;
+    this.inputSchema = schema;
+    return this.checkDefaults(schema, ['inputs']) ? schema : undefined;
+  }
+
+  /** Every `default:` of an input (and of its nested properties) must match its own schema. */
+  private checkDefaults(schema: JsonSchema, path: Path, prefix = ''): boolean {
+    let ok = true;
+    const props = schema.properties;
+    if (!props || typeof props !== 'object' || Array.isArray(props)) return ok;
+    for (const [key, prop] of Object.entries(props)) {
+      if (!prop || typeof prop !== 'object' || Array.isArray(prop)) continue;
+      const name = `${prefix}${key}`;
+      const here = [...path, 'properties', key];
+      if (Object.hasOwn(prop, 'default')) {
+        let validate;
+        try {
+          validate = ajv.compile(prop);
+        } catch {
+          continue; // e.g. a $ref to the root: the run's own validation decides
+        }
+        // A copy: validation fills in defaults, and the plan must stay as written.
+        if (!validate(structuredClone(prop.default))) {
+          const e = validate.errors?.[0];
+          const allowed = (e?.params as { allowedValues?: unknown } | undefined)?.allowedValues;
+          const given = prop.default;
+          const fix =
+            Array.isArray(allowed) ? `one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`
+            : prop.type === 'boolean' && typeof given === 'string' ? 'true or false (yes, no, on, off are text in YAML)'
+            : (prop.type === 'integer' || prop.type === 'number') && typeof given === 'string' ? 'the number without quotes'
+            : prop.type === 'string' && typeof given !== 'string' ? `text: quote it ("${String(given)}")`
+            : `a value of the input's own type${typeof prop.type === 'string' ? ` (${prop.type})` : ''}`;
+          this.error(
+            [...here, 'default'],
+            'input-default-invalid',
+            `the default of input "${name}", ${JSON.stringify(given)}, ${e?.message ?? 'does not match its schema'}${e?.instancePath ? ` at ${e.instancePath}` : ''}`,
+            `every run without "${name}" would be refused: write ${fix}`,
+          );
+          ok = false;
+        }
+      }
+      if (!this.checkDefaults(prop as JsonSchema, here, `${name}.`)) ok = false;
+    }
+    return ok;
   }
 
   // ── steps ────────────────────────────────────────────────────────────────────────────
@@ -257,7 +332,7 @@ class PlanCompiler {
   private compileStep(d: StepDraft, s: Record<string, unknown>): void {
     const path = d.path;
     this.checkKeys(path, STEP_KEYS, `step "${d.id ?? d.index + 1}"`);
-    const errorsBefore = this.diags.length;
+    const errorsBefore = this.errorCount();
     const kinds = (['tool', 'approval', 'fail'] as const).filter((k) => s[k] !== undefined);
     if (kinds.length === 0) {
       this.error(path, 'step-kind-missing', `step "${d.id ?? d.index + 1}" does nothing`, 'give it one of `tool:` (call a tool), `approval:` (wait for a person) or `fail:` (end the run)');
@@ -273,7 +348,7 @@ class PlanCompiler {
         const text = String(s.if).trim();
         const wrapped = /^\$\{\{([\s\S]*)\}\}$/.exec(text);
         ifExpr = wrapped ? wrapped[1]!.trim() : text;
-        this.checkExpression(ifExpr, [...path, 'if'], d, wrapped ? text.indexOf(ifExpr) : 0);
+        this.checkExpression(ifExpr, [...path, 'if'], d, wrapped ? text.indexOf(ifExpr) : 0, false, { kind: 'condition' });
       }
     }
     const needs = this.compileNeeds(s.needs, d);
@@ -294,10 +369,16 @@ class PlanCompiler {
       }
     } else if (kinds.length === 1 && kinds[0] === 'approval') {
       d.gate = true;
+      d.shape = { output: APPROVAL_OUTPUT_SCHEMA, source: 'an approval' };
       this.toolOnlyKeys(s, path, 'an approval step');
       if (approval) step = { kind: 'approval', id: self, ...(ifExpr ? { if: ifExpr } : {}), dependsOn: [], line: d.line, approval };
     } else if (kinds.includes('tool') && !kinds.includes('fail')) {
       const resolved = this.resolveTool(s.tool, [...path, 'tool']);
+      if (resolved?.def) {
+        const out = resolved.def.outputSchema as JsonSchema | undefined;
+        d.shape = { ...(out ? { output: out } : {}), source: `${resolved.ref.server}.${resolved.ref.name}` };
+        d.writes = resolved.def.annotations?.readOnlyHint !== true;
+      }
       const withT = this.compileWith(s.with, [...path, 'with'], d, resolved?.def);
       const compensate = s.compensate !== undefined ? this.compileCompensate(s.compensate, [...path, 'compensate'], d) : undefined;
       if (resolved && withT) {
@@ -317,7 +398,7 @@ class PlanCompiler {
         };
       }
     }
-    if (step && this.diags.length === errorsBefore && d.id !== undefined && STEP_ID_RE.test(d.id)) d.step = step;
+    if (step && this.errorCount() === errorsBefore && d.id !== undefined && STEP_ID_RE.test(d.id)) d.step = step;
   }
 
   /** `with`, `retry`, `timeout` and `compensate` mean something only on tool steps. */
@@ -449,9 +530,12 @@ class PlanCompiler {
           continue;
         }
         const value = given[name];
-        if (typeof value === 'string' && value.includes('${{')) continue;
-        if (containsExpression(value)) continue;
         const propSchema = props[name]!;
+        if (typeof value === 'string' && value.includes('${{')) {
+          this.useAsArgument([...path, name], value, name, def.name, propSchema);
+          continue;
+        }
+        if (containsExpression(value)) continue;
         try {
           const validate = ajv.compile(propSchema);
           // A copy: validation fills in defaults, and the plan must stay as written.
@@ -514,6 +598,7 @@ class PlanCompiler {
       this.error(r.role === undefined ? path : [...path, 'role'], 'approval-role-missing', 'an approval needs the `role` of who may approve', 'e.g. `role: credit-officer`');
       return undefined;
     }
+    this.checkRole(r.role, [...path, 'role']);
     const timeoutMs = this.duration(r.timeout, [...path, 'timeout']) ?? this.opts.defaultApprovalTimeoutMs;
     let message: ValueTemplate | undefined;
     if (r.message !== undefined) {
@@ -564,9 +649,9 @@ class PlanCompiler {
       }
       const { value, ...schema } = spec as Record<string, unknown>;
       if (this.schemaProblems(schema, path, `output "${name}"`) > 0) ok = false;
-      const before = this.diags.length;
+      const before = this.errorCount();
       const t = this.template(value, [...path, 'value'], end);
-      if (this.diags.length !== before) ok = false;
+      if (this.errorCount() !== before) ok = false;
       out[name] = { schema: schema as JsonSchema, value: t };
     }
     return ok ? out : undefined;
@@ -617,9 +702,13 @@ class PlanCompiler {
     return { kind: 'literal', value: (v ?? null) as Json };
   }
 
-  /** Syntax and references of one CEL expression written at `path` (offset inside the scalar). */
-  private checkExpression(expr: string, path: Path, d: StepDraft, offset: number, allowSelf = false): void {
+  /**
+   * Syntax and references of one CEL expression written at `path` (offset inside the scalar);
+   * when they are sound, its types are checked once every step is known (checkTypes).
+   */
+  private checkExpression(expr: string, path: Path, d: StepDraft, offset: number, allowSelf = false, use: ExpressionUse = { kind: 'value' }): void {
     const at = () => this.exprPos(path, offset);
+    const before = this.diags.length;
     let refs;
     try {
       refs = expressionRefs(expr);
@@ -654,6 +743,90 @@ class PlanCompiler {
       } else {
         d.refs.add(id);
       }
+    }
+    if (this.diags.length === before) this.typeChecks.push({ expr, path, offset, use });
+  }
+
+  /**
+   * A `with:` value holding an expression goes into argument `name` (schema `schema`): a lone
+   * `${{ }}` keeps its value's type, which must fit; text around one makes a string.
+   */
+  private useAsArgument(path: Path, value: string, name: string, tool: string, schema: JsonSchema): void {
+    const { template } = parseStringTemplate(value);
+    if (template.kind === 'expr') {
+      const key = path.join('\0');
+      const check = this.typeChecks.find((c) => c.path.join('\0') === key);
+      if (check) check.use = { kind: 'argument', argument: name, tool, schema };
+    } else if (template.kind === 'interp') {
+      const accepted = acceptedKinds(schema);
+      if (accepted && !accepted.includes('string')) {
+        this.error(path, 'argument-type', `argument "${name}" of ${tool} takes ${accepted.join(' or ')}; text around \`\${{ }}\` makes a string`, `write the expression alone: \`${name}: \${{ … }}\` (no text, no quotes around other text)`);
+      }
+    }
+  }
+
+  /** The types of every sound expression, now that each step's output is known. */
+  private checkTypes(): void {
+    const steps = new Map<string, StepShape>();
+    for (const d of this.drafts) if (d.id !== undefined && d.shape && this.stepIndex.get(d.id) === d) steps.set(d.id, d.shape);
+    const scope = { ...(this.inputSchema ? { inputs: this.inputSchema } : {}), steps };
+    for (const c of this.typeChecks) {
+      for (const p of checkExpressionTypes(c.expr, scope, c.use)) {
+        this.diags.push({ ...this.exprPos(c.path, c.offset + p.offset), code: p.code, message: p.message, ...(p.hint ? { hint: p.hint } : {}), ...(p.severity === 'warning' ? { severity: 'warning' as const } : {}) });
+      }
+    }
+  }
+
+  /** An approval role no workspace user holds would wait for nobody. */
+  private checkRole(role: string, path: Path): void {
+    const users = this.opts.users;
+    if (!users) return;
+    if (users.length === 0) {
+      this.warn(path, 'approval-role-unverified', `role "${role}" cannot be checked: skillgate.yaml lists no users`, `approvers' roles then come from the identity provider's roles claim: make sure someone is given "${role}"`);
+      return;
+    }
+    const roles = [...new Set(users.flatMap((u) => u.roles))].sort();
+    if (roles.includes(role)) return;
+    const guess = didYouMean(role, roles);
+    this.error(
+      path,
+      'approval-role-unknown',
+      `no user of the workspace holds role "${role}": the approval would wait for nobody`,
+      `${guess ? `did you mean "${guess}"? ` : ''}roles held by the users in skillgate.yaml: ${roles.join(', ') || '(none)'}${guess ? '' : `; give a user the role under \`users:\``}`,
+    );
+  }
+
+  /**
+   * Two steps that change state and that nothing orders run at the same time: say so, since
+   * analysts usually mean them one after the other.
+   */
+  private checkParallelWrites(): void {
+    const byId = new Map(this.drafts.filter((d) => d.step).map((d) => [d.id!, d]));
+    const ancestors = new Map<StepDraft, Set<StepDraft>>();
+    const above = (d: StepDraft): Set<StepDraft> => {
+      let set = ancestors.get(d);
+      if (set) return set;
+      set = new Set();
+      ancestors.set(d, set);
+      for (const dep of d.step?.dependsOn ?? []) {
+        const x = byId.get(dep);
+        if (!x) continue;
+        set.add(x);
+        for (const y of above(x)) set.add(y);
+      }
+      return set;
+    };
+    const writers = this.drafts.filter((d) => d.step?.kind === 'tool' && d.writes);
+    for (const [i, b] of writers.entries()) {
+      const free = writers.slice(0, i).filter((a) => !above(b).has(a) && !above(a).has(b));
+      if (free.length === 0) continue;
+      const names = free.map((a) => `"${a.id}"`).join(', ');
+      this.warn(
+        [...b.path, 'tool'],
+        'parallel-writes',
+        `step "${b.id}" changes state, and so does ${names}; nothing orders them, so they run at the same time`,
+        `if "${b.id}" must come after, add \`needs: [${free.map((a) => a.id).join(', ')}]\` to it; tools that only read declare \`readOnlyHint: true\` (see \`skillgate tools\`)`,
+      );
     }
   }
 

@@ -23,12 +23,16 @@ export interface TestWorkspace {
   cleanup(): void;
 }
 
-/** The demo world's users and their roles (skillgate.yaml has the same). */
+/**
+ * The demo world's users and their roles (skillgate.yaml has the same), and alice, the
+ * supervisor who approves the probe fixtures (the compiler refuses a role no user holds).
+ */
 const DEMO_USERS = {
       ceo: { roles: ['executive'] },
       intern: { roles: ['intern'] },
       'credit-officer': { roles: ['credit-officer'] },
       'loan-clerk': { roles: ['loan-clerk'] },
+      alice: { roles: ['supervisor'] },
 };
 
 /** A workspace with both demo servers and `extra` (or `extra(stateDir)`) merged into the config. */

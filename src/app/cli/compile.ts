@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { formatDiagnostic, sortDiagnostics } from '../../shared/diagnostics.js';
+import { formatDiagnostic, isError, sortDiagnostics } from '../../shared/diagnostics.js';
 import { configFrom } from './context.js';
 import { CliError } from './errors.js';
 
@@ -18,9 +18,11 @@ export function register(program: Command): void {
       const [{ compileSkills }, { withPool }] = await Promise.all([import('../../skills/compile-all.js'), import('./connections.js')]);
       const { results, diagnostics } = await withPool(loaded, (pool) => compileSkills(loaded, pool, [path]));
       const r = results[0];
+      // Warnings too, on stderr: stdout stays the plan alone.
+      for (const d of sortDiagnostics(diagnostics)) process.stderr.write(`${formatDiagnostic(d)}\n`);
       if (!r?.plan || !r.hash) {
-        for (const d of sortDiagnostics(diagnostics)) process.stderr.write(`${formatDiagnostic(d)}\n`);
-        throw new CliError(`skill "${skill}" does not compile (${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'})`, 1);
+        const errors = diagnostics.filter(isError).length;
+        throw new CliError(`skill "${skill}" does not compile (${errors} error${errors === 1 ? '' : 's'})`, 1);
       }
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ hash: r.hash, plan: r.plan }, null, 2)}\n`);

@@ -11,6 +11,7 @@ import { register as registerDev } from './dev.js';
 import { register as registerRevoke } from './revoke.js';
 import { register as registerRun } from './run.js';
 import { register as registerToken } from './token.js';
+import { register as registerTools } from './tools.js';
 import { register as registerValidate } from './validate.js';
 
 const program = new Command('skillgate')
@@ -22,6 +23,7 @@ const program = new Command('skillgate')
 registerDev(program);
 registerValidate(program);
 registerCompile(program);
+registerTools(program);
 registerRun(program);
 registerApprove(program);
 registerCancel(program);
