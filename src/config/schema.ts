@@ -193,6 +193,19 @@ export const configSchema = z
       })
       .strict()
       .default({ bodyBytes: 1024 * 1024, argumentDepth: 32, sessionsPerPrincipal: 16, sessions: 10_000, sessionIdle: '30m' }),
+    /**
+     * Skillgate's own state (vault, audit trail, pinned catalogs, …). One machine: a SQLite file
+     * (relative to the config file). Several machines share a database server (scale-out).
+     */
+    storage: z
+      .object({
+        kind: z.literal('sqlite').default('sqlite'),
+        file: z.string().min(1).default('.skillgate/skillgate.db'),
+        /** `full`: every commit fsynced before it returns; `normal`: at WAL checkpoints (survives a process crash, not a power loss). */
+        synchronous: z.enum(['full', 'normal']).default('full'),
+      })
+      .strict()
+      .default({ kind: 'sqlite', file: '.skillgate/skillgate.db', synchronous: 'full' }),
     /** Structured log (JSON lines): every refusal and denial, runs started, approvals. */
     logging: z
       .object({

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { migrate, openSqlite, StorageError } from '../src/storage/sqlite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skillgate-storage-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const V1 = [{ id: '001-things', sql: 'CREATE TABLE things (id TEXT PRIMARY KEY, n INTEGER NOT NULL)' }];
+const V2 = [...V1, { id: '002-things-label', sql: 'ALTER TABLE things ADD COLUMN label TEXT' }];
+
+describe('SQLite state database', () => {
+  it('creates the file and its folder, in WAL mode with full fsync by default', () => {
+    const db = openSqlite(join(dir, 'a', 'state.db'));
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    db.close();
+  });
+
+  it('applies migrations once, in order, per component; keeps the data across reopen', () => {
+    const file = join(dir, 'b.db');
+    let db = openSqlite(file);
+    expect(migrate(db, 'things', V1)).toEqual(['001-things']);
+    expect(migrate(db, 'things', V1)).toEqual([]);
+    db.prepare('INSERT INTO things (id, n) VALUES (?, ?)').run('x', 1);
+    db.close();
+    db = openSqlite(file);
+    expect(migrate(db, 'things', V2)).toEqual(['002-things-label']);
+    expect(migrate(db, 'other', [{ id: '001-things', sql: 'CREATE TABLE other_things (id TEXT)' }])).toEqual(['001-things']);
+    expect(db.prepare('SELECT id, n, label FROM things').all()).toEqual([{ id: 'x', n: 1, label: null }]);
+    db.close();
+  });
+
+  it('refuses a database written by a newer version, changing nothing', () => {
+    const file = join(dir, 'c.db');
+    const db = openSqlite(file);
+    migrate(db, 'things', V2);
+    let err: unknown;
+    try {
+      migrate(db, 'things', V1);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).code).toBe('ERR_STORAGE_NEWER');
+    expect((err as Error).message).toContain('002-things-label');
+    expect(db.prepare("SELECT count(*) AS n FROM skillgate_migrations WHERE component = 'things'").get()).toEqual({ n: 2 });
+    db.close();
+  });
+
+  it('a failing migration applies nothing of its batch', () => {
+    const db = openSqlite(':memory:');
+    const bad = [...V1, { id: '002-broken', sql: 'ALTER TABLE nowhere ADD COLUMN x TEXT' }];
+    expect(() => migrate(db, 'things', bad)).toThrow(/things migration 002-broken failed/);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'things'").all()).toEqual([]);
+    db.close();
+  });
+});
