@@ -16,6 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { stringify } from 'yaml';
@@ -53,10 +54,34 @@ function freePort(): Promise<number> {
   });
 }
 
-async function connect(url: string, token?: string): Promise<Client> {
-  const c = new Client({ name: 'bench', version: '1.0.0' });
-  await c.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: transportFetch, ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}) }));
-  return c;
+/** A bench client: one MCP connection, era chosen by the SDK line (v1: 2025-11-25; v2 pinned: 2026-07-28). */
+interface BenchClient {
+  call(tool: string, n: number): Promise<{ isError?: boolean; content?: unknown }>;
+  close(): Promise<void>;
+}
+
+async function connect(url: string, token?: string, era: Era = 'legacy'): Promise<BenchClient> {
+  const headers = token ? { authorization: `Bearer ${token}` } : undefined;
+  if (era === 'legacy') {
+    const c = new Client({ name: 'bench', version: '1.0.0' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: transportFetch, ...(headers ? { requestInit: { headers } } : {}) }));
+    return { call: (tool, n) => c.callTool({ name: tool, arguments: { n } }) as Promise<{ isError?: boolean; content?: unknown }>, close: () => c.close() };
+  }
+  const c = new V2Client({ name: 'bench', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  await c.connect(new V2Transport(new URL(url), headers ? { requestInit: { headers } } : {}));
+  return { call: (tool, n) => c.callTool({ name: tool, arguments: { n } }) as Promise<{ isError?: boolean; content?: unknown }>, close: () => c.close() };
+}
+
+type Era = 'legacy' | 'modern';
+
+/** One way of reaching the no-op tool; `reference` is the lane (index) its overhead is measured against. */
+interface Lane {
+  name: string;
+  era: Era;
+  url: string;
+  token?: string;
+  tool: string;
+  reference?: number;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -64,25 +89,25 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 
-async function sequential(c: Client, tool: string, n: number): Promise<number[]> {
+async function sequential(c: BenchClient, tool: string, n: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    const r = await c.callTool({ name: tool, arguments: { n: i } });
+    const r = await c.call(tool, i);
     out.push(performance.now() - t0);
     if (r.isError) throw new Error(`call failed: ${JSON.stringify(r.content)}`);
   }
   return out;
 }
 
-async function throughput(clients: Client[], tool: string, seconds: number): Promise<number> {
+async function throughput(clients: BenchClient[], tool: string, seconds: number): Promise<number> {
   const stopAt = performance.now() + seconds * 1000;
   let calls = 0;
   let errors = 0;
   await Promise.all(
     clients.map(async (c) => {
       while (performance.now() < stopAt) {
-        const r = await c.callTool({ name: tool, arguments: { n: calls } });
+        const r = await c.call(tool, calls);
         if (r.isError) errors++;
         calls++;
       }
@@ -129,30 +154,41 @@ try {
   const resource = `${gateway.url}/mcp/bench`;
   const token = await idp.mintToken({ user: 'bench-user', agent: 'bench-agent', audience: resource, ttlSec: 3600 });
 
-  const direct = await connect(upstream.url);
-  const viaGw = await connect(resource, token);
-  await sequential(direct, 'noop', 300);
-  await sequential(viaGw, 'noop.noop', 300);
+  // BENCH_SDK_CHOICE=1 adds the candidate front door on the MCP SDK v2 (issue 10, item 5).
+  const lanes: Lane[] = [
+    { name: 'direct, 2025-11-25 (SDK v1 client → v1 upstream)', era: 'legacy', url: upstream.url, tool: 'noop' },
+    { name: 'Skillgate, 2025-11-25', era: 'legacy', url: resource, token, tool: 'noop.noop', reference: 0 },
+  ];
+  if (process.env.BENCH_SDK_CHOICE) {
+    const upstreamV2 = await startChild(['bench/gateway/noop-server-v2.ts', '0']);
+    children.push(upstreamV2.child);
+    // Same config (issuer, audience = the front door's resource URL, so the same token), own port.
+    const v2 = await startChild(['bench/gateway/v2-gateway-main.ts', configFile, String(await freePort())]);
+    children.push(v2.child);
+    const v2Resource = `${v2.url}/mcp/bench`;
+    const v2Token = token;
+    lanes.push(
+      { name: 'direct, 2026-07-28 (SDK v2 client → v2 upstream)', era: 'modern', url: upstreamV2.url, tool: 'noop' },
+      { name: 'SDK v2 candidate, 2025-11-25', era: 'legacy', url: v2Resource, token: v2Token, tool: 'noop.noop', reference: 0 },
+      { name: 'SDK v2 candidate, 2026-07-28', era: 'modern', url: v2Resource, token: v2Token, tool: 'noop.noop', reference: lanes.length },
+    );
+  }
 
-  // Sequential latency, interleaved in rounds so that machine noise hits both alike.
-  const d: number[] = [];
-  const g: number[] = [];
+  const clients = await Promise.all(lanes.map((l) => connect(l.url, l.token, l.era)));
+  for (let i = 0; i < lanes.length; i++) await sequential(clients[i]!, lanes[i]!.tool, 300);
+
+  // Sequential latency, interleaved in rounds so that machine noise hits every lane alike.
+  const seq: number[][] = lanes.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    d.push(...(await sequential(direct, 'noop', Math.ceil(SEQ_CALLS / ROUNDS))));
-    g.push(...(await sequential(viaGw, 'noop.noop', Math.ceil(SEQ_CALLS / ROUNDS))));
+    for (let i = 0; i < lanes.length; i++) seq[i]!.push(...(await sequential(clients[i]!, lanes[i]!.tool, Math.ceil(SEQ_CALLS / ROUNDS))));
   }
 
   // Throughput at concurrency 32 (32 clients, one call in flight each).
-  const directPool = await Promise.all(Array.from({ length: CONC }, () => connect(upstream.url)));
-  const gwPool = await Promise.all(Array.from({ length: CONC }, () => connect(resource, token)));
-  const dt: number[] = [];
-  const gt: number[] = [];
+  const pools = await Promise.all(lanes.map((l) => Promise.all(Array.from({ length: CONC }, () => connect(l.url, l.token, l.era)))));
+  const tput: number[][] = lanes.map(() => []);
   for (let r = 0; r < 2; r++) {
-    dt.push(await throughput(directPool, 'noop', CONC_SECONDS));
-    gt.push(await throughput(gwPool, 'noop.noop', CONC_SECONDS));
+    for (let i = 0; i < lanes.length; i++) tput[i]!.push(await throughput(pools[i]!, lanes[i]!.tool, CONC_SECONDS));
   }
-  const bestD = Math.max(...dt);
-  const bestG = Math.max(...gt);
 
   // In-process decision: cached token verification + Cedar, both sides.
   const verifier = verifierFromConfig({ ...config, publicUrl: gateway.url, identity: { ...config.identity, issuers: [{ issuer: `${gateway.url}/idp`, algorithms: ['RS256'] }] } });
@@ -176,24 +212,26 @@ try {
   void id;
 
   const f = (x: number) => x.toFixed(2);
-  const rows = [
-    ['sequential latency p50 (ms)', f(pct(d, 50)), f(pct(g, 50)), `+${f(pct(g, 50) - pct(d, 50))}`],
-    ['sequential latency p99 (ms)', f(pct(d, 99)), f(pct(g, 99)), `+${f(pct(g, 99) - pct(d, 99))}`],
-    [`calls/s at concurrency ${CONC} (best of 2 × ${CONC_SECONDS}s)`, bestD.toFixed(0), bestG.toFixed(0), `${((bestG / bestD) * 100).toFixed(0)} % of direct`],
-  ];
-  console.log(`\nGateway overhead — ${SEQ_CALLS} sequential calls per path, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
-  console.log('| measure | direct | via gateway | difference |');
-  console.log('|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  console.log(`\nGateway overhead — ${SEQ_CALLS} sequential calls per lane, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
+  console.log('| lane | p50 ms | p99 ms | added p50 | calls/s at c=32 (best of 2 × 5 s) | of direct |');
+  console.log('|---|---|---|---|---|---|');
+  for (let i = 0; i < lanes.length; i++) {
+    const l = lanes[i]!;
+    const best = Math.max(...tput[i]!);
+    const ref = l.reference;
+    const added = ref === undefined ? '' : `+${f(pct(seq[i]!, 50) - pct(seq[ref]!, 50))}`;
+    const share = ref === undefined ? '' : `${((best / Math.max(...tput[ref]!)) * 100).toFixed(0)} %`;
+    console.log(`| ${l.name} | ${f(pct(seq[i]!, 50))} | ${f(pct(seq[i]!, 99))} | ${added} | ${best.toFixed(0)} | ${share} |`);
+  }
   console.log(`\nIn-process decision (cached token verification + revocation + Cedar agent ∧ user):`);
   console.log(`| path | p50 µs | p95 µs |`);
   console.log('|---|---|---|');
   console.log(`| decision cache warm | ${f(pct(warm, 50))} | ${f(pct(warm, 95))} |`);
   console.log(`| Cedar evaluated every call (no decision cache) | ${f(pct(cold, 50))} | ${f(pct(cold, 95))} |`);
-  console.log(`\nthroughput rounds: direct ${dt.map((x) => x.toFixed(0)).join(', ')}; gateway ${gt.map((x) => x.toFixed(0)).join(', ')}`);
+  console.log(`\nthroughput rounds: ${lanes.map((l, i) => `${l.name}: ${tput[i]!.map((x) => x.toFixed(0)).join(', ')}`).join('; ')}`);
   policy.close();
   policyNoCache.close();
-  await Promise.all([direct, viaGw, ...directPool, ...gwPool].map((c) => c.close()));
+  await Promise.all([...clients, ...pools.flat()].map((c) => c.close()));
 } finally {
   for (const c of children) c.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });

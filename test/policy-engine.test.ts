@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../src/contracts/principal.js';
 import { explainDenial } from '../gateway/policy/decision.js';
 import { createPolicyEngine } from '../gateway/policy/engine.js';
-import { type AuthorizationRequest, type PolicyAction, type PolicyResource, type Side } from '../gateway/policy/model.js';
+import { type AuthorizationRequest, type PolicyAction, type PolicyResource, serverItem, type Side } from '../gateway/policy/model.js';
 import { toCedarArguments } from '../gateway/policy/arguments.js';
 import { parseConfig } from '../src/config/load.js';
 
@@ -281,9 +281,10 @@ function reference(side: Side, req: AuthorizationRequest) {
     entities.push({ uid: principal, attrs: { id: u.id }, parents: [...u.roles.map((r) => t('Role', r)), ...u.groups.map((g) => t('Group', g))] });
   } else entities.push({ uid: principal, attrs: {}, parents: [] });
   const r = req.resource;
-  const resource = r.type === 'tool' ? t('Tool', `${r.server}.${r.tool}`) : t('Skill', r.name);
-  if (r.type === 'tool') entities.push({ uid: resource, attrs: { name: r.tool, server: r.server }, parents: [t('Server', r.server)] });
-  else entities.push({ uid: resource, attrs: { name: r.name }, parents: [] });
+  const item = serverItem(r);
+  const resource = item ? t(item.type, item.id) : t('Skill', (r as { name: string }).name);
+  if (item) entities.push({ uid: resource, attrs: { name: item.name, server: item.server }, parents: [t('Server', item.server)] });
+  else entities.push({ uid: resource, attrs: { name: (r as { name: string }).name }, parents: [] });
   const context = { gateway: req.gateway, side, arguments: args.value, ...(req.run?.step ? { step: req.run.step } : {}), ...(req.run?.startedBy ? { startedBy: req.run.startedBy } : {}) };
   const answer = statefulIsAuthorized({ principal, action: t('Action', req.action), resource, context, entities, preparsedPolicySetId: psetId });
   if (answer.type === 'failure') throw new Error(answer.errors.map((e) => e.message).join('; '));

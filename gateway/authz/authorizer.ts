@@ -11,8 +11,8 @@ import type { Principal } from '../../src/contracts/principal.js';
 import type { RevocationStore } from '../identity/revocations.js';
 import { explainDenial, type SideDecision } from '../policy/decision.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import type { AuthorizationRequest, Side } from '../policy/model.js';
-import { skillVisibleOnGateway, visibleOnGateway } from '../policy/visibility.js';
+import { ACTION_OF, type AuthorizationRequest, type Side } from '../policy/model.js';
+import { describeResource, exposedOnGateway } from '../policy/visibility.js';
 
 /** Why a request was refused, as one closed family. */
 export type AuthzErrorCode =
@@ -91,9 +91,8 @@ export function createAuthorizer(deps: { config: SkillgateConfig; policy: Policy
       if (!opts.compensation) checkRevoked(req.principal);
       const gw = gatewayOf(req.principal, req.gateway);
       if (opts.visibility !== false) {
-        const visible = req.resource.type === 'tool' ? visibleOnGateway(gw, req.resource.server, req.resource.tool) : skillVisibleOnGateway(gw, req.resource.name);
-        if (!visible) {
-          const what = req.resource.type === 'tool' ? `tool "${req.resource.server}.${req.resource.tool}"` : `skill "${req.resource.name}"`;
+        if (!exposedOnGateway(gw, req.resource)) {
+          const what = describeResource(req.resource);
           throw new AuthzError('ERR_TOOL_NOT_VISIBLE', `unknown ${what} on this gateway`, `${what} is not exposed on gateway ${req.gateway}`);
         }
       }
@@ -116,9 +115,8 @@ export function createAuthorizer(deps: { config: SkillgateConfig; policy: Policy
       if (revocations.isRevoked(principal.user.id)) return false;
       const gw = own(config.gateways, gateway);
       if (!gw || !gw.agents.includes(principal.agent.id)) return false;
-      const visible = resource.type === 'tool' ? visibleOnGateway(gw, resource.server, resource.tool) : skillVisibleOnGateway(gw, resource.name);
-      if (!visible) return false;
-      return policy.authorizeListing({ principal, action: resource.type === 'tool' ? 'call_tool' : 'run_skill', resource, gateway }).visible;
+      if (!exposedOnGateway(gw, resource)) return false;
+      return policy.authorizeListing({ principal, action: ACTION_OF[resource.type], resource, gateway }).visible;
     },
   };
 }

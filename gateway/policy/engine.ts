@@ -19,7 +19,7 @@ import { emptyReads, mergeReads } from './analyze.js';
 import type { Decision, SideDecision } from './decision.js';
 import { PolicyLoadError } from './errors.js';
 import { type LoadedPolicy, loadPolicies, type PolicySet } from './load.js';
-import { type AuthorizationRequest, type PolicyAction, POLICY_ACTIONS, type Side } from './model.js';
+import { type AuthorizationRequest, type PolicyAction, POLICY_ACTIONS, serverItem, type Side } from './model.js';
 import { buildSideRequest, projectionOf, type SideProjection } from './request.js';
 import { principalMayMatch, resourceMayMatch } from './slice.js';
 
@@ -163,7 +163,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     if (!candidates) return undefined;
     const { user, agent } = request.principal;
     const r = request.resource;
-    const what = r.type === 'tool' ? [r.server, r.tool] : [r.name];
+    const what = r.type === 'skill' ? [r.name] : [r.type, serverItem(r)!.id];
     // JSON, not a join: role and group names come from the IdP and may contain any separator.
     const who = side === 'agent' ? JSON.stringify([side, request.action, what, agent.id]) : JSON.stringify([side, request.action, what, user.id, user.roles, user.groups]);
     let slice = state.byPrincipal.get(who);

@@ -15,8 +15,13 @@
  *   resources   Tool  { name: String, server: String } in [Server]
  *                     uid `<server>.<tool>`, e.g. Skillgate::Tool::"core-banking.issue_credit"
  *               Server                                     `resource in Skillgate::Server::"hr"`
+ *               Resource { name: String, server: String } in [Server]
+ *                     uid `<server>+<uri>`, name = the URI, e.g. Skillgate::Resource::"filesystem+file:///docs/a.md"
+ *               Prompt { name: String, server: String } in [Server]
+ *                     uid `<server>.<prompt>`, e.g. Skillgate::Prompt::"everything.simple-prompt"
  *               Skill { name: String }                     uid = the skill's folder name
- *   actions     call_tool (Tool) · run_skill, approve, read_run, cancel_run (Skill)
+ *   actions     call_tool (Tool) · read_resource (Resource) · get_prompt (Prompt)
+ *               · run_skill, approve, read_run, cancel_run (Skill)
  *   context     { gateway: String,        the gateway the request came through
  *                 side: String,           "agent" or "user": which evaluation this is
  *                 arguments: Arguments,   the tool call arguments / skill inputs (see arguments.ts)
@@ -40,12 +45,49 @@ import type { Principal } from '../../src/contracts/principal.js';
 export const NAMESPACE = 'Skillgate';
 
 /** What a request asks to do. */
-export type PolicyAction = 'call_tool' | 'run_skill' | 'approve' | 'read_run' | 'cancel_run';
+export type PolicyAction = 'call_tool' | 'read_resource' | 'get_prompt' | 'run_skill' | 'approve' | 'read_run' | 'cancel_run';
 
-export const POLICY_ACTIONS: readonly PolicyAction[] = ['call_tool', 'run_skill', 'approve', 'read_run', 'cancel_run'];
+export const POLICY_ACTIONS: readonly PolicyAction[] = ['call_tool', 'read_resource', 'get_prompt', 'run_skill', 'approve', 'read_run', 'cancel_run'];
 
-/** What a request acts on: one upstream tool (`<server>.<tool>`) or one skill (folder name). */
-export type PolicyResource = { type: 'tool'; server: string; tool: string } | { type: 'skill'; name: string };
+/**
+ * What a request acts on: something an upstream server offers — a tool, a resource (by URI),
+ * a prompt — or a skill (folder name).
+ */
+export type PolicyResource =
+  | { type: 'tool'; server: string; tool: string }
+  | { type: 'resource'; server: string; uri: string }
+  | { type: 'prompt'; server: string; prompt: string }
+  | { type: 'skill'; name: string };
+
+/** The action that uses a resource of this type (listings ask whether it would be allowed). */
+export const ACTION_OF: Readonly<Record<PolicyResource['type'], PolicyAction>> = {
+  tool: 'call_tool',
+  resource: 'read_resource',
+  prompt: 'get_prompt',
+  skill: 'run_skill',
+};
+
+/** A server's tool, resource or prompt as a Cedar entity: its type, uid, `name` and `server`. */
+export interface ServerItem {
+  type: 'Tool' | 'Resource' | 'Prompt';
+  id: string;
+  name: string;
+  server: string;
+}
+
+/** The Cedar entity of a server-scoped resource; undefined for a skill. */
+export function serverItem(r: PolicyResource): ServerItem | undefined {
+  switch (r.type) {
+    case 'tool':
+      return { type: 'Tool', id: toolUid(r.server, r.tool), name: r.tool, server: r.server };
+    case 'resource':
+      return { type: 'Resource', id: `${r.server}+${r.uri}`, name: r.uri, server: r.server };
+    case 'prompt':
+      return { type: 'Prompt', id: `${r.server}.${r.prompt}`, name: r.prompt, server: r.server };
+    case 'skill':
+      return undefined;
+  }
+}
 
 /** One of the two evaluations of the AND-gate. */
 export type Side = 'agent' | 'user';
@@ -79,6 +121,8 @@ const BUILTIN_DECLARATIONS = `
   entity Agent;
   entity Server;
   entity Tool in [Server] { name: String, server: String };
+  entity Resource in [Server] { name: String, server: String };
+  entity Prompt in [Server] { name: String, server: String };
   entity Skill { name: String };
   type RequestContext = {
     gateway: String,
@@ -88,6 +132,8 @@ const BUILTIN_DECLARATIONS = `
     startedBy?: String,
   };
   action call_tool appliesTo { principal: [User, Agent], resource: [Tool], context: RequestContext };
+  action read_resource appliesTo { principal: [User, Agent], resource: [Resource], context: RequestContext };
+  action get_prompt appliesTo { principal: [User, Agent], resource: [Prompt], context: RequestContext };
   action run_skill, approve, read_run, cancel_run appliesTo { principal: [User, Agent], resource: [Skill], context: RequestContext };
 `;
 
@@ -103,7 +149,7 @@ export function schemaText(workspace: string | undefined): { text: string; works
 }
 
 /** `Skillgate::<type>` */
-export function entityType(name: 'User' | 'Agent' | 'Role' | 'Group' | 'Tool' | 'Server' | 'Skill' | 'Action'): string {
+export function entityType(name: 'User' | 'Agent' | 'Role' | 'Group' | 'Tool' | 'Resource' | 'Prompt' | 'Server' | 'Skill' | 'Action'): string {
   return `${NAMESPACE}::${name}`;
 }
 

@@ -7,7 +7,7 @@
 import type { CedarValueJson, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { PolicyReads } from './analyze.js';
 import { type ArgType, toCedarArguments } from './arguments.js';
-import { type AuthorizationRequest, entityType, type Side, toolUid } from './model.js';
+import { type AuthorizationRequest, entityType, serverItem, type Side } from './model.js';
 
 /** What the policies of one slice read, precomputed when the slice is made. */
 export interface SideProjection {
@@ -32,7 +32,6 @@ const AGENT = entityType('Agent');
 const USER = entityType('User');
 const ROLE = entityType('Role');
 const GROUP = entityType('Group');
-const TOOL = entityType('Tool');
 const SERVER = entityType('Server');
 const SKILL = entityType('Skill');
 const ACTION = entityType('Action');
@@ -100,25 +99,26 @@ export function buildSideRequest(side: Side, req: AuthorizationRequest, projecti
   }
 
   let resource: EntityUidJson;
-  if (req.resource.type === 'tool') {
-    const { server, tool } = req.resource;
-    resource = { type: TOOL, id: toolUid(server, tool) };
-    const named = projection.servers.has(server);
+  const item = serverItem(req.resource);
+  if (item) {
+    resource = { type: entityType(item.type), id: item.id };
+    const named = projection.servers.has(item.server);
     if (named || attrs.name || attrs.server) {
       const a: Record<string, CedarValueJson> = {};
-      if (attrs.name) a.name = tool;
-      if (attrs.server) a.server = server;
-      entities.push({ uid: resource, attrs: a, parents: named ? [{ type: SERVER, id: server }] : [] });
+      if (attrs.name) a.name = item.name;
+      if (attrs.server) a.server = item.server;
+      entities.push({ uid: resource, attrs: a, parents: named ? [{ type: SERVER, id: item.server }] : [] });
     }
   } else {
-    resource = { type: SKILL, id: req.resource.name };
-    if (attrs.name) entities.push({ uid: resource, attrs: { name: req.resource.name }, parents: [] });
+    const name = (req.resource as { name: string }).name;
+    resource = { type: SKILL, id: name };
+    if (attrs.name) entities.push({ uid: resource, attrs: { name }, parents: [] });
   }
 
   const action = { type: ACTION, id: req.action };
   let key = '';
   if (withKey) {
-    const resourceKey = req.resource.type === 'tool' ? ['tool', req.resource.server, req.resource.tool] : ['skill', req.resource.name];
+    const resourceKey = item ? [item.type, item.id] : ['skill', resource.id];
     key = JSON.stringify([side, principalKey, req.action, resourceKey, context]);
   }
   return { ok: true, request: { principal, action, resource, context, entities }, key };

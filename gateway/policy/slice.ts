@@ -12,7 +12,7 @@
  * nothing.
  */
 import type { EntityUidJson, PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
-import { type AuthorizationRequest, entityType, type PolicyAction, POLICY_ACTIONS, type Side, toolUid } from './model.js';
+import { type AuthorizationRequest, entityType, type PolicyAction, POLICY_ACTIONS, serverItem, type Side } from './model.js';
 
 /** A principal or resource constraint of a policy's scope. */
 export type EntityConstraint =
@@ -71,11 +71,11 @@ const GROUP = entityType('Group');
 export function resourceMayMatch(scope: PolicyScope, req: AuthorizationRequest): boolean {
   const s = scope.resource;
   const r = req.resource;
-  const type = r.type === 'tool' ? TOOL : SKILL;
-  const id = r.type === 'tool' ? toolUid(r.server, r.tool) : r.name;
-  // `resource in e`: the resource itself or its ancestor (a tool's server).
-  const within = (e: { type: string; id: string }): boolean =>
-    (e.type === type && e.id === id) || (r.type === 'tool' && e.type === SERVER && e.id === r.server);
+  const item = serverItem(r);
+  const type = item ? entityType(item.type) : SKILL;
+  const id = item ? item.id : (r as { name: string }).name;
+  // `resource in e`: the resource itself or its ancestor (a tool's, resource's or prompt's server).
+  const within = (e: { type: string; id: string }): boolean => (e.type === type && e.id === id) || (item !== undefined && e.type === SERVER && e.id === item.server);
   switch (s.op) {
     case 'any':
       return true;
@@ -88,7 +88,6 @@ export function resourceMayMatch(scope: PolicyScope, req: AuthorizationRequest):
   }
 }
 
-const TOOL = entityType('Tool');
 const SERVER = entityType('Server');
 const SKILL = entityType('Skill');
 

@@ -97,6 +97,18 @@ const agentSchema = z
 /** Patterns of `<server>.<tool>`; `*` matches any run of characters (e.g. `core-banking.*`). */
 const toolPattern = z.string().regex(/^[a-z0-9*][a-z0-9*-]*\.[A-Za-z0-9_*.-]+$/, 'a tool pattern like "core-banking.get_customer" or "hr.*"');
 
+/** Server names, globs allowed (`core-*`). */
+const serverPattern = z.string().regex(/^[a-z0-9*][a-z0-9*-]*$/, 'a server name like "filesystem", or a glob like "demo-*"');
+/** Patterns of `<server>.<prompt>`, as for tools. */
+const promptPattern = z.string().regex(/^[a-z0-9*][a-z0-9*-]*\.[A-Za-z0-9_*.-]+$/, 'a prompt pattern like "everything.simple-prompt" or "everything.*"');
+
+/** The one server a pattern's server part names, or undefined when it is a glob. */
+function literalServer(pattern: string): string | undefined {
+  const dot = pattern.indexOf('.');
+  const server = dot < 0 ? pattern : pattern.slice(0, dot);
+  return server.includes('*') ? undefined : server;
+}
+
 const gatewaySchema = z
   .object({
     description: z.string().optional(),
@@ -104,10 +116,31 @@ const gatewaySchema = z
     agents: z.array(id).default([]),
     /** Tools exposed here; anything not matched is invisible on this gateway. */
     tools: z.array(toolPattern).default([]),
+    /** Servers whose resources (and resource templates) exist here; each read is still decided by policy (`read_resource`). */
+    resources: z.array(serverPattern).default([]),
+    /** Prompts exposed here (`<server>.<prompt>` patterns); each get is still decided by policy (`get_prompt`). */
+    prompts: z.array(promptPattern).default([]),
     /** Skills (folder names) exposed here as MCP tools. */
     skills: z.array(id).default([]),
+    /**
+     * `true` (default): names carry their server (`hr.get_employee`, prompt `everything.simple`,
+     * resource `filesystem+file:///…`), so servers never collide. `false`: the gateway fronts
+     * exactly one server and shows its names as that server does.
+     */
+    prefix: z.boolean().default(true),
   })
-  .strict();
+  .strict()
+  .superRefine((g, ctx) => {
+    if (g.prefix) return;
+    const named = new Set([...g.tools, ...g.prompts, ...g.resources].map(literalServer));
+    if (named.size !== 1 || named.has(undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prefix'],
+        message: '`prefix: false` needs every entry of `tools`, `prompts` and `resources` to name one and the same server (no glob in the server part)',
+      });
+    }
+  });
 
 export const configSchema = z
   .object({
