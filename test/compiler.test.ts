@@ -16,6 +16,7 @@ import { findSkillDirs, referencedServers } from '../src/skills/load.js';
 import type { ToolStep } from '../src/contracts/plan.js';
 import { ajv } from '../src/shared/json-schema.js';
 import { renderTemplate } from '../src/pure/expressions.js';
+import { poolOf } from './helpers/pools.js';
 import type { UpstreamPool } from '../gateway/upstream/types.js';
 import { BAD_SKILLS, PLANTED } from './fixtures/bad-skills/expected.js';
 
@@ -411,16 +412,14 @@ describe('finding skills', () => {
   it('fetches each server once and records failures instead of throwing', async () => {
     const calls: string[] = [];
     // An in-memory UpstreamPool: only listTools matters to the catalog.
-    const pool: UpstreamPool = {
+    const pool: UpstreamPool = poolOf({
       servers: () => ['core-banking', 'broken'],
       listTools: async (server) => {
         calls.push(server);
         if (server === 'broken') throw new Error('cannot connect to server "broken"');
         return DEMO_TOOLS[server] ?? [];
       },
-      callTool: () => Promise.reject(new Error('not used')),
-      close: async () => {},
-    };
+    });
     const catalog = await fetchCatalog(pool);
     expect(calls.sort()).toEqual(['broken', 'core-banking']);
     expect(catalog.get('broken')).toEqual({ error: 'cannot connect to server "broken"' });

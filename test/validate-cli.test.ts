@@ -149,6 +149,7 @@ describe('compile helpers on the real upstream pool', () => {
     const pool = createUpstreamPool(loaded, { log: () => {} });
     const listed: string[] = [];
     const counting: UpstreamPool = {
+      ...pool,
       servers: () => pool.servers(),
       listTools: (s) => {
         listed.push(s);

@@ -145,6 +145,7 @@ export class HttpClientTransport implements Transport {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
         'content-length': Buffer.byteLength(body),
+        ...modernHeaders(message),
       }, body);
       exchange.req = req;
       const res = await response;
@@ -313,16 +314,23 @@ export class HttpClientTransport implements Transport {
         continue;
       }
       const message = checked.data;
-      if (exchange?.awaiting !== undefined && !('method' in message) && 'id' in message && message.id === exchange.awaiting) {
-        this.forget(exchange);
+      const related = exchange?.awaiting;
+      if (related !== undefined && !('method' in message) && 'id' in message && message.id === related) {
+        this.forget(exchange!);
       }
-      this.dispatch(message);
+      this.dispatch(message, related);
     }
   }
 
-  private dispatch(message: JSONRPCMessage): void {
+  /**
+   * Hand one message on. A message that came on a POST's answer stream says which request it
+   * belongs to (`relatedRequestId` in the extra info): request-scoped notifications (progress,
+   * log messages) and server requests reach the caller of that request, not every caller of
+   * the shared connection.
+   */
+  private dispatch(message: JSONRPCMessage, relatedRequestId?: RequestId): void {
     try {
-      this.onmessage?.(message);
+      this.onmessage?.(message, relatedRequestId === undefined ? undefined : ({ relatedRequestId } as MessageExtraInfo));
     } catch (err) {
       // A throwing handler must not take the socket's 'data' listener (and the process) down.
       this.onerror?.(asError(err));
@@ -383,6 +391,43 @@ export class HttpClientTransport implements Transport {
       this.openStandalone();
     }, delay).unref();
   }
+}
+
+/** The `_meta` key a 2026-07-28 request carries its protocol version in. */
+export const META_PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
+
+/**
+ * The request metadata headers of MCP 2026-07-28 (Streamable HTTP, "Request Metadata"):
+ * `MCP-Protocol-Version`, `Mcp-Method` and, for tools/call, resources/read and prompts/get,
+ * `Mcp-Name` — for messages that carry the modern `_meta` envelope; none for 2025 messages.
+ */
+export function modernHeaders(message: JSONRPCMessage): Record<string, string> {
+  if (!('method' in message)) return {};
+  const params = message.params as { _meta?: Record<string, unknown>; name?: unknown; uri?: unknown } | undefined;
+  const version = params?._meta?.[META_PROTOCOL_VERSION];
+  if (typeof version !== 'string') return {};
+  const headers: Record<string, string> = { 'mcp-protocol-version': version, 'mcp-method': message.method };
+  const name = message.method === 'resources/read' ? params?.uri : message.method === 'tools/call' || message.method === 'prompts/get' ? params?.name : undefined;
+  if (typeof name === 'string') headers['mcp-name'] = headerValue(name);
+  return headers;
+}
+
+/**
+ * A value as an HTTP header carries it: plain when it is visible ASCII without surrounding
+ * spaces and not itself sentinel-shaped, else `=?base64?<UTF-8 base64>?=` (Streamable HTTP,
+ * "Value Encoding").
+ */
+export function headerValue(value: string): string {
+  const plain = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
+  return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
+/** Undo `headerValue`; undefined when the sentinel wraps something that is not base64. */
+export function decodeHeaderValue(value: string): string | undefined {
+  if (!(value.startsWith('=?base64?') && value.endsWith('?='))) return value;
+  const b64 = value.slice('=?base64?'.length, -2);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
+  return Buffer.from(b64, 'base64').toString('utf8');
 }
 
 /** The body as text, at most ERROR_BODY_LIMIT characters of it (the rest is drained). */

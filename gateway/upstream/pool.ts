@@ -1,6 +1,11 @@
 /**
  * One long-lived MCP client connection per configured upstream server (per process):
  * connected on first use, shared by concurrent callers, re-established after it drops.
+ *
+ * Both MCP eras: a server that answers `server/discover` is spoken to statelessly in the
+ * 2026-07-28 way (`modern.ts`: `_meta` envelope per request, `resultType`, `input_required`
+ * relayed to the caller); one that does not gets the 2025-11-25 `initialize` handshake (the
+ * SDK's `Client`). The verdict is taken once per connection (`servers.<name>.era` can fix it).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -9,16 +14,38 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   type CallToolResult,
   CallToolResultSchema,
+  type CompleteResult,
+  CompleteResultSchema,
+  type GetPromptResult,
+  GetPromptResultSchema,
+  type JSONRPCMessage,
+  ListPromptsResultSchema,
+  ListResourcesResultSchema,
+  ListResourceTemplatesResultSchema,
+  ListToolsResultSchema,
+  LoggingMessageNotificationSchema,
   McpError,
+  type MessageExtraInfo,
+  type Prompt,
+  PromptListChangedNotificationSchema,
+  type ReadResourceResult,
+  ReadResourceResultSchema,
+  type RequestId,
+  type Resource,
+  ResourceListChangedNotificationSchema,
+  type ResourceTemplate,
+  type ServerCapabilities,
   type Tool,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
 import { resolveSecretMap, type SecretContext } from '../../src/config/secrets.js';
 import type { Json } from '../../src/contracts/json.js';
 import { HttpClientTransport, SessionExpiredError } from './http-transport.js';
-import { type UpstreamCallOptions, UpstreamError, type UpstreamPool } from './types.js';
+import { META_LOG_LEVEL, MODERN_PROTOCOL_VERSION, ModernUpstream, RpcError } from './modern.js';
+import { type ListKind, type UpstreamCallOptions, UpstreamError, UpstreamInputRequired, type UpstreamLogMessage, type UpstreamPool } from './types.js';
 
 export interface UpstreamPoolOptions {
   /** Where upstream stderr lines and connection events go (default: process.stderr). */
@@ -29,11 +56,77 @@ export interface UpstreamPoolOptions {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-interface Connection {
+/** What both kinds of connection keep: cached lists, dropped when the server says they changed. */
+interface Cached {
+  closed: boolean;
+  capabilities: ServerCapabilities;
+  instructions?: string;
+  tools?: Promise<Tool[]>;
+  resources?: Promise<Resource[]>;
+  templates?: Promise<ResourceTemplate[]>;
+  prompts?: Promise<Prompt[]>;
+}
+
+/** A 2025-11-25 connection: the SDK's Client after `initialize`. */
+interface LegacyConnection extends Cached {
+  era: 'legacy';
   client: Client;
   transport: Transport;
-  tools?: Promise<Tool[]>;
-  closed: boolean;
+  /** Request id → the log sink of the caller that sent it (log messages are routed by request). */
+  logSinks: Map<RequestId, (m: UpstreamLogMessage) => void>;
+  /** `logging/setLevel debug` sent once, when a first caller asked for log messages. */
+  logging?: Promise<void>;
+}
+
+/** A 2026-07-28 connection: stateless requests with the `_meta` envelope. */
+interface ModernConnection extends Cached {
+  era: 'modern';
+  up: ModernUpstream;
+  transport: Transport;
+}
+
+type Connection = LegacyConnection | ModernConnection;
+
+/** The `_meta` key the pool uses to learn which JSON-RPC id the SDK gave one of its requests; never sent. */
+const RELAY_KEY = 'dev.skillgate/relay';
+
+/** How long a stdio server may take to answer the era question before it is taken for a 2025 one. */
+const STDIO_PROBE_MS = 5_000;
+
+/** A transport already started by the era probe, handed to the SDK's Client as if new. */
+class StartedTransport implements Transport {
+  constructor(private readonly inner: Transport) {}
+  set onmessage(fn: Transport['onmessage']) {
+    this.inner.onmessage = fn;
+  }
+  get onmessage(): Transport['onmessage'] {
+    return this.inner.onmessage;
+  }
+  set onclose(fn: Transport['onclose']) {
+    this.inner.onclose = fn;
+  }
+  get onclose(): Transport['onclose'] {
+    return this.inner.onclose;
+  }
+  set onerror(fn: Transport['onerror']) {
+    this.inner.onerror = fn;
+  }
+  get onerror(): Transport['onerror'] {
+    return this.inner.onerror;
+  }
+  get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+  setProtocolVersion(v: string): void {
+    this.inner.setProtocolVersion?.(v);
+  }
+  async start(): Promise<void> {}
+  send(message: JSONRPCMessage, options?: Parameters<Transport['send']>[1]): Promise<void> {
+    return this.inner.send(message, options);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 /** JSON-RPC codes that mean "this request was wrong", as opposed to the server being unwell. */
@@ -90,40 +183,176 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     return new HttpClientTransport(new URL(cfg.url!), { headers: resolveSecretMap(cfg.headers, ['servers', server, 'headers'], secrets) });
   }
 
+  const listeners = new Set<(server: string, kind: ListKind) => void>();
+  const changed = (server: string, conn: Cached, kind: ListKind) => {
+    if (kind === 'tools') conn.tools = undefined;
+    if (kind === 'resources') conn.resources = conn.templates = undefined;
+    if (kind === 'prompts') conn.prompts = undefined;
+    for (const l of listeners) {
+      try {
+        l(server, kind);
+      } catch (err) {
+        log(`[${server}] list-changed listener failed: ${describe(err)}`);
+      }
+    }
+  };
+
+  /**
+   * Ask a freshly started transport whether the server is of the modern era. Modern: its
+   * discover answer. Legacy: undefined (the transport stays usable for `initialize`). A
+   * recognised modern error (e.g. no common version) is thrown: that server is modern but
+   * cannot be spoken to (basic/versioning, "Backward Compatibility").
+   */
+  async function probe(server: string, up: ModernUpstream, stdio: boolean): Promise<ModernUpstream | undefined> {
+    try {
+      const d = await up.discover();
+      if (!Array.isArray(d.supportedVersions) || !d.supportedVersions.includes(MODERN_PROTOCOL_VERSION)) {
+        throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" speaks ${JSON.stringify(d.supportedVersions)}, not ${MODERN_PROTOCOL_VERSION}`, server);
+      }
+      return up;
+    } catch (err) {
+      if (err instanceof UpstreamError) throw err;
+      if (err instanceof RpcError && (err.code === -32022 || err.code === -32020 || err.code === -32021)) {
+        throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" is of the 2026 era but refused us: ${err.message}`, server, { cause: err });
+      }
+      if (err instanceof StreamableHTTPError && err.code === 400 && /"code"\s*:\s*-3202[012]\b/.test(err.message)) {
+        throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" is of the 2026 era but refused us: ${err.message.slice(0, 300)}`, server, { cause: err });
+      }
+      // Anything else — an unknown method, a 4xx without a modern error, silence on stdio — is a 2025 server.
+      if (!stdio && !(err instanceof StreamableHTTPError || err instanceof RpcError)) throw err;
+      return undefined;
+    }
+  }
+
   async function connect(server: string): Promise<Connection> {
     const cfg = configOf(server);
-    const client = new Client({ name: opts.clientName ?? 'skillgate', version: '0.1.0' }, { capabilities: {} });
+    const stdio = isStdioServer(cfg);
     let transport: Transport;
     try {
       transport = makeTransport(server, cfg);
     } catch (err) {
       throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `cannot connect to server "${server}": ${describe(err)}`, server, { cause: err });
     }
-    const conn: Connection = { client, transport, closed: false };
-    client.onclose = () => {
-      conn.closed = true;
-      // Forget the dead connection so the next call reconnects.
-      if (connections.get(server) === current) connections.delete(server);
-      if (!closing) log(`[${server}] connection closed`);
-    };
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      conn.tools = undefined;
-    });
-    const current = (async () => {
+    const clientInfo = { name: opts.clientName ?? 'skillgate', version: '0.1.0' };
+    const current = (async (): Promise<Connection> => {
       try {
-        await client.connect(transport);
+        let modern: ModernUpstream | undefined;
+        let legacyTransport: Transport = transport;
+        if (cfg.era !== 'legacy') {
+          const up = new ModernUpstream(transport, clientInfo);
+          await up.start();
+          modern = cfg.era === 'modern' ? (await up.discover(), up) : await Promise.race([
+            probe(server, up, stdio),
+            // A stdio server that never answers an unknown request is a 2025 one (stdio "Backward Compatibility").
+            ...(stdio ? [new Promise<undefined>((r) => setTimeout(() => r(undefined), STDIO_PROBE_MS).unref())] : []),
+          ]);
+          // Over HTTP each request is its own POST: a fresh transport for the session. Over stdio
+          // the probed process stays, handed on as already started.
+          if (!modern) legacyTransport = stdio ? new StartedTransport(transport) : makeTransport(server, cfg);
+        }
+        return modern ? modernConnection(server, modern, transport) : await legacyConnection(server, legacyTransport, clientInfo);
       } catch (err) {
         connections.delete(server);
         await transport.close().catch(() => {});
+        if (err instanceof UpstreamError) throw err;
         // Unreachable or unwell is worth retrying; refused (HTTP 4xx, invalid params) is not.
         const { code } = classify(server, 'initialize', err);
         throw new UpstreamError(code, `cannot connect to server "${server}": ${describe(err)}`, server, { cause: err });
       }
-      return conn;
     })();
     connections.set(server, current);
     return current;
   }
+
+  function modernConnection(server: string, up: ModernUpstream, transport: Transport): ModernConnection {
+    const d = up.discoverResult!;
+    const conn: ModernConnection = {
+      era: 'modern',
+      up,
+      transport,
+      closed: false,
+      capabilities: (d.capabilities ?? {}) as ServerCapabilities,
+      ...(typeof d.instructions === 'string' ? { instructions: d.instructions } : {}),
+    };
+    up.onclose = () => {
+      conn.closed = true;
+      if (connections.get(server) !== undefined) void connections.get(server)!.then((c) => c === conn && connections.delete(server)).catch(() => {});
+      if (!closing) log(`[${server}] connection closed`);
+    };
+    up.onnotification = (method) => {
+      if (method === 'notifications/tools/list_changed') changed(server, conn, 'tools');
+      if (method === 'notifications/resources/list_changed') changed(server, conn, 'resources');
+      if (method === 'notifications/prompts/list_changed') changed(server, conn, 'prompts');
+    };
+    // Change notifications come on a listen stream (basic/patterns/subscriptions), if the server has any.
+    const caps = conn.capabilities;
+    const filter = {
+      ...(caps.tools?.listChanged ? { toolsListChanged: true } : {}),
+      ...(caps.resources?.listChanged ? { resourcesListChanged: true } : {}),
+      ...(caps.prompts?.listChanged ? { promptsListChanged: true } : {}),
+    };
+    if (Object.keys(filter).length) {
+      void up.request('subscriptions/listen', { notifications: filter }, { timeoutMs: 2 ** 31 - 1 }).catch(() => {});
+    }
+    return conn;
+  }
+
+  async function legacyConnection(server: string, transport: Transport, clientInfo: { name: string; version: string }): Promise<LegacyConnection> {
+    const client = new Client(clientInfo, { capabilities: {} });
+    const conn: LegacyConnection = { era: 'legacy', client, transport, closed: false, capabilities: {}, logSinks: new Map() };
+    client.onclose = () => {
+      conn.closed = true;
+      // Forget the dead connection so the next call reconnects.
+      void connections.get(server)?.then((c) => c === conn && connections.delete(server)).catch(() => {});
+      if (!closing) log(`[${server}] connection closed`);
+    };
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => changed(server, conn, 'tools'));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => changed(server, conn, 'resources'));
+    client.setNotificationHandler(PromptListChangedNotificationSchema, () => changed(server, conn, 'prompts'));
+    // Log lines that belong to no request of ours (stdio, or sent outside a request) are only logged.
+    client.setNotificationHandler(LoggingMessageNotificationSchema, () => {});
+    await client.connect(transport);
+    // Route each log message to the caller whose request it came with (HTTP: the request's own
+    // answer stream says which; see http-transport.ts `dispatch`). The SDK's handler sees it too.
+    const deliver = transport.onmessage!;
+    transport.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
+      if ('method' in message && message.method === 'notifications/message' && !('id' in message)) {
+        const related = (extra as { relatedRequestId?: RequestId } | undefined)?.relatedRequestId;
+        const sink = related === undefined ? undefined : conn.logSinks.get(related);
+        const parsed = LoggingMessageNotificationSchema.safeParse(message);
+        if (sink && parsed.success) sink(parsed.data.params as UpstreamLogMessage);
+      }
+      deliver(message, extra);
+    };
+    // Learn the id of a request that asked for log routing (RELAY_KEY), and keep the key to ourselves.
+    const send = transport.send.bind(transport);
+    transport.send = (message, options) => {
+      if ('method' in message && 'id' in message) {
+        const meta = (message.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+        const relay = meta?.[RELAY_KEY];
+        if (relay !== undefined) {
+          const { [RELAY_KEY]: _, ...rest } = meta!;
+          const pending = relays.get(relay as number);
+          if (pending) {
+            conn.logSinks.set(message.id, pending);
+            relays.delete(relay as number);
+            relayIds.set(relay as number, message.id);
+          }
+          message = { ...message, params: { ...message.params, _meta: rest } } as JSONRPCMessage;
+        }
+      }
+      return send(message, options);
+    };
+    conn.capabilities = client.getServerCapabilities() ?? {};
+    const instructions = client.getInstructions();
+    if (instructions) conn.instructions = instructions;
+    return conn;
+  }
+
+  /** Relay number → log sink, until the SDK assigns the request an id (see legacyConnection). */
+  const relays = new Map<number, (m: UpstreamLogMessage) => void>();
+  const relayIds = new Map<number, RequestId>();
+  let nextRelay = 1;
 
   function connection(server: string): Promise<Connection> {
     if (closing) return Promise.reject(new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', 'the upstream pool is closed', server));
@@ -138,7 +367,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
         cause: err,
       });
     }
-    if (err instanceof McpError) {
+    if (err instanceof McpError || err instanceof RpcError) {
       // The SDK reports its own request timeout (-32001) and a closed connection (-32000) as McpErrors.
       if (CLIENT_FAULT_CODES.has(err.code)) {
         return new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" refused ${what}: ${err.message}`, server, { cause: err });
@@ -158,49 +387,180 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     // A transport-level failure may leave a half-open connection (HTTP 5xx does not close it,
     // a crashed stdio child does, an expired HTTP session cannot be used again). Closing is
     // cheap and the next call reconnects.
-    const dead = conn.transport instanceof StdioClientTransport ? conn.transport.pid === null : err instanceof SessionExpiredError;
+    const inner = conn.transport instanceof StartedTransport ? undefined : conn.transport;
+    const dead = inner instanceof StdioClientTransport ? inner.pid === null : err instanceof SessionExpiredError;
     if (dead) {
       connections.delete(server);
-      await conn.client.close().catch(() => {});
+      await closeConnection(conn);
     }
+  }
+
+  function closeConnection(conn: Connection): Promise<void> {
+    return (conn.era === 'legacy' ? conn.client.close() : conn.up.close()).catch(() => {});
+  }
+
+  /**
+   * One request of either era. Legacy: the SDK's typed call. Modern: the envelope, relaying
+   * progress and log messages, and `input_required` as UpstreamInputRequired.
+   */
+  async function request<T>(
+    server: string,
+    what: string,
+    callOpts: UpstreamCallOptions,
+    legacy: (conn: LegacyConnection, options: { signal?: AbortSignal; timeout?: number; onprogress?: (p: { progress: number; total?: number; message?: string }) => void }, meta: Record<string, unknown> | undefined) => Promise<T>,
+    modern: { method: string; params: Record<string, unknown>; schema: z.ZodType<T> },
+  ): Promise<T> {
+    const conn = await connection(server);
+    try {
+      if (conn.era === 'legacy') {
+        let meta: Record<string, unknown> | undefined = callOpts.meta ? { ...callOpts.meta } : undefined;
+        let relay: number | undefined;
+        if (callOpts.onlog) {
+          if (conn.capabilities.logging) {
+            conn.logging ??= conn.client.setLoggingLevel('debug').then(
+              () => {},
+              () => {},
+            );
+            await conn.logging;
+          }
+          relay = nextRelay++;
+          relays.set(relay, filterLevel(callOpts.onlog, callOpts.logLevel));
+          meta = { ...meta, [RELAY_KEY]: relay };
+        }
+        try {
+          return await legacy(
+            conn,
+            {
+              ...(callOpts.signal ? { signal: callOpts.signal } : {}),
+              ...(callOpts.timeoutMs ? { timeout: callOpts.timeoutMs } : {}),
+              ...(callOpts.onprogress ? { onprogress: callOpts.onprogress } : {}),
+            },
+            meta,
+          );
+        } finally {
+          if (relay !== undefined) {
+            relays.delete(relay);
+            const id = relayIds.get(relay);
+            relayIds.delete(relay);
+            if (id !== undefined) conn.logSinks.delete(id);
+          }
+        }
+      }
+      const meta: Record<string, unknown> = { ...callOpts.meta };
+      let token: string | undefined;
+      if (callOpts.onprogress) meta.progressToken = token = `p${nextRelay++}`;
+      if (callOpts.onlog && callOpts.logLevel) meta[META_LOG_LEVEL] = callOpts.logLevel;
+      const params: Record<string, unknown> = { ...modern.params };
+      if (callOpts.inputResponses) params.inputResponses = callOpts.inputResponses;
+      if (callOpts.requestState !== undefined) params.requestState = callOpts.requestState;
+      const raw = await conn.up.request(modern.method, params, {
+        meta,
+        ...(callOpts.signal ? { signal: callOpts.signal } : {}),
+        ...(callOpts.timeoutMs ? { timeoutMs: callOpts.timeoutMs } : {}),
+        onnotification: (method, p) => {
+          if (method === 'notifications/progress' && p && callOpts.onprogress && p.progressToken === token) {
+            callOpts.onprogress({ progress: Number(p.progress), ...(typeof p.total === 'number' ? { total: p.total } : {}), ...(typeof p.message === 'string' ? { message: p.message } : {}) });
+          }
+          if (method === 'notifications/message' && p && callOpts.onlog) callOpts.onlog(p as unknown as UpstreamLogMessage);
+        },
+      });
+      if (raw.resultType === 'input_required') {
+        throw new UpstreamInputRequired(server, raw.inputRequests as { [k: string]: Json } | undefined, typeof raw.requestState === 'string' ? raw.requestState : undefined);
+      }
+      const parsed = modern.schema.safeParse(raw);
+      if (!parsed.success) throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" answered ${what} with an invalid result: ${parsed.error.message.slice(0, 300)}`, server);
+      return parsed.data;
+    } catch (err) {
+      if (err instanceof UpstreamInputRequired) throw err;
+      await dropIfDead(server, conn, err);
+      throw classify(server, what, err);
+    }
+  }
+
+  /** All pages of a list, cached on the connection until the server says it changed. */
+  async function cachedList<T>(server: string, slot: 'tools' | 'resources' | 'templates' | 'prompts', method: string, field: string, capability: keyof ServerCapabilities): Promise<T[]> {
+    const conn = await connection(server);
+    const existing = conn[slot] as Promise<T[]> | undefined;
+    if (existing) return existing;
+    if (!conn.capabilities[capability]) return [];
+    const fetching = (async () => {
+      const all: T[] = [];
+      let cursor: string | undefined;
+      do {
+        const page =
+          conn.era === 'legacy'
+            ? ((await conn.client.request({ method, params: cursor ? { cursor } : {} } as never, listSchemas[method]!)) as Record<string, unknown>)
+            : await conn.up.request(method, cursor ? { cursor } : {});
+        all.push(...((page[field] as T[] | undefined) ?? []));
+        cursor = typeof page.nextCursor === 'string' ? page.nextCursor : undefined;
+      } while (cursor);
+      return all;
+    })().catch(async (err: unknown) => {
+      (conn as unknown as Record<string, unknown>)[slot] = undefined;
+      await dropIfDead(server, conn, err);
+      throw classify(server, method, err);
+    });
+    (conn as unknown as Record<string, unknown>)[slot] = fetching;
+    return fetching;
   }
 
   return {
     servers: () => Object.keys(servers),
 
-    async listTools(server) {
+    async describe(server) {
       const conn = await connection(server);
-      conn.tools ??= (async () => {
-        const all: Tool[] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await conn.client.listTools(cursor ? { cursor } : {});
-          all.push(...page.tools);
-          cursor = page.nextCursor;
-        } while (cursor);
-        return all;
-      })().catch(async (err: unknown) => {
-        conn.tools = undefined;
-        await dropIfDead(server, conn, err);
-        throw classify(server, 'tools/list', err);
-      });
-      return conn.tools;
+      return { era: conn.era, capabilities: conn.capabilities, ...(conn.instructions ? { instructions: conn.instructions } : {}) };
     },
 
-    async callTool(server, tool, args, callOpts: UpstreamCallOptions = {}) {
-      const conn = await connection(server);
-      try {
-        const params: { name: string; arguments: { [k: string]: Json }; _meta?: { [k: string]: Json } } = { name: tool, arguments: args };
-        if (callOpts.meta) params._meta = callOpts.meta;
-        const result = await conn.client.callTool(params, CallToolResultSchema, {
-          signal: callOpts.signal,
-          ...(callOpts.timeoutMs ? { timeout: callOpts.timeoutMs } : {}),
-        });
-        return result as CallToolResult;
-      } catch (err) {
-        await dropIfDead(server, conn, err);
-        throw classify(server, `tools/call ${tool}`, err);
-      }
+    listTools: (server) => cachedList<Tool>(server, 'tools', 'tools/list', 'tools', 'tools'),
+    listResources: (server) => cachedList<Resource>(server, 'resources', 'resources/list', 'resources', 'resources'),
+    listResourceTemplates: (server) => cachedList<ResourceTemplate>(server, 'templates', 'resources/templates/list', 'resourceTemplates', 'resources'),
+    listPrompts: (server) => cachedList<Prompt>(server, 'prompts', 'prompts/list', 'prompts', 'prompts'),
+
+    callTool(server, tool, args, callOpts: UpstreamCallOptions = {}) {
+      return request<CallToolResult>(
+        server,
+        `tools/call ${tool}`,
+        callOpts,
+        async (conn, options, meta) =>
+          (await conn.client.callTool({ name: tool, arguments: args, ...(meta ? { _meta: meta } : {}) }, CallToolResultSchema, options)) as CallToolResult,
+        { method: 'tools/call', params: { name: tool, arguments: args }, schema: CallToolResultSchema as unknown as z.ZodType<CallToolResult> },
+      );
+    },
+
+    readResource(server, uri, callOpts: UpstreamCallOptions = {}) {
+      return request<ReadResourceResult>(
+        server,
+        'resources/read',
+        callOpts,
+        (conn, options, meta) => conn.client.readResource({ uri, ...(meta ? { _meta: meta } : {}) }, options),
+        { method: 'resources/read', params: { uri }, schema: ReadResourceResultSchema as unknown as z.ZodType<ReadResourceResult> },
+      );
+    },
+
+    getPrompt(server, name, args, callOpts: UpstreamCallOptions = {}) {
+      return request<GetPromptResult>(
+        server,
+        `prompts/get ${name}`,
+        callOpts,
+        (conn, options, meta) => conn.client.getPrompt({ name, ...(args ? { arguments: args } : {}), ...(meta ? { _meta: meta } : {}) }, options),
+        { method: 'prompts/get', params: { name, ...(args ? { arguments: args } : {}) }, schema: GetPromptResultSchema as unknown as z.ZodType<GetPromptResult> },
+      );
+    },
+
+    complete(server, params, callOpts: UpstreamCallOptions = {}) {
+      return request<CompleteResult>(
+        server,
+        'completion/complete',
+        callOpts,
+        (conn, options) => conn.client.complete(params, options),
+        { method: 'completion/complete', params: params as unknown as Record<string, unknown>, schema: CompleteResultSchema as unknown as z.ZodType<CompleteResult> },
+      );
+    },
+
+    onListChanged(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
     },
 
     async close() {
@@ -210,12 +570,29 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       await Promise.all(
         all.map(async (p) => {
           const conn = await p.catch(() => undefined);
-          await conn?.client.close().catch(() => {});
+          if (conn) await closeConnection(conn);
         }),
       );
     },
   };
 }
+
+/** Only log messages at `level` or above reach the sink (RFC 5424 order, MCP logging). */
+function filterLevel(sink: (m: UpstreamLogMessage) => void, level: string | undefined): (m: UpstreamLogMessage) => void {
+  const order = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+  const min = level ? order.indexOf(level) : 0;
+  return (m) => {
+    if (order.indexOf(m.level) >= min) sink(m);
+  };
+}
+
+/** Result schemas of the list methods, for the SDK's typed request on legacy connections. */
+const listSchemas: Record<string, z.ZodType> = {
+  'tools/list': ListToolsResultSchema,
+  'resources/list': ListResourcesResultSchema,
+  'resources/templates/list': ListResourceTemplatesResultSchema,
+  'prompts/list': ListPromptsResultSchema,
+};
 
 function describe(err: unknown): string {
   if (err instanceof Error) {

@@ -2,7 +2,19 @@
  * Upstream MCP servers as the rest of Skillgate sees them: a pool of long-lived MCP client
  * connections (one per configured server and process), never a process per call.
  */
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  CallToolResult,
+  CompleteRequest,
+  CompleteResult,
+  GetPromptResult,
+  LoggingLevel,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+  ServerCapabilities,
+  Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Json } from '../../src/contracts/json.js';
 
 /** Error codes of the upstream family (jose-style: one closed union, narrowed by `code`). */
@@ -33,21 +45,81 @@ export class UpstreamError extends Error {
   }
 }
 
+/** Progress an upstream reports for one request. */
+export interface UpstreamProgress {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+/** A log message an upstream sends for one request (`notifications/message` params). */
+export interface UpstreamLogMessage {
+  level: LoggingLevel;
+  logger?: string;
+  data: unknown;
+}
+
 export interface UpstreamCallOptions {
   /** Sent as the request's `_meta` (idempotency key, trace context, …). */
   meta?: { [key: string]: Json };
   signal?: AbortSignal;
   /** Request timeout; defaults to the SDK's. */
   timeoutMs?: number;
+  /** Progress the upstream reports for this request (a progress token is sent for it). */
+  onprogress?: (p: UpstreamProgress) => void;
+  /**
+   * Log messages the upstream sends about this request, at `logLevel` and above. Routed by
+   * request over Streamable HTTP (each request has its own answer stream); over stdio, by the
+   * progress token a modern server echoes — a legacy stdio server's log lines belong to no request
+   * and are not relayed.
+   */
+  onlog?: (m: UpstreamLogMessage) => void;
+  logLevel?: LoggingLevel;
+  /** The retry of a request the upstream answered `input_required` (MRTR): its answers and its own state. */
+  inputResponses?: { [key: string]: Json };
+  requestState?: string;
 }
+
+/**
+ * The upstream needs more input before it can answer (MCP 2026-07-28 `input_required`, MRTR):
+ * its questions and its opaque state, for the caller to relay and retry with. A typed error,
+ * so a caller that cannot relay (a skill step: nobody to ask) fails instead of mistaking it
+ * for a result.
+ */
+export class UpstreamInputRequired extends Error {
+  constructor(
+    readonly server: string,
+    readonly inputRequests: { [key: string]: Json } | undefined,
+    readonly requestState: string | undefined,
+  ) {
+    super(`server "${server}" needs more input to answer (input_required)`);
+    this.name = 'UpstreamInputRequired';
+  }
+}
+
+/** Which list of a server changed. */
+export type ListKind = 'tools' | 'resources' | 'prompts';
 
 export interface UpstreamPool {
   /** Names of the configured servers. */
   servers(): string[];
-  /** The server's tools (cached per connection; refreshed on `notifications/tools/list_changed`). */
+  /** What the server offers (its capabilities, from `initialize` or `server/discover`) and its era. */
+  describe(server: string): Promise<{ era: 'legacy' | 'modern'; capabilities: ServerCapabilities; instructions?: string }>;
+  /** The server's tools (cached per connection; refreshed when the server says they changed). */
   listTools(server: string): Promise<Tool[]>;
-  /** Call a tool. `isError` results are returned, not thrown; transport and protocol failures throw UpstreamError. */
+  /** Call a tool. `isError` results are returned, not thrown; transport and protocol failures throw UpstreamError; `input_required` throws UpstreamInputRequired. */
   callTool(server: string, tool: string, args: { [key: string]: Json }, opts?: UpstreamCallOptions): Promise<CallToolResult>;
+  /** Resources and resource templates (cached like tools; empty when the server has no resources). */
+  listResources(server: string): Promise<Resource[]>;
+  listResourceTemplates(server: string): Promise<ResourceTemplate[]>;
+  readResource(server: string, uri: string, opts?: UpstreamCallOptions): Promise<ReadResourceResult>;
+  /** Prompts (cached like tools; empty when the server has no prompts). */
+  listPrompts(server: string): Promise<Prompt[]>;
+  getPrompt(server: string, name: string, args: { [key: string]: string } | undefined, opts?: UpstreamCallOptions): Promise<GetPromptResult>;
+  /** Argument completion (`completion/complete`) for one of the server's prompts or resource templates. */
+  complete(server: string, params: CompleteRequest['params'], opts?: UpstreamCallOptions): Promise<CompleteResult>;
+  /** Told when a server says one of its lists changed (after the pool's cache is dropped). */
+  onListChanged(listener: (server: string, kind: ListKind) => void): () => void;
   /** Close every connection (stdio children exit). */
   close(): Promise<void>;
 }

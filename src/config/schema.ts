@@ -36,6 +36,12 @@ export const serverSchema = z
     url: z.url().optional(),
     /** Streamable HTTP: extra request headers; values may reference secrets. */
     headers: z.record(z.string(), secretValue).optional(),
+    /**
+     * Which MCP era the server speaks: `auto` (default) asks it with `server/discover` once per
+     * connection (2026-07-28) and falls back to `initialize` (2025-11-25); `legacy` / `modern`
+     * skip the question.
+     */
+    era: z.enum(['auto', 'legacy', 'modern']).default('auto'),
   })
   .strict()
   .superRefine((s, ctx) => {
