@@ -6,6 +6,6 @@ import type { PipelineStep } from './context.js';
 
 /** Calls the upstream tool over the pooled connection; `isError` results are kept, not thrown. */
 export const callUpstream: PipelineStep = async (ctx, { pool }) => {
-  const { server, tool, arguments: args, meta, signal, timeoutMs, principal } = ctx.request;
-  ctx.result = await pool.callTool(server, tool, args, { meta: { ...meta, [META_USER]: principal.user.id }, signal, timeoutMs });
+  const { server, tool, arguments: args, meta, signal, timeoutMs, principal, upstream } = ctx.request;
+  ctx.result = await pool.callTool(server, tool, args, { ...upstream, meta: { ...meta, [META_USER]: principal.user.id }, signal, timeoutMs });
 };

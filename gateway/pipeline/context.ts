@@ -5,7 +5,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Json } from '../../src/contracts/json.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import type { Principal } from '../../src/contracts/principal.js';
-import type { UpstreamPool } from '../upstream/types.js';
+import type { UpstreamCallOptions, UpstreamPool } from '../upstream/types.js';
 
 /** A request to call one upstream tool on behalf of a principal. */
 export interface ToolCallRequest {
@@ -21,6 +21,12 @@ export interface ToolCallRequest {
   skill?: { name: string; stepId: string; compensation?: boolean };
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * What the caller's client can take back from the upstream for this call: its progress and
+   * log messages, and — on the retry of a call answered `input_required` — the answers and the
+   * upstream's own state. Absent for skill steps (nobody to relay to).
+   */
+  upstream?: Pick<UpstreamCallOptions, 'onprogress' | 'onlog' | 'logLevel' | 'inputResponses' | 'requestState'>;
 }
 
 /** The call as it moves through the pipeline. */

@@ -30,6 +30,7 @@ import { type Logger, refusal } from '../../gateway/log.js';
 import type { AuthorizationRequest } from '../../gateway/policy/model.js';
 import type { ApprovalRecord, RunSkillResult, RunStatus } from '../contracts/run.js';
 import type { CompiledSkill } from './compile-all.js';
+import { RUN_SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import type { Json } from '../contracts/json.js';
 import { approveRun, getRunStatus, RunError, type RunErrorCode, type RunFacts, runFacts, startSkillRun, validateInputs, waitForResult } from './runs.js';
 
@@ -78,6 +79,8 @@ export interface RunView {
   run: RunStatus;
   /** When completed: the outputs. */
   outputs?: { [name: string]: Json };
+  startedAt: Date;
+  closedAt?: Date;
 }
 
 export interface DecideOptions {
@@ -102,6 +105,11 @@ export interface RunActions {
   status(who: Principal, gateway: string, runId: string): Promise<RunView>;
   decide(who: Principal, gateway: string, runId: string, d: DecideOptions): Promise<ApprovalRecord>;
   cancel(who: Principal, gateway: string, runId: string, reason?: string): Promise<void>;
+  /**
+   * The runs this user started through this agent on this gateway, newest first, each one the
+   * caller may read (read_run); a page at a time (`cursor` from the previous page).
+   */
+  list(who: Principal, gateway: string, cursor?: string): Promise<{ runs: Array<{ id: string; skill: string; status: string; startedAt: Date; closedAt?: Date }>; nextCursor?: string }>;
   /** The gateway, skill and starter of a run (for adapters that act "on the run's own gateway", like the CLI). Not an authorization. */
   describe(runId: string): Promise<{ gateway: string; skill: string; startedBy: string; status: string }>;
 }
@@ -198,7 +206,14 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
         { runId },
       );
       const run = await getRunStatus(client, runId);
-      const view: RunView = { id: runId, skill: input.plan.skill.name, temporalStatus: facts.status, run };
+      const view: RunView = {
+        id: runId,
+        skill: input.plan.skill.name,
+        temporalStatus: facts.status,
+        run,
+        startedAt: facts.startedAt,
+        ...(facts.closedAt ? { closedAt: facts.closedAt } : {}),
+      };
       if (facts.status === 'COMPLETED') view.outputs = (await waitForResult(client, runId)).outputs;
       return view;
     },
@@ -263,6 +278,43 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
       if (status !== 'RUNNING') throw refused('ERR_RUN_FINISHED', `skill run ${runId} has already ended (${status.toLowerCase()}): nothing to cancel`, who, gateway, { runId, skill });
       await client.workflow.getHandle(runId).cancel();
       log.info('skill run cancel requested', { runId, skill, user: who.user.id, agent: who.agent.id, gateway, ...(reason ? { reason: reason.slice(0, 200) } : {}) });
+    },
+
+    async list(who, gateway, cursor) {
+      const q = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+      const query =
+        `${RUN_SEARCH_ATTRIBUTES.workspace.name} = ${q(deps.workspace)} AND ${RUN_SEARCH_ATTRIBUTES.gateway.name} = ${q(gateway)} ` +
+        `AND ${RUN_SEARCH_ATTRIBUTES.userId.name} = ${q(who.user.id)} AND ${RUN_SEARCH_ATTRIBUTES.agentId.name} = ${q(who.agent.id)}`;
+      const page = await client.workflowService.listWorkflowExecutions({
+        namespace: client.options.namespace,
+        query,
+        pageSize: 50,
+        ...(cursor ? { nextPageToken: Buffer.from(cursor, 'base64url') } : {}),
+      });
+      const runs: Array<{ id: string; skill: string; status: string; startedAt: Date; closedAt?: Date }> = [];
+      for (const e of page.executions ?? []) {
+        const id = e.execution?.workflowId;
+        if (!id) continue;
+        // The search attributes only found candidates; each run's own start says whose it is.
+        const facts = await runFacts(client, id, deps.workspace).catch(() => undefined);
+        if (!facts || facts.input.principal.user.id !== who.user.id || facts.input.principal.agent.id !== who.agent.id || facts.input.gateway !== gateway) continue;
+        try {
+          authorizer.check({
+            principal: who,
+            action: 'read_run',
+            resource: { type: 'skill', name: facts.input.plan.skill.name },
+            gateway,
+            arguments: facts.input.inputs,
+            run: { startedBy: who.user.id },
+          });
+        } catch (err) {
+          if (err instanceof AuthzError) continue;
+          throw err;
+        }
+        runs.push({ id, skill: facts.input.plan.skill.name, status: facts.status, startedAt: facts.startedAt, ...(facts.closedAt ? { closedAt: facts.closedAt } : {}) });
+      }
+      const next = page.nextPageToken?.length ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
+      return { runs, ...(next ? { nextCursor: next } : {}) };
     },
 
     async describe(runId) {

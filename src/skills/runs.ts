@@ -343,6 +343,9 @@ export interface RunFacts {
   /** Temporal's status name: RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, … */
   status: string;
   input: RunSkillInput;
+  startedAt: Date;
+  /** When the run ended (absent while it runs). */
+  closedAt?: Date;
 }
 
 /**
@@ -375,5 +378,5 @@ export async function runFacts(client: Client, workflowId: string, workspace: st
     throw new RunError('ERR_RUN_NOT_FOUND', `skill run ${workflowId} cannot be read: ${(err as Error).message}`, {}, { cause: err });
   }
   if (input === null || typeof input !== 'object' || input.workspace !== workspace || typeof input.principal?.user?.id !== 'string') throw missing();
-  return { workflowId, status: described.status.name, input };
+  return { workflowId, status: described.status.name, input, startedAt: described.startTime, ...(described.closeTime ? { closedAt: described.closeTime } : {}) };
 }

@@ -36,6 +36,7 @@ import { createGatewayMcpServer } from '../mcp/server.js';
 import { HttpServerTransport } from '../mcp/http-transport.js';
 import { ownerKey, type Session, SessionRegistry } from '../mcp/sessions.js';
 import { checkHost, type HostPolicy } from './host-check.js';
+import type { ListKind } from '../../upstream/types.js';
 
 /** What the front door needs from token verification (gateway/identity/verify.ts). */
 export interface BearerVerifier {
@@ -66,7 +67,7 @@ export interface HealthReport {
 
 export { resourceMetadataUrl, resourceUrl };
 
-export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: FastifyInstance; sessions: SessionRegistry }> {
+export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: FastifyInstance; sessions: SessionRegistry; listChanged(kinds: ListKind[]): void }> {
   const { config, verifier, log, authorizer } = opts;
   const limits = config.limits;
   const sessions = new SessionRegistry({ perOwner: limits.sessionsPerPrincipal, total: limits.sessions });
@@ -280,5 +281,13 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
     clearInterval(sweep);
     await sessions.closeAll();
   });
-  return { app, sessions };
+  /** Tell every open 2025 session that these lists may have changed. */
+  const listChanged = (kinds: ListKind[]) => {
+    for (const s of sessions.all()) {
+      if (kinds.includes('tools')) void s.server.sendToolListChanged().catch(() => {});
+      if (kinds.includes('resources')) void s.server.sendResourceListChanged().catch(() => {});
+      if (kinds.includes('prompts')) void s.server.sendPromptListChanged().catch(() => {});
+    }
+  };
+  return { app, sessions, listChanged };
 }

@@ -15,6 +15,7 @@ import { hostPolicy } from '../../../gateway/adapters/http/host-check.js';
 import { createDevIdp, type DevIdp } from '../../../gateway/adapters/idp/dev-idp.js';
 import { type TokenVerifier, verifierFromConfig } from '../../../gateway/identity/verify.js';
 import { createSkillTools } from '../../../gateway/adapters/mcp/skill-tools.js';
+import { createMcpService } from '../../../gateway/adapters/mcp/service.js';
 import type { SessionRegistry } from '../../../gateway/adapters/mcp/sessions.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -109,7 +110,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         })
       : undefined;
 
-  const { app, sessions } = await createGatewayApp({
+  const { app, sessions, listChanged } = await createGatewayApp({
     config,
     verifier,
     authorizer: opts.governance.authorizer,
@@ -118,20 +119,27 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     log,
     mcp: {
       config,
-      pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer },
+      service: createMcpService({
+        config,
+        pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer },
+        ...(skillTools ? { skills: skillTools } : {}),
+        requestState: opts.governance.requestState,
+        log,
+      }),
       ...(skillTools ? { skills: skillTools } : {}),
       inspect: inspectToolCall(config.limits),
-      log,
     },
     plugins: idp ? [(a) => idp.mount(a)] : [],
     ...(opts.health ? { health: opts.health } : {}),
   });
-  // Visibility follows the policies: tell every open session to list its tools again.
-  const unsubscribe = opts.governance.onPolicyReload(() => {
-    for (const s of sessions.all()) void s.server.sendToolListChanged().catch(() => {});
-  });
+  // Visibility follows the policies and the upstream servers: tell every open session (and
+  // every 2026-07-28 listen stream) to list again what may have changed.
+  const unsubscribe = [
+    opts.governance.onPolicyReload(() => listChanged(['tools', 'resources', 'prompts'])),
+    opts.pool.onListChanged((_server, kind) => listChanged([kind])),
+  ];
   app.addHook('onClose', async () => {
-    unsubscribe();
+    for (const u of unsubscribe) u();
   });
   await app.listen({ host, port });
   // Fetch the issuers' discovery documents and JWKS now, not on the first agent's request.

@@ -6,6 +6,7 @@
  */
 import { type Authorizer, createAuthorizer } from '../../../gateway/authz/authorizer.js';
 import { createRunAttestor, type RunAttestor } from '../../../gateway/authz/run-attestation.js';
+import { createRequestStateCodec, type RequestStateCodec } from '../../../gateway/authz/request-state.js';
 import { decodeRunKey, loadOrCreateRunKey } from '../../../gateway/authz/run-key.js';
 import { openRevocations, type RevocationStore } from '../../../gateway/identity/revocations.js';
 import { createPolicyEngine, type PolicyEngine } from '../../../gateway/policy/engine.js';
@@ -21,6 +22,8 @@ export interface Governance {
   authorizer: Authorizer;
   /** Signs (service) and verifies (worker) run attestations, under the workspace's run key. */
   attestor: RunAttestor;
+  /** Seals MCP `requestState` (input_required relays), under a key derived from the run key. */
+  requestState: RequestStateCodec;
   /** Be told after every successful policy reload (what each (user, agent) may see may have changed). */
   onPolicyReload(listener: () => void): () => void;
   close(): void;
@@ -40,13 +43,16 @@ export function createGovernance(loaded: LoadedConfig, opts: { log?: (line: stri
     },
   });
   const authorizer = createAuthorizer({ config, policy, revocations });
-  const attestor = createRunAttestor(runKey(loaded));
+  const key = runKey(loaded);
+  const attestor = createRunAttestor(key);
+  const requestState = createRequestStateCodec(key);
   return {
     config,
     revocations,
     policy,
     authorizer,
     attestor,
+    requestState,
     onPolicyReload: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);
