@@ -34,6 +34,7 @@ import { type Logger, refusal } from '../../log.js';
 import type { McpServerDeps } from '../mcp/server.js';
 import { createGatewayMcpServer } from '../mcp/server.js';
 import { HttpServerTransport } from '../mcp/http-transport.js';
+import { createModernHandler, isModernRequest, ListenRegistry } from '../mcp/modern.js';
 import { ownerKey, type Session, SessionRegistry } from '../mcp/sessions.js';
 import { checkHost, type HostPolicy } from './host-check.js';
 import type { ListKind } from '../../upstream/types.js';
@@ -70,6 +71,14 @@ export { resourceMetadataUrl, resourceUrl };
 export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: FastifyInstance; sessions: SessionRegistry; listChanged(kinds: ListKind[]): void }> {
   const { config, verifier, log, authorizer } = opts;
   const limits = config.limits;
+  const listens = new ListenRegistry();
+  const modern = createModernHandler({
+    service: opts.mcp.service,
+    ...(opts.mcp.skills ? { skills: opts.mcp.skills } : {}),
+    listens,
+    hasSkills: (g) => opts.mcp.skills !== undefined && (own(config.gateways, g)?.skills.length ?? 0) > 0,
+    ...(opts.mcp.inspect ? { inspect: opts.mcp.inspect } : {}),
+  });
   const sessions = new SessionRegistry({ perOwner: limits.sessionsPerPrincipal, total: limits.sessions });
   const app = Fastify({
     logger: false,
@@ -173,6 +182,12 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
     const who = await authenticate(req, reply, gateway);
     if (!who) return reply;
     const ids = { requestId: req.id, gateway, user: who.principal.user.id, agent: who.principal.agent.id };
+    if (req.method === 'POST' && isModernRequest(req.body, req.headers)) {
+      // 2026-07-28: stateless, this request's own token and nothing else (any session id is ignored).
+      reply.hijack();
+      await modern(req.raw, reply.raw, req.body, { principal: who.principal, gateway, requestId: req.id }, (r) => refusal(log, { ...ids, ...r }));
+      return reply;
+    }
     const sid = req.headers['mcp-session-id'];
     let session: Session | undefined;
     if (typeof sid === 'string') {
@@ -279,10 +294,12 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
   sweep.unref();
   app.addHook('onClose', async () => {
     clearInterval(sweep);
+    listens.closeAll();
     await sessions.closeAll();
   });
-  /** Tell every open 2025 session that these lists may have changed. */
+  /** Tell every open 2025 session, and every 2026 listen stream that opted in, that these lists may have changed. */
   const listChanged = (kinds: ListKind[]) => {
+    listens.notify(kinds);
     for (const s of sessions.all()) {
       if (kinds.includes('tools')) void s.server.sendToolListChanged().catch(() => {});
       if (kinds.includes('resources')) void s.server.sendResourceListChanged().catch(() => {});
