@@ -28,6 +28,8 @@ export interface TestGateway {
   logs: Array<{ level: string; msg: string } & Record<string, unknown>>;
   token(user: string, agent: string, gateway: string, opts?: { ttlSec?: number }): Promise<string>;
   connect(user: string, agent: string, gateway: string): Promise<Client>;
+  /** Stop the front door and start a new one on the same port, state folder and keys (a gateway restart). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,20 +41,20 @@ export async function startTestGateway(
   const governance = createGovernance(ws.loaded, { watch: true });
   const log = memoryLogger();
   const logs = log.lines;
-  const gw = await startGateway({
+  const options = {
     loaded: ws.loaded,
     pool,
     governance,
-    port: 0,
     log,
     ...(opts.temporal ? { temporal: opts.temporal } : {}),
     ...(opts.skills ? { skills: opts.skills } : {}),
     ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),
-  });
+  };
+  let gw = await startGateway({ ...options, port: 0 });
   const clients: Client[] = [];
   const token = (user: string, agent: string, gateway: string, o: { ttlSec?: number } = {}) =>
-    gw.idp!.mintToken({ user, agent, audience: gw.resourceUrl(gateway), ...(o.ttlSec ? { ttlSec: o.ttlSec } : {}) });
-  return {
+    self.gw.idp!.mintToken({ user, agent, audience: gw.resourceUrl(gateway), ...(o.ttlSec ? { ttlSec: o.ttlSec } : {}) });
+  const self: TestGateway = {
     ws,
     gw,
     pool,
@@ -62,9 +64,16 @@ export async function startTestGateway(
     async connect(user, agent, gateway) {
       const t = await token(user, agent, gateway);
       const client = new Client({ name: `test-${user}-${agent}`, version: '1.0.0' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(gw.resourceUrl(gateway)), { requestInit: { headers: { authorization: `Bearer ${t}` } } }));
+      await client.connect(new StreamableHTTPClientTransport(new URL(self.gw.resourceUrl(gateway)), { requestInit: { headers: { authorization: `Bearer ${t}` } } }));
       clients.push(client);
       return client;
+    },
+    async restart() {
+      const port = Number(new URL(gw.url).port);
+      await gw.close();
+      // Same loaded config, with publicUrl pinned to the port: the same resource URLs, issuer and tokens.
+      gw = await startGateway({ ...options, loaded: { ...ws.loaded, config: { ...ws.loaded.config, publicUrl: `http://127.0.0.1:${port}` } }, port });
+      self.gw = gw;
     },
     async close() {
       await Promise.all(clients.map((c) => c.close().catch(() => {})));
@@ -74,6 +83,7 @@ export async function startTestGateway(
       ws.cleanup();
     },
   };
+  return self;
 }
 
 /**
@@ -141,17 +151,18 @@ export async function startSkillGateway(opts: { address: string; skillDirs: stri
     activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor }),
   });
   const running = worker.run();
-  return {
-    ...t,
+  const closeGateway = t.close;
+  // The same object (not a copy): `restart()` replaces its `gw`.
+  return Object.assign(t, {
     client,
     taskQueue,
     skills,
     async close() {
       worker.shutdown();
       await running;
-      await t.close();
+      await closeGateway();
       await native.close();
       await connection.close();
     },
-  };
+  });
 }

@@ -172,6 +172,8 @@ export function createSkillTools(deps: SkillToolsDeps): SkillTools {
       case 'FAILED':
       case 'TERMINATED':
       case 'TIMED_OUT': {
+        // A cancelled run compensates and reports, so it ends FAILED with type Cancelled (contracts/run.ts).
+        if (v.run.failureType === 'Cancelled') return { ...base, status: 'cancelled', statusMessage: `the run was cancelled: ${v.run.reason ?? 'completed steps were compensated'}` };
         const reason = v.run.reason ?? `the run ended ${v.temporalStatus.toLowerCase()}`;
         return { ...base, status: 'failed', statusMessage: reason, error: { code: -32603, message: `skill ${v.skill} failed: ${reason}` } };
       }
