@@ -9,7 +9,7 @@ import { invokeTool } from '../gateway/pipeline/index.js';
 import type { PipelineDeps } from '../gateway/pipeline/context.js';
 import { ToolCallError } from '../gateway/pipeline/errors.js';
 import { resultText } from '../gateway/pipeline/normalize-result.js';
-import { UpstreamError } from '../gateway/upstream/types.js';
+import { UpstreamError, UpstreamInputRequired } from '../gateway/upstream/types.js';
 import type { ActivityFailureType, CallToolInput, CallToolOutput } from '../src/contracts/activities.js';
 import { META_IDEMPOTENCY_KEY, META_SKILL, META_STEP } from '../src/contracts/meta.js';
 
@@ -54,6 +54,14 @@ export function createCallTool(deps: PipelineDeps) {
           type: 'NotPermitted' satisfies CallToolFailureType,
           nonRetryable: true,
           details: [{ stepId: input.stepId, code: err.code, detail: err.detail }],
+        });
+      }
+      if (err instanceof UpstreamInputRequired) {
+        // A 2026-07-28 server asks for input (input_required) — of whom? A step has no client to relay to.
+        throw ApplicationFailure.create({
+          message: `${what}: ${toolName} asks for input (input_required), which a skill step cannot give; call it directly, or use a tool that needs no questions`,
+          type: 'UpstreamProtocolError' satisfies CallToolFailureType,
+          nonRetryable: true,
         });
       }
       if (err instanceof ToolCallError) {

@@ -26,7 +26,7 @@ export interface ToolCallRequest {
    * log messages, and — on the retry of a call answered `input_required` — the answers and the
    * upstream's own state. Absent for skill steps (nobody to relay to).
    */
-  upstream?: Pick<UpstreamCallOptions, 'onprogress' | 'onlog' | 'logLevel' | 'inputResponses' | 'requestState'>;
+  upstream?: Pick<UpstreamCallOptions, 'onprogress' | 'onlog' | 'logLevel' | 'clientCapabilities' | 'inputResponses' | 'requestState'>;
 }
 
 /** The call as it moves through the pipeline. */

@@ -158,6 +158,14 @@ export class HttpClientTransport implements Transport {
           if (this._sessionId === sentSession) this._sessionId = undefined;
           throw new SessionExpiredError(sentSession, text);
         }
+        // 2026-07-28 servers answer some JSON-RPC errors with 4xx (400: -32020/-32021/-32022/-32602,
+        // 404: -32601; streamable-http "Request Metadata"): the error is the answer to the request.
+        const answer = exchange.awaiting !== undefined && Object.keys(modernHeaders(message)).length ? rpcError(text, exchange.awaiting) : undefined;
+        if (answer) {
+          this.forget(exchange);
+          this.dispatch(answer);
+          return;
+        }
         throw new StreamableHTTPError(status, `Error POSTing to endpoint (HTTP ${status}): ${text}`);
       }
       const type = mediaType(res.headers['content-type']);
@@ -391,6 +399,17 @@ export class HttpClientTransport implements Transport {
       this.openStandalone();
     }, delay).unref();
   }
+}
+
+/** A JSON-RPC error response to `id` in `text`, if that is what it is. */
+function rpcError(text: string, id: RequestId): JSONRPCMessage | undefined {
+  try {
+    const parsed = JSONRPCMessageSchema.safeParse(JSON.parse(text));
+    if (parsed.success && 'error' in parsed.data && (parsed.data.id === id || parsed.data.id === null)) return { ...parsed.data, id } as JSONRPCMessage;
+  } catch {
+    // Not JSON: the status line is all there is.
+  }
+  return undefined;
 }
 
 /** The `_meta` key a 2026-07-28 request carries its protocol version in. */

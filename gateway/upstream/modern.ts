@@ -52,6 +52,12 @@ export interface ModernRequestOptions {
   onnotification?: (method: string, params: Record<string, unknown> | undefined) => void;
   /** Extra `_meta` entries (idempotency key, trace context, progress token, log level, …). */
   meta?: Record<string, unknown>;
+  /**
+   * The capabilities to declare on this request (default: the connection's own, none). A
+   * gateway declares what its caller declared, so that the server asks only what the caller
+   * can answer (its `input_required` questions are relayed, basic/patterns/mrtr).
+   */
+  capabilities?: Record<string, unknown>;
 }
 
 interface Pending {
@@ -114,7 +120,7 @@ export class ModernUpstream {
     const meta: Record<string, unknown> = {
       ...opts.meta,
       [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
-      [META_CLIENT_CAPABILITIES]: this.capabilities,
+      [META_CLIENT_CAPABILITIES]: opts.capabilities ?? this.capabilities,
       [META_CLIENT_INFO]: this.clientInfo,
     };
     const message = { jsonrpc: '2.0' as const, id, method, params: { ...params, _meta: meta } };

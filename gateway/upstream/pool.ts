@@ -130,7 +130,8 @@ class StartedTransport implements Transport {
 }
 
 /** JSON-RPC codes that mean "this request was wrong", as opposed to the server being unwell. */
-const CLIENT_FAULT_CODES = new Set([-32600, -32601, -32602, -32700]);
+// -32021: the server needs a client capability the request did not declare (2026-07-28).
+const CLIENT_FAULT_CODES = new Set([-32600, -32601, -32602, -32700, -32021]);
 
 /**
  * Create the pool for the servers of a loaded config.
@@ -455,6 +456,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       if (callOpts.requestState !== undefined) params.requestState = callOpts.requestState;
       const raw = await conn.up.request(modern.method, params, {
         meta,
+        ...(callOpts.clientCapabilities ? { capabilities: callOpts.clientCapabilities } : {}),
         ...(callOpts.signal ? { signal: callOpts.signal } : {}),
         ...(callOpts.timeoutMs ? { timeoutMs: callOpts.timeoutMs } : {}),
         onnotification: (method, p) => {

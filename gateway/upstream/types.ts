@@ -75,6 +75,12 @@ export interface UpstreamCallOptions {
    */
   onlog?: (m: UpstreamLogMessage) => void;
   logLevel?: LoggingLevel;
+  /**
+   * What the caller's client can answer (its elicitation, sampling, roots capabilities): a
+   * 2026-07-28 upstream is told so on this request and may answer `input_required` for it. A
+   * 2025 upstream's capabilities are fixed at `initialize` (none: it asks nothing).
+   */
+  clientCapabilities?: { [key: string]: Json };
   /** The retry of a request the upstream answered `input_required` (MRTR): its answers and its own state. */
   inputResponses?: { [key: string]: Json };
   requestState?: string;

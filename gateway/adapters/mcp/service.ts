@@ -34,6 +34,7 @@ import type { PolicyResource } from '../../policy/model.js';
 import { invokeTool } from '../../pipeline/index.js';
 import type { PipelineDeps } from '../../pipeline/context.js';
 import { ToolCallError } from '../../pipeline/errors.js';
+import { RpcError } from '../../upstream/modern.js';
 import { type UpstreamCallOptions, UpstreamError, UpstreamInputRequired } from '../../upstream/types.js';
 import { echo } from './call-params.js';
 import { namingOf, type Naming } from './naming.js';
@@ -176,8 +177,13 @@ export function createMcpService(deps: McpServiceDeps): McpService {
 
   /** Upstream call options of a request: its progress and log messages go back to the caller. */
   function relayOptions(ctx: McpRequestContext, retry: { inputResponses?: { [k: string]: Json }; requestState?: string } | undefined): UpstreamCallOptions {
+    // Only what can be relayed back: the questions an upstream may ask (MRTR input requests).
+    const caps = ctx.clientCapabilities as Record<string, Json | undefined>;
+    const relayable: { [k: string]: Json } = {};
+    for (const k of ['elicitation', 'sampling', 'roots'] as const) if (caps[k] !== undefined) relayable[k] = caps[k]!;
     return {
       signal: ctx.signal,
+      clientCapabilities: relayable,
       ...(ctx.progress ? { onprogress: (p) => void ctx.progress!(p).catch(() => {}) } : {}),
       ...(ctx.log ? { onlog: (m) => void ctx.log!(m).catch(() => {}), ...(ctx.logLevel ? { logLevel: ctx.logLevel } : {}) } : {}),
       ...(retry?.inputResponses ? { inputResponses: retry.inputResponses } : {}),
@@ -211,6 +217,19 @@ export function createMcpService(deps: McpServiceDeps): McpService {
     }
     const up = (data as { upstream?: unknown } | null)?.upstream;
     return { ...(retry.inputResponses ? { inputResponses: retry.inputResponses } : {}), ...(typeof up === 'string' ? { requestState: up } : {}) };
+  }
+
+  /**
+   * An upstream's own JSON-RPC error that is about the caller's request — invalid params, or a
+   * client capability the caller did not declare (-32021) — reaches the caller as that error;
+   * anything else is the upstream being unwell.
+   */
+  function callersFault(err: UpstreamError): McpError | undefined {
+    const cause = err.cause as { code?: unknown; message?: unknown; data?: unknown } | undefined;
+    if (!(cause instanceof RpcError || cause instanceof McpError)) return undefined;
+    if (cause.code !== ErrorCode.InvalidParams && cause.code !== -32021) return undefined;
+    const message = String(cause.message).replace(/^MCP error -?\d+: /, '').slice(0, 500);
+    return new McpError(cause.code as number, message, cause.data);
   }
 
   function upstreamFailure(ctx: McpRequestContext, name: string, server: string, err: UpstreamError): McpError {
@@ -275,6 +294,8 @@ export function createMcpService(deps: McpServiceDeps): McpService {
         }
         if (err instanceof ToolCallError) throw unknownTool(err.code);
         if (err instanceof UpstreamError) {
+          const theirs = callersFault(err);
+          if (theirs) throw theirs;
           log.warn('upstream failure', { ...ids(ctx), tool: name, code: err.code, error: err.message });
           return { kind: 'complete', result: toolError(`${name}: the ${parsed.server} system is unavailable right now; try again later`) };
         }
@@ -324,6 +345,8 @@ export function createMcpService(deps: McpServiceDeps): McpService {
       } catch (err) {
         if (err instanceof UpstreamInputRequired) return relayInputRequired(binding, err);
         if (err instanceof UpstreamError) {
+          const theirs = callersFault(err);
+          if (theirs) throw theirs;
           if (err.code === 'ERR_UPSTREAM_PROTOCOL') throw new McpError(ErrorCode.InvalidParams, `${echo(uri, 200)}: ${err.message.replace(/^server "[^"]*" refused [^:]*: /, '')}`);
           throw upstreamFailure(ctx, uri, parsed.server, err);
         }
@@ -358,6 +381,8 @@ export function createMcpService(deps: McpServiceDeps): McpService {
       } catch (err) {
         if (err instanceof UpstreamInputRequired) return relayInputRequired(binding, err);
         if (err instanceof UpstreamError) {
+          const theirs = callersFault(err);
+          if (theirs) throw theirs;
           if (err.code === 'ERR_UPSTREAM_PROTOCOL') throw new McpError(ErrorCode.InvalidParams, `${echo(name)}: ${err.message.replace(/^server "[^"]*" refused [^:]*: /, '')}`);
           throw upstreamFailure(ctx, name, parsed.server, err);
         }
