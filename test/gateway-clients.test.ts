@@ -1,10 +1,11 @@
 /**
  * Clients nobody here wrote, and many at once:
- *  - the MCP Inspector CLI lists a gateway's tools with a bearer token;
+ *  - the MCP Inspector CLI (2.x, pinned in scripts/inspector/) lists and calls a gateway's tools
+ *    with a bearer token, in the 2025-11-25 era and in the 2026-07-28 era;
  *  - 50 users × 20 calls through one agent's gateway: every answer belongs to its caller.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +15,6 @@ import { ROOT } from './helpers/workspace.js';
 
 const run = promisify(execFile);
 
-/** Node ≥ 22 for the Inspector: this one if it is, else the copy scripts/fetch-node22.mjs installed. */
-function node22Path(): string {
-  if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
-  const p = join(ROOT, '.tools/node22/node_modules', `node-${process.platform}-${process.arch}`, 'bin/node');
-  if (!existsSync(p)) throw new Error(`Node 22 is needed for the MCP Inspector CLI: run \`node scripts/fetch-node22.mjs\` (looked for ${p})`);
-  return p;
-}
 const USERS = Array.from({ length: 50 }, (_, i) => `emp-${String(i + 1).padStart(2, '0')}`);
 
 let t: TestGateway;
@@ -39,18 +33,29 @@ afterAll(async () => {
 });
 
 describe('real clients', () => {
-  it('the MCP Inspector CLI lists the gateway tools with a bearer token', async () => {
+  it.each(['legacy', 'modern'])('the MCP Inspector CLI (%s era) lists the gateway tools and calls one with a bearer token', async (era) => {
     const token = await t.token('intern', 'hr-assistant', 'hr-desk');
-    const node22 = node22Path();
-    // The Inspector's CLI proper; it looks for its package.json relative to the working directory.
-    const buildDir = join(ROOT, 'node_modules/@modelcontextprotocol/inspector-cli/build');
-    const { stdout } = await run(node22, [join(buildDir, 'index.js'), t.gw.resourceUrl('hr-desk'), '--transport', 'http', '--header', `Authorization: Bearer ${token}`, '--method', 'tools/list'], {
-      timeout: 60_000,
-      cwd: buildDir,
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
-    });
-    const listed = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { tools: Array<{ name: string }> };
+    const sessionsBefore = t.gw.sessions.size;
+    const inspector = async (args: string[]): Promise<unknown> => {
+      const { stdout, stderr } = await run(
+        process.execPath,
+        [join(ROOT, 'scripts/inspector.mjs'), t.gw.resourceUrl('hr-desk'), '--transport', 'http', '--header', `Authorization: Bearer ${token}`, '--protocol-era', era, '--format', 'json', ...args],
+        { timeout: 90_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+      );
+      expect(stdout, stderr).not.toBe('');
+      // --format json: one object, the method's result under `result`.
+      return (JSON.parse(stdout) as { result: unknown }).result;
+    };
+    const listed = (await inspector(['--method', 'tools/list'])) as { tools: Array<{ name: string }> };
     expect(listed.tools.map((x) => x.name).sort()).toEqual(['hr.get_compensation', 'hr.get_employee']);
+    const called = (await inspector(['--method', 'tools/call', '--tool-name', 'hr.get_employee', '--tool-arg', 'employeeId=intern'])) as {
+      structuredContent?: { employeeId?: string };
+      isError?: boolean;
+    };
+    expect(called.isError).toBeFalsy();
+    expect(called.structuredContent?.employeeId).toBe('intern');
+    // The modern era opened no session on the way.
+    if (era === 'modern') expect(t.gw.sessions.size).toBe(sessionsBefore);
   });
 
   it('50 concurrent users × 20 calls through one agent: every answer is the caller’s own, zero errors', async () => {
