@@ -1,10 +1,13 @@
 /**
- * Gateway overhead, measured side by side in one run on this machine:
+ * Gateway overhead, measured side by side in one run on this machine, in both MCP eras:
  *
  *   direct:   bench client ──MCP/HTTP──▶ noop upstream (own process)
- *   gateway:  bench client ──MCP/HTTP──▶ gateway (own process) ──MCP/HTTP──▶ same upstream
+ *   gateway:  bench client ──MCP/HTTP──▶ gateway (own process) ──MCP/HTTP──▶ noop upstream
  *
- * Same SDK client both ways. Reports sequential latency (p50/p99) and the added latency, calls/s
+ * 2025-11-25 lanes use the SDK v1 client (sessions), 2026-07-28 lanes the SDK v2 client pinned
+ * to 2026-07-28 (stateless); each gateway lane is measured against the direct lane of its era.
+ * BENCH_SDK_CHOICE=1 adds the front door the SDK v2 would give (v2-gateway-main.ts), the
+ * candidate issue 10 weighed against Skillgate's own framing. Reports sequential latency (p50/p99) and the added latency, calls/s
  * at concurrency 32 and its ratio to direct, and the in-process decision time (cached token
  * verification + Cedar for both sides). Bounded: fixed call counts and durations; loopback only.
  *
@@ -100,21 +103,24 @@ async function sequential(c: BenchClient, tool: string, n: number): Promise<numb
   return out;
 }
 
-async function throughput(clients: BenchClient[], tool: string, seconds: number): Promise<number> {
+/** Answered calls per second at one call in flight per client; failed calls are counted, not answered. */
+async function throughput(clients: BenchClient[], tool: string, seconds: number): Promise<{ rate: number; errors: number; firstError?: string }> {
   const stopAt = performance.now() + seconds * 1000;
   let calls = 0;
   let errors = 0;
+  let firstError: string | undefined;
   await Promise.all(
     clients.map(async (c) => {
       while (performance.now() < stopAt) {
-        const r = await c.call(tool, calls);
-        if (r.isError) errors++;
-        calls++;
+        const r = await c.call(tool, calls).catch((e: unknown) => ({ isError: true, content: String(e) }));
+        if (r.isError) {
+          errors++;
+          firstError ??= JSON.stringify(r.content).slice(0, 200);
+        } else calls++;
       }
     }),
   );
-  if (errors) throw new Error(`${errors} errors under load`);
-  return calls / seconds;
+  return { rate: calls / seconds, errors, ...(firstError ? { firstError } : {}) };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'skillgate-bench-'));
@@ -155,22 +161,23 @@ try {
   const token = await idp.mintToken({ user: 'bench-user', agent: 'bench-agent', audience: resource, ttlSec: 3600 });
 
   // BENCH_SDK_CHOICE=1 adds the candidate front door on the MCP SDK v2 (issue 10, item 5).
+  const upstreamV2 = await startChild(['bench/gateway/noop-server-v2.ts', '0']);
+  children.push(upstreamV2.child);
   const lanes: Lane[] = [
     { name: 'direct, 2025-11-25 (SDK v1 client → v1 upstream)', era: 'legacy', url: upstream.url, tool: 'noop' },
     { name: 'Skillgate, 2025-11-25', era: 'legacy', url: resource, token, tool: 'noop.noop', reference: 0 },
+    { name: 'direct, 2026-07-28 (SDK v2 client → v2 upstream)', era: 'modern', url: upstreamV2.url, tool: 'noop' },
+    { name: 'Skillgate, 2026-07-28', era: 'modern', url: resource, token, tool: 'noop.noop', reference: 2 },
   ];
   if (process.env.BENCH_SDK_CHOICE) {
-    const upstreamV2 = await startChild(['bench/gateway/noop-server-v2.ts', '0']);
-    children.push(upstreamV2.child);
     // Same config (issuer, audience = the front door's resource URL, so the same token), own port.
     const v2 = await startChild(['bench/gateway/v2-gateway-main.ts', configFile, String(await freePort())]);
     children.push(v2.child);
     const v2Resource = `${v2.url}/mcp/bench`;
     const v2Token = token;
     lanes.push(
-      { name: 'direct, 2026-07-28 (SDK v2 client → v2 upstream)', era: 'modern', url: upstreamV2.url, tool: 'noop' },
       { name: 'SDK v2 candidate, 2025-11-25', era: 'legacy', url: v2Resource, token: v2Token, tool: 'noop.noop', reference: 0 },
-      { name: 'SDK v2 candidate, 2026-07-28', era: 'modern', url: v2Resource, token: v2Token, tool: 'noop.noop', reference: lanes.length },
+      { name: 'SDK v2 candidate, 2026-07-28', era: 'modern', url: v2Resource, token: v2Token, tool: 'noop.noop', reference: 2 },
     );
   }
 
@@ -186,8 +193,15 @@ try {
   // Throughput at concurrency 32 (32 clients, one call in flight each).
   const pools = await Promise.all(lanes.map((l) => Promise.all(Array.from({ length: CONC }, () => connect(l.url, l.token, l.era)))));
   const tput: number[][] = lanes.map(() => []);
+  const errors: number[] = lanes.map(() => 0);
+  const firstErrors: Array<string | undefined> = lanes.map(() => undefined);
   for (let r = 0; r < 2; r++) {
-    for (let i = 0; i < lanes.length; i++) tput[i]!.push(await throughput(pools[i]!, lanes[i]!.tool, CONC_SECONDS));
+    for (let i = 0; i < lanes.length; i++) {
+      const x = await throughput(pools[i]!, lanes[i]!.tool, CONC_SECONDS);
+      tput[i]!.push(x.rate);
+      errors[i]! += x.errors;
+      firstErrors[i] ??= x.firstError;
+    }
   }
 
   // In-process decision: cached token verification + Cedar, both sides.
@@ -213,16 +227,17 @@ try {
 
   const f = (x: number) => x.toFixed(2);
   console.log(`\nGateway overhead — ${SEQ_CALLS} sequential calls per lane, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
-  console.log('| lane | p50 ms | p99 ms | added p50 | calls/s at c=32 (best of 2 × 5 s) | of direct |');
-  console.log('|---|---|---|---|---|---|');
+  console.log(`| lane | p50 ms | p99 ms | added p50 | calls/s at c=${CONC} (best of 2 × ${CONC_SECONDS} s) | of direct | failed calls |`);
+  console.log('|---|---|---|---|---|---|---|');
   for (let i = 0; i < lanes.length; i++) {
     const l = lanes[i]!;
     const best = Math.max(...tput[i]!);
     const ref = l.reference;
     const added = ref === undefined ? '' : `+${f(pct(seq[i]!, 50) - pct(seq[ref]!, 50))}`;
     const share = ref === undefined ? '' : `${((best / Math.max(...tput[ref]!)) * 100).toFixed(0)} %`;
-    console.log(`| ${l.name} | ${f(pct(seq[i]!, 50))} | ${f(pct(seq[i]!, 99))} | ${added} | ${best.toFixed(0)} | ${share} |`);
+    console.log(`| ${l.name} | ${f(pct(seq[i]!, 50))} | ${f(pct(seq[i]!, 99))} | ${added} | ${best.toFixed(0)} | ${share} | ${errors[i]} |`);
   }
+  for (let i = 0; i < lanes.length; i++) if (firstErrors[i]) console.log(`first failure, ${lanes[i]!.name}: ${firstErrors[i]}`);
   console.log(`\nIn-process decision (cached token verification + revocation + Cedar agent ∧ user):`);
   console.log(`| path | p50 µs | p95 µs |`);
   console.log('|---|---|---|');

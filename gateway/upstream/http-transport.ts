@@ -146,6 +146,7 @@ export class HttpClientTransport implements Transport {
         accept: 'application/json, text/event-stream',
         'content-length': Buffer.byteLength(body),
         ...modernHeaders(message),
+        ...(message as { [EXTRA_HEADERS]?: Record<string, string> })[EXTRA_HEADERS],
       }, body);
       exchange.req = req;
       const res = await response;
@@ -447,6 +448,48 @@ export function decodeHeaderValue(value: string): string | undefined {
   const b64 = value.slice('=?base64?'.length, -2);
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
   return Buffer.from(b64, 'base64').toString('utf8');
+}
+
+/** The `x-mcp-header` parameters of a tool's inputSchema: header name → property path. */
+export function headerParams(schema: unknown): Array<{ header: string; path: string[] }> {
+  const out: Array<{ header: string; path: string[] }> = [];
+  const walk = (s: unknown, path: string[]) => {
+    const props = (s as { properties?: Record<string, unknown> } | null)?.properties;
+    if (!props || typeof props !== 'object') return;
+    for (const [k, v] of Object.entries(props)) {
+      const h = (v as { 'x-mcp-header'?: unknown } | null)?.['x-mcp-header'];
+      if (typeof h === 'string') out.push({ header: h, path: [...path, k] });
+      walk(v, [...path, k]);
+    }
+  };
+  walk(schema, []);
+  return out;
+}
+
+/** A parameter's value as its `Mcp-Param-*` header must carry it; undefined when it has none. */
+export function headerForm(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+/**
+ * Extra headers for one outgoing message, set by its sender (the `Mcp-Param-*` headers of a
+ * tools/call to a 2026-07-28 server). A symbol key: never serialized into the body.
+ */
+export const EXTRA_HEADERS = Symbol('skillgate.extraHeaders');
+
+/** The `Mcp-Param-*` headers a tools/call must carry for this tool's `x-mcp-header` parameters. */
+export function paramHeaders(inputSchema: unknown, args: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { header, path } of headerParams(inputSchema)) {
+    let value: unknown = args;
+    for (const k of path) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[k] : undefined;
+    const text = headerForm(value);
+    if (text !== undefined) out[`mcp-param-${header.toLowerCase()}`] = headerValue(text);
+  }
+  return out;
 }
 
 /** The body as text, at most ERROR_BODY_LIMIT characters of it (the rest is drained). */

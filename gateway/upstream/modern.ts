@@ -16,7 +16,7 @@
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { META_PROTOCOL_VERSION } from './http-transport.js';
+import { EXTRA_HEADERS, META_PROTOCOL_VERSION } from './http-transport.js';
 
 /** The protocol revision this client speaks in the modern era. */
 export const MODERN_PROTOCOL_VERSION = '2026-07-28';
@@ -58,6 +58,8 @@ export interface ModernRequestOptions {
    * can answer (its `input_required` questions are relayed, basic/patterns/mrtr).
    */
   capabilities?: Record<string, unknown>;
+  /** Extra HTTP headers for this request (over Streamable HTTP; ignored on stdio). */
+  headers?: Record<string, string>;
 }
 
 interface Pending {
@@ -123,7 +125,7 @@ export class ModernUpstream {
       [META_CLIENT_CAPABILITIES]: opts.capabilities ?? this.capabilities,
       [META_CLIENT_INFO]: this.clientInfo,
     };
-    const message = { jsonrpc: '2.0' as const, id, method, params: { ...params, _meta: meta } };
+    const message = { jsonrpc: '2.0' as const, id, method, params: { ...params, _meta: meta }, ...(opts.headers ? { [EXTRA_HEADERS]: opts.headers } : {}) };
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {

@@ -43,7 +43,7 @@ import type { LoadedConfig } from '../../src/config/load.js';
 import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
 import { resolveSecretMap, type SecretContext } from '../../src/config/secrets.js';
 import type { Json } from '../../src/contracts/json.js';
-import { HttpClientTransport, SessionExpiredError } from './http-transport.js';
+import { HttpClientTransport, paramHeaders, SessionExpiredError } from './http-transport.js';
 import { META_LOG_LEVEL, MODERN_PROTOCOL_VERSION, ModernUpstream, RpcError } from './modern.js';
 import { type ListKind, type UpstreamCallOptions, UpstreamError, UpstreamInputRequired, type UpstreamLogMessage, type UpstreamPool } from './types.js';
 
@@ -454,8 +454,11 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       const params: Record<string, unknown> = { ...modern.params };
       if (callOpts.inputResponses) params.inputResponses = callOpts.inputResponses;
       if (callOpts.requestState !== undefined) params.requestState = callOpts.requestState;
+      // A tool's `x-mcp-header` parameters travel as Mcp-Param-* headers too (streamable-http "Custom Headers").
+      const headers = modern.method === 'tools/call' ? paramHeaders((await cachedList<Tool>(server, 'tools', 'tools/list', 'tools', 'tools').catch(() => [])).find((t) => t.name === modern.params.name)?.inputSchema, modern.params.arguments as Record<string, unknown>) : {};
       const raw = await conn.up.request(modern.method, params, {
         meta,
+        ...(Object.keys(headers).length ? { headers } : {}),
         ...(callOpts.clientCapabilities ? { capabilities: callOpts.clientCapabilities } : {}),
         ...(callOpts.signal ? { signal: callOpts.signal } : {}),
         ...(callOpts.timeoutMs ? { timeoutMs: callOpts.timeoutMs } : {}),

@@ -27,7 +27,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Json } from '../../../src/contracts/json.js';
 import type { Principal } from '../../../src/contracts/principal.js';
 import { RunError } from '../../../src/skills/runs.js';
-import { decodeHeaderValue } from '../../upstream/http-transport.js';
+import { decodeHeaderValue, headerForm, headerParams } from '../../upstream/http-transport.js';
 import type { ListKind } from '../../upstream/types.js';
 import type { InspectRefusal, RefusalSink } from './http-transport.js';
 import type { InputRetry, McpRequestContext, McpService, Outcome } from './service.js';
@@ -135,30 +135,6 @@ class Refusal extends Error {
 
 const mismatch = (message: string) => new Refusal(400, HEADER_MISMATCH, `Header mismatch: ${message}`, undefined, 'ERR_HEADER_MISMATCH');
 
-/** The `x-mcp-header` parameters of a tool's inputSchema: header name → property path. */
-export function headerParams(schema: unknown): Array<{ header: string; path: string[] }> {
-  const out: Array<{ header: string; path: string[] }> = [];
-  const walk = (s: unknown, path: string[]) => {
-    const props = (s as { properties?: Record<string, unknown> } | null)?.properties;
-    if (!props || typeof props !== 'object') return;
-    for (const [k, v] of Object.entries(props)) {
-      const h = (v as { 'x-mcp-header'?: unknown } | null)?.['x-mcp-header'];
-      if (typeof h === 'string') out.push({ header: h, path: [...path, k] });
-      walk(v, [...path, k]);
-    }
-  };
-  walk(schema, []);
-  return out;
-}
-
-/** A parameter's value as its `Mcp-Param-*` header must carry it; undefined when it has none. */
-function headerForm(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return undefined;
-}
-
 export function createModernHandler(deps: ModernDeps) {
   const serverInfo = (gateway: string) => {
     const d = deps.service.describe(gateway);
@@ -203,10 +179,15 @@ export function createModernHandler(deps: ModernDeps) {
   }
 
   /** `Mcp-Param-*` headers against the tool's `x-mcp-header` parameters (SEP-2243 custom headers). */
+  /** `x-mcp-header` parameters per schema object (upstream lists are cached, so are their schemas). */
+  const paramsOf = new WeakMap<object, Array<{ header: string; path: string[] }>>();
   async function validateParamHeaders(req: IncomingMessage, ctx: McpRequestContext, name: string, args: Record<string, unknown>): Promise<void> {
-    const tool = (await deps.service.listTools(ctx)).find((t) => t.name === name);
-    if (!tool) return; // The call itself answers "unknown tool".
-    for (const { header, path } of headerParams(tool.inputSchema)) {
+    if (name.startsWith('skill.') || name.startsWith('skillgate.')) return;
+    const schema = await deps.service.toolSchema(ctx.gateway, name);
+    if (!schema) return; // The call itself answers "unknown tool".
+    let params = paramsOf.get(schema);
+    if (!params) paramsOf.set(schema, (params = headerParams(schema)));
+    for (const { header, path } of params) {
       let value: unknown = args;
       for (const k of path) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[k] : undefined;
       const expected = headerForm(value);

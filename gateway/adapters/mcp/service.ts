@@ -103,6 +103,8 @@ export interface McpService {
   /** The gateway's MCP identity and what it supports (for initialize and server/discover). */
   describe(gateway: string): { name: string; version: string; instructions?: string };
   listTools(ctx: McpRequestContext): Promise<Tool[]>;
+  /** The upstream input schema behind an exposed tool name (no authorization: for checking request headers only). */
+  toolSchema(gateway: string, name: string): Promise<Tool['inputSchema'] | undefined>;
   callTool(ctx: McpRequestContext, name: string, args: { [k: string]: Json }, retry?: InputRetry): Promise<Outcome<CallToolResult>>;
   listResources(ctx: McpRequestContext): Promise<Resource[]>;
   listResourceTemplates(ctx: McpRequestContext): Promise<ResourceTemplate[]>;
@@ -255,6 +257,13 @@ export function createMcpService(deps: McpServiceDeps): McpService {
       if (deps.skills) tools.push(...deps.skills.list(ctx.principal, ctx.gateway));
       // Deterministic (2026-07-28 server/tools: "SHOULD return tools … in a deterministic order").
       return tools.sort(byName);
+    },
+
+    async toolSchema(gateway, name) {
+      const parsed = naming(gateway).parseTool(name);
+      if (!parsed || !own(config.servers, parsed.server)) return undefined;
+      const tools = await pool.listTools(parsed.server).catch(() => [] as Tool[]);
+      return tools.find((t) => t.name === parsed.name)?.inputSchema;
     },
 
     async callTool(ctx, name, args, retry) {
