@@ -17,8 +17,9 @@ import type { LoadedConfig } from '../../src/config/load.js';
 import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
 import { resolveSecretMap, type SecretContext } from '../../src/config/secrets.js';
 import type { Json } from '../../src/contracts/json.js';
+import { z } from 'zod';
 import { HttpClientTransport, SessionExpiredError } from './http-transport.js';
-import { type UpstreamCallOptions, UpstreamError, type UpstreamPool } from './types.js';
+import { type UpstreamCallOptions, UpstreamError, type UpstreamInventory, type UpstreamPool } from './types.js';
 
 export interface UpstreamPoolOptions {
   /** Where upstream stderr lines and connection events go (default: process.stderr). */
@@ -36,6 +37,9 @@ interface Connection {
   closed: boolean;
 }
 
+/** A list page as sent: items kept as raw JSON objects, for curation to judge (not to serve). */
+const rawPage = (key: string) => z.object({ [key]: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().optional() }).loose();
+
 /** JSON-RPC codes that mean "this request was wrong", as opposed to the server being unwell. */
 const CLIENT_FAULT_CODES = new Set([-32600, -32601, -32602, -32700]);
 
@@ -51,6 +55,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
   const servers = loaded.config.servers;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const connections = new Map<string, Promise<Connection>>();
+  const toolListeners = new Set<(server: string) => void>();
   let closing = false;
 
   function configOf(server: string): ServerConfig {
@@ -108,6 +113,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     };
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       conn.tools = undefined;
+      for (const l of toolListeners) l(server);
     });
     const current = (async () => {
       try {
@@ -185,6 +191,52 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
         throw classify(server, 'tools/list', err);
       });
       return conn.tools;
+    },
+
+    async serverInfo(server) {
+      const conn = await connection(server);
+      const v = conn.client.getServerVersion();
+      return { name: v?.name ?? '', version: v?.version ?? '', ...(v?.title ? { title: v.title } : {}) };
+    },
+
+    async inventory(server) {
+      const conn = await connection(server);
+      const { client } = conn;
+      const caps = (client.getServerCapabilities() ?? {}) as { [key: string]: unknown };
+      const errors: string[] = [];
+      const all = async (method: string, key: string): Promise<Array<{ [key: string]: unknown }>> => {
+        const out: Array<{ [key: string]: unknown }> = [];
+        let cursor: string | undefined;
+        try {
+          do {
+            const page = await client.request({ method, params: cursor ? { cursor } : {} }, rawPage(key));
+            const body = page as { [k: string]: unknown };
+            out.push(...(body[key] as Array<{ [key: string]: unknown }>));
+            cursor = typeof body.nextCursor === 'string' ? body.nextCursor : undefined;
+          } while (cursor);
+        } catch (err) {
+          await dropIfDead(server, conn, err);
+          errors.push(`${method}: ${classify(server, method, err).message}`);
+        }
+        return out;
+      };
+      const v = client.getServerVersion();
+      const inv: UpstreamInventory = {
+        info: { name: v?.name ?? '', version: v?.version ?? '', ...(v?.title ? { title: v.title } : {}) },
+        capabilities: caps,
+        ...(client.getInstructions() !== undefined ? { instructions: client.getInstructions() } : {}),
+        tools: caps.tools ? await all('tools/list', 'tools') : [],
+        resources: caps.resources ? await all('resources/list', 'resources') : [],
+        resourceTemplates: caps.resources ? await all('resources/templates/list', 'resourceTemplates') : [],
+        prompts: caps.prompts ? await all('prompts/list', 'prompts') : [],
+        errors,
+      };
+      return inv;
+    },
+
+    onToolListChanged(listener) {
+      toolListeners.add(listener);
+      return () => toolListeners.delete(listener);
     },
 
     async callTool(server, tool, args, callOpts: UpstreamCallOptions = {}) {

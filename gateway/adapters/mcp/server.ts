@@ -73,14 +73,15 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
 
   server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
     const principal = principalOf(extra);
-    const { authorizer, pool } = deps.pipeline;
+    const { authorizer, catalog } = deps.pipeline;
     const tools: Tool[] = [];
     // Only servers the gateway's patterns can match are asked for their tools.
     const servers = Object.keys(deps.config.servers).filter((s) => gw.tools.some((p) => serverPart(p)(s)));
     const lists = await Promise.all(
       servers.map(async (s) => {
         try {
-          return [s, await pool.listTools(s)] as const;
+          // Only approved tools whose definition equals the pin (gateway/curation/catalog.ts).
+          return [s, await catalog.visibleTools(s)] as const;
         } catch (err) {
           deps.log.warn('upstream unavailable while listing tools', { server: s, gateway, requestId: requestIdOf(extra), error: (err as Error).message });
           return [s, [] as Tool[]] as const;
@@ -135,7 +136,12 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
         refusal(deps.log, { ...err.logFields(), ...ids, tool: name });
         return toolError(`${name}: ${err.message}`);
       }
-      if (err instanceof ToolCallError) throw unknownTool(err.code);
+      if (err instanceof ToolCallError) {
+        if (err.code === 'ERR_TOOL_UNKNOWN') throw unknownTool(err.code);
+        // Withheld by the pinned catalog: a clear refusal, the detail (hashes, how to approve) in the log only.
+        refusal(deps.log, { code: err.code, ...ids, tool: echo(name), ...(err.detail ? { detail: err.detail } : {}) });
+        return toolError(err.message);
+      }
       if (err instanceof UpstreamError) {
         deps.log.warn('upstream failure', { ...ids, tool: name, code: err.code, error: err.message });
         return toolError(`${name}: the ${serverName} system is unavailable right now; try again later`);

@@ -29,6 +29,8 @@ export interface SkillToolsDeps {
   skills: () => ReadonlyMap<string, CompiledSkill>;
   /** For listings only (what this principal may see); every action is authorized by `actions`. */
   authorizer: Authorizer;
+  /** Why a skill is held (not offered): a tool it uses is withheld by the pinned catalog. Runs are refused by `actions` too. */
+  held: (skill: CompiledSkill) => string | undefined;
   /** How long a call waits for the run before returning a run handle (default 30 s). */
   syncWaitMs?: number;
   /** Status polling interval for progress notifications (default 150 ms). */
@@ -171,7 +173,7 @@ export function createSkillTools(deps: SkillToolsDeps): SkillTools {
     list(principal, gateway) {
       const tools: Tool[] = [];
       for (const s of deps.skills().values()) {
-        if (authorizer.canList(principal, gateway, { type: 'skill', name: s.plan.skill.name })) tools.push(skillTool(s));
+        if (deps.held(s) === undefined && authorizer.canList(principal, gateway, { type: 'skill', name: s.plan.skill.name })) tools.push(skillTool(s));
       }
       if (tools.length) tools.push(statusTool, approveTool, cancelTool);
       return tools;

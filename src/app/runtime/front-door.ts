@@ -17,6 +17,10 @@ import { type TokenVerifier, verifierFromConfig } from '../../../gateway/identit
 import { createSkillTools } from '../../../gateway/adapters/mcp/skill-tools.js';
 import type { SessionRegistry } from '../../../gateway/adapters/mcp/sessions.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
+import type { PinnedCatalog } from '../../../gateway/curation/catalog.js';
+import { globMatcher } from '../../shared/glob.js';
+import { own } from '../../shared/own.js';
+import { heldReason } from '../../skills/registry.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { SkillgateConfig } from '../../config/schema.js';
 import type { CompiledSkill } from '../../skills/compile-all.js';
@@ -34,9 +38,15 @@ export interface GatewayOptions {
   loaded: LoadedConfig;
   pool: UpstreamPool;
   governance: Governance;
+  /** The pinned tool catalog: only approved, unchanged upstream tools are listed and called. */
+  catalog: PinnedCatalog;
   /** Skill runs through MCP need a Temporal client and the worker's task queue. */
   temporal?: { client: Client; taskQueue: string };
   skills?: () => ReadonlyMap<string, CompiledSkill>;
+  /** Why a skill is held (default: from the catalog, src/skills/registry.ts). */
+  held?: (skill: CompiledSkill) => string | undefined;
+  /** Be told when skills are held or offered again (the skill registry), to tell open sessions. */
+  onSkillsChanged?: (listener: (skills: string[]) => void) => () => void;
   host?: string;
   /** 0 picks a free port; the config's publicUrl is then rewritten to the real one. */
   port: number;
@@ -85,6 +95,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const publicUrl = opts.port === 0 ? `http://${host}:${port}` : base.publicUrl;
   const config = withDevIssuer({ ...base, publicUrl });
 
+  const held = opts.held ?? ((s: CompiledSkill) => heldReason(opts.catalog, s));
   const idp = config.identity.devIdp ? await createDevIdp({ config, stateDir: opts.loaded.path(config.stateDir) }) : undefined;
   const verifier = opts.verifier ?? verifierFromConfig(config);
   const runs =
@@ -96,6 +107,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           authorizer: opts.governance.authorizer,
           attestor: opts.governance.attestor,
           skills: opts.skills,
+          held,
           log,
         })
       : undefined;
@@ -105,6 +117,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           actions: runs,
           skills: opts.skills,
           authorizer: opts.governance.authorizer,
+          held,
           ...(opts.skillSyncWaitMs !== undefined ? { syncWaitMs: opts.skillSyncWaitMs } : {}),
         })
       : undefined;
@@ -118,7 +131,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     log,
     mcp: {
       config,
-      pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer },
+      pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer, catalog: opts.catalog },
       ...(skillTools ? { skills: skillTools } : {}),
       inspect: inspectToolCall(config.limits),
       log,
@@ -130,8 +143,20 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const unsubscribe = opts.governance.onPolicyReload(() => {
     for (const s of sessions.all()) void s.server.sendToolListChanged().catch(() => {});
   });
+  // What a gateway exposes changed when the catalog withholds or serves a tool its patterns
+  // match, or holds or offers one of its skills: tell those sessions to list again.
+  const tellSessions = (exposes: (gateway: string) => boolean): void => {
+    for (const s of sessions.all()) if (exposes(s.gateway)) void s.server.sendToolListChanged().catch(() => {});
+  };
+  const offCatalog = opts.catalog.onChange((change) => {
+    const names = new Set([...change.shown, ...change.hidden, ...change.changes.flatMap((c) => [c.tool, ...(c.from ? [c.from] : [])])].map((t) => `${change.server}.${t}`));
+    tellSessions((g) => (own(config.gateways, g)?.tools ?? []).some((p) => [...names].some((n) => globMatcher(p)(n))));
+  });
+  const offSkills = opts.onSkillsChanged?.((changed) => tellSessions((g) => (own(config.gateways, g)?.skills ?? []).some((n) => changed.includes(n))));
   app.addHook('onClose', async () => {
     unsubscribe();
+    offCatalog();
+    offSkills?.();
   });
   await app.listen({ host, port });
   // Fetch the issuers' discovery documents and JWKS now, not on the first agent's request.
