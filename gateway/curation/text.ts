@@ -68,8 +68,11 @@ export function showHidden(s: string): string {
 
 /** A short quote of `s` around `index` (hidden characters shown), for a finding's message. */
 export function quote(s: string, index = 0, length = 0, width = 90): string {
-  const start = Math.max(0, index - Math.floor((width - length) / 2));
-  const end = Math.min(s.length, start + Math.max(width, length));
+  let start = Math.max(0, index - Math.floor(Math.max(0, width - length) / 2));
+  let end = Math.min(s.length, start + Math.max(width, length));
+  // Never split a surrogate pair (a tag character is two UTF-16 units).
+  if (start > 0 && /[\uDC00-\uDFFF]/.test(s[start] ?? '')) start--;
+  if (end < s.length && /[\uD800-\uDBFF]/.test(s[end - 1] ?? '')) end++;
   const body = showHidden(s.slice(start, end)).replace(/\s+/g, ' ');
   return `"${start > 0 ? '…' : ''}${body}${end < s.length ? '…' : ''}"`;
 }

@@ -68,12 +68,13 @@ const injection = textRule(
 );
 
 function charCheck(re: RegExp, what: string): TextCheck {
-  const global = new RegExp(re.source, 'gu');
+  // Runs, not single characters: a run of tag characters is one hidden text.
+  const global = new RegExp(`(?:${re.source})+`, 'gu');
   return (texts) => {
     const out: RawFinding[] = [];
     for (const t of texts) {
       const hits = [...t.text.matchAll(global)].filter((m) => !(m[0] === '\u200D' && emojiJoin(t.text, m.index)));
-      if (hits.length) out.push({ pointer: t.pointer, message: `${hits.length} ${what}: ${quote(t.text, hits[0]!.index, 1)}` });
+      if (hits.length) out.push({ pointer: t.pointer, message: `${hits.length} ${what}: ${quote(t.text, hits[0]!.index, Math.min(hits[0]![0].length, 400))}` });
     }
     return out;
   };
@@ -93,7 +94,7 @@ const tags = textRule(
   'Unicode tag characters',
   'Tag characters (U+E0000–U+E007F) are invisible in every UI but spell ASCII that models read ("ASCII smuggling"): a reviewer approves one text, the model receives another.',
   'error',
-  (texts) => charCheck(TAG_CHARS, 'tag character run(s) — hidden text')(texts, undefined as never, undefined),
+  (texts) => charCheck(TAG_CHARS, 'run(s) of tag characters — hidden text')(texts, undefined as never, undefined),
 );
 
 const zeroWidth = textRule(
@@ -101,7 +102,7 @@ const zeroWidth = textRule(
   'Zero-width or invisible characters',
   'Zero-width spaces, joiners and other invisible characters hide words from a reviewer, split keywords so filters miss them, and make two different names look the same.',
   'error',
-  (texts) => charCheck(ZERO_WIDTH, 'invisible character(s)')(texts, undefined as never, undefined),
+  (texts) => charCheck(ZERO_WIDTH, 'run(s) of invisible characters')(texts, undefined as never, undefined),
 );
 
 const bidi = textRule(
@@ -109,7 +110,7 @@ const bidi = textRule(
   'Bidirectional control characters',
   'Bidi overrides and isolates reorder how text is displayed (Trojan Source, CVE-2021-42574): what a reviewer reads is not the order in which the model reads it.',
   'error',
-  (texts) => charCheck(BIDI, 'bidi control character(s)')(texts, undefined as never, undefined),
+  (texts) => charCheck(BIDI, 'run(s) of bidi control characters')(texts, undefined as never, undefined),
 );
 
 /** Names of other servers' tools worth matching in free text (distinctive ones only). */
