@@ -58,12 +58,14 @@ export interface SkillRegistry {
  */
 export async function createSkillRegistry(loaded: LoadedConfig, pool: UpstreamPool, catalog: PinnedCatalog, log: Logger): Promise<SkillRegistry> {
   let map = new Map<string, CompiledSkill>();
+  /** What was offered after the last compile (the catalog may have moved on since). */
+  let offered = new Map<string, { hash: string; held: boolean }>();
   let diags: Diagnostic[] = [];
   const listeners = new Set<(skills: string[]) => void>();
   const held = (s: CompiledSkill): string | undefined => heldReason(catalog, s);
 
   const compile = async (): Promise<string[]> => {
-    const before = new Map([...map].map(([n, s]) => [n, { hash: s.hash, held: held(s) !== undefined }]));
+    const before = offered;
     const { results, diagnostics } = await compileSkills(loaded, pool, undefined, await approvedCatalog(loaded, catalog));
     const next = new Map<string, CompiledSkill>();
     for (const r of results) {
@@ -83,13 +85,10 @@ export async function createSkillRegistry(loaded: LoadedConfig, pool: UpstreamPo
         if (isHeld && (!b || !b.held)) log.warn('skill held: a tool it uses is withheld or changed', { event: 'catalog', skill: name, reason: held(s) });
       }
     }
+    offered = new Map([...map].map(([n, s]) => [n, { hash: s.hash, held: held(s) !== undefined }]));
     return changed;
   };
   await compile();
-  for (const s of map.values()) {
-    const why = held(s);
-    if (why) log.warn('skill held at start', { event: 'catalog', skill: s.plan.skill.name, reason: why });
-  }
 
   let queue: Promise<unknown> = Promise.resolve();
   const revalidate = (): Promise<string[]> => {
