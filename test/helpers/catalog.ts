@@ -38,3 +38,20 @@ export async function approvedCatalog(loaded: LoadedConfig, pool: UpstreamPool, 
   await approve(loaded, pool);
   return createPinnedCatalog({ pool, lockFile: loaded.path(loaded.config.catalog.lockFile), servers: loaded.config.servers, workspace: loaded.config.workspace, audit, log });
 }
+
+/**
+ * A workspace file's servers, every tool approved into its own tools.lock.json — what an
+ * operator does once with `skillgate curate <server> --approve` before `skillgate dev` of a
+ * new workspace serves anything. For tests that start the runtime on a temporary workspace.
+ */
+export async function approveWorkspace(configFile: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<void> {
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { createUpstreamPool } = await import('../../gateway/upstream/pool.js');
+  const loaded = loadConfig(configFile, { env });
+  const pool = createUpstreamPool(loaded, { log: () => {}, env });
+  try {
+    await approve(loaded, pool);
+  } finally {
+    await pool.close();
+  }
+}
