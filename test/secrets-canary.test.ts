@@ -77,8 +77,8 @@ beforeAll(async () => {
   await approveWorkspace(configFile, canaryEnv());
 
   dev = startDev(configFile, canaryEnv());
-  await dev.ready(45_000);
-}, 60_000);
+  await dev.ready(100_000);
+}, 120_000);
 
 afterAll(async () => {
   await dev?.stop(20_000);

@@ -23,12 +23,15 @@ export function memoryAudit(events: AuditEventInput[] = []): AuditSink & { event
 export async function approve(loaded: LoadedConfig, pool: UpstreamPool, opts: { servers?: string[]; tools?: string[]; by?: string } = {}): Promise<PinLock> {
   const file = loaded.path(loaded.config.catalog.lockFile);
   let lock: PinLock | undefined = existsSync(file) ? readLock(file) : undefined;
-  for (const server of opts.servers ?? pool.servers()) {
-    const inventory = await pool.inventory(server);
+  // Listed in parallel (each server is its own process), approved one after the other.
+  const servers = opts.servers ?? pool.servers();
+  const inventories = await Promise.all(servers.map((s) => pool.inventory(s)));
+  servers.forEach((server, i) => {
+    const inventory = inventories[i]!;
     const identity = identityOf(own(loaded.config.servers, server)!, inventory.info);
     const report = scoreServer({ server, identity, inventory });
     lock = approveTools(lock, report, { by: opts.by ?? 'test', acceptRisk: true, ...(opts.tools ? { tools: opts.tools } : {}) }).lock;
-  }
+  });
   writeLock(file, lock ?? { lockfileVersion: 1, servers: {} });
   return lock!;
 }
