@@ -21,6 +21,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/skills ./skills
 COPY --from=build /app/skillgate.yaml ./skillgate.yaml
+# The pinned tool catalog: without it the gateway serves no upstream tool (docs/curation.md).
+COPY --from=build /app/tools.lock.json ./tools.lock.json
 COPY --from=build /app/policies ./policies
 # The demo `filesystem` server (the coding agent's) serves this folder.
 COPY --from=build /app/docs ./docs

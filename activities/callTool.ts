@@ -34,6 +34,7 @@ export function createCallTool(deps: PipelineDeps) {
         arguments: input.arguments,
         meta: { [META_IDEMPOTENCY_KEY]: idempotencyKey, [META_SKILL]: input.skill, [META_STEP]: input.stepId },
         skill: { name: input.skill, stepId: input.stepId, compensation: input.compensation },
+        ...(input.toolHash !== undefined ? { toolHash: input.toolHash } : {}),
         signal: ctx.cancellationSignal,
       });
       if (res.result.isError) {
@@ -65,7 +66,9 @@ export function createCallTool(deps: PipelineDeps) {
         });
       }
       if (err instanceof ToolCallError) {
-        throw ApplicationFailure.create({ message: `${what}: ${err.message}`, type: 'UnknownTool' satisfies CallToolFailureType, nonRetryable: true });
+        // Withheld by the pinned catalog: retrying cannot approve it; the history keeps the code and detail.
+        const type: CallToolFailureType = err.code === 'ERR_TOOL_UNKNOWN' ? 'UnknownTool' : 'ToolWithheld';
+        throw ApplicationFailure.create({ message: `${what}: ${err.message} (${err.code})`, type, nonRetryable: true, details: [{ stepId: input.stepId, code: err.code, detail: err.detail ?? null }] });
       }
       if (err instanceof UpstreamError) {
         if (err.code === 'ERR_UPSTREAM_UNKNOWN_SERVER' || err.code === 'ERR_UPSTREAM_UNKNOWN_TOOL') {

@@ -38,6 +38,7 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import { createActivities } from '../activities/index.js';
+import { approveEverything } from '../test/helpers/allow-all.js';
 import type { Authorizer } from '../gateway/authz/authorizer.js';
 import { createRunAttestor } from '../gateway/authz/run-attestation.js';
 import { serveHttp } from '../demo/serve.js';
@@ -212,7 +213,7 @@ async function prepare(
         workflowBundle: await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') }),
         activities: { noop: (tag: string) => pool.callTool('bench', 'noop', { tag }) },
       })
-    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor }), ...(v.tuning ? { tuning: v.tuning } : {}) });
+    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool) }), ...(v.tuning ? { tuning: v.tuning } : {}) });
   const running = worker.run();
   cleanups.unshift(async () => {
     worker.shutdown();

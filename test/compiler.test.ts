@@ -9,6 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDiagnostic, sortDiagnostics } from '../src/shared/diagnostics.js';
+import { definitionHash } from '../gateway/curation/definition.js';
 import { catalogOf, fetchCatalog, type ToolCatalog } from '../src/skills/catalog.js';
 import { type CompileOptions, compileSkill } from '../src/skills/compile.js';
 import { canonicalJson, contentHash } from '../src/shared/canonical-json.js';
@@ -242,7 +243,10 @@ describe('good skills', () => {
         termMonths: { kind: 'literal', value: 12 },
       },
     });
-    expect(issue.compensate?.tool).toEqual({ server: 'core-banking', name: 'cancel_credit' });
+    // Each tool is recorded with the hash of the definition the plan was compiled against.
+    const cancel = DEMO_TOOLS['core-banking']!.find((t) => t.name === 'cancel_credit')!;
+    expect(issue.compensate?.tool).toEqual({ server: 'core-banking', name: 'cancel_credit', hash: definitionHash(cancel as never) });
+    expect(issue.tool.hash).toBe(definitionHash(DEMO_TOOLS['core-banking']!.find((t) => t.name === 'issue_credit')! as never));
     expect(issue.compensate?.retry.maximumAttempts).toBe(10);
     expect(issue.compensate?.timeoutMs).toBe(30_000);
 

@@ -4,6 +4,7 @@
  * test starts its own embedded dev server — the point is the embedded runtime itself — and
  * does not use the shared one from global-setup.
  */
+import { approveWorkspace } from './helpers/catalog.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,6 +96,8 @@ beforeAll(async () => {
       '    dbFile: state/temporal.db',
     ]),
   );
+  // Both workspace files name the same servers (same folder): one lock approves them.
+  await approveWorkspace(configFile);
 });
 
 afterAll(() => {

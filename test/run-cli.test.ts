@@ -13,6 +13,7 @@ import { createGovernance, type Governance } from '../src/app/runtime/governance
 import { getRunStatus, waitForResult } from '../src/skills/runs.js';
 import { eventually, ROOT, startHarness, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
+import { approveWorkspace } from './helpers/catalog.js';
 
 let ws: TestWorkspace;
 let h: SkillHarness;
@@ -29,6 +30,8 @@ beforeAll(async () => {
   });
   // testWorkspace parses its config in memory; the CLI reads it from the file.
   writeFileSync(ws.loaded.file, stringify(ws.loaded.config));
+  // The CLI compiles skills against the approved tools: approve the workspace's servers.
+  await approveWorkspace(ws.loaded.file);
   // The worker checks what the run-actions service decided, with the workspace's real policies.
   governance = createGovernance(ws.loaded, { watch: false });
   h = await startHarness(inject('temporalAddress'), ws.loaded, { taskQueue, authorizer: governance.authorizer });

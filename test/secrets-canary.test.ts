@@ -6,6 +6,7 @@
  * have it in /proc/<pid>/environ, a `${env:…}` reference in `servers.hr.env` must arrive in that
  * child, and no tool the coding agent can call on `dev-tools` may return it.
  */
+import { approveWorkspace } from './helpers/catalog.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,10 +74,11 @@ beforeAll(async () => {
   gatewayPort = await freePort();
   configFile = join(dir, 'skillgate.yaml');
   writeFileSync(configFile, stringify(workspace(repoConfig, { temporal: await freePort(), ui: await freePort() })));
+  await approveWorkspace(configFile, canaryEnv());
 
   dev = startDev(configFile, canaryEnv());
-  await dev.ready(45_000);
-}, 60_000);
+  await dev.ready(100_000);
+}, 120_000);
 
 afterAll(async () => {
   await dev?.stop(20_000);

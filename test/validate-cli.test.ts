@@ -156,6 +156,9 @@ describe('compile helpers on the real upstream pool', () => {
         return pool.listTools(s);
       },
       callTool: (...a) => pool.callTool(...a),
+      serverInfo: (s) => pool.serverInfo(s),
+      inventory: (s) => pool.inventory(s),
+      onToolListChanged: (l) => pool.onToolListChanged(l),
       close: () => pool.close(),
     };
     try {

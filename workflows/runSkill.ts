@@ -530,6 +530,8 @@ class Interpreter {
       workspace: this.input.workspace,
       gateway: this.input.gateway,
       ...(opts.compensation ? { compensation: true } : {}),
+      // Plans compiled before curation have no hash: their activity input is unchanged (no patch needed).
+      ...(tool.hash !== undefined ? { toolHash: tool.hash } : {}),
     };
     // What the Temporal UI shows for the activity instead of a bare `callTool`.
     const summary = `${opts.compensation ? `compensation of ${step.id}` : step.id} · ${tool.server}.${tool.name}`;

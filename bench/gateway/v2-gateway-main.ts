@@ -15,6 +15,8 @@ import { resourceUrl } from '../../gateway/identity/resource-metadata.js';
 import { verifierFromConfig } from '../../gateway/identity/verify.js';
 import { invokeTool } from '../../gateway/pipeline/index.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
+import { silentLogger } from '../../gateway/log.js';
+import { approvedCatalog } from '../../test/helpers/catalog.js';
 import { loadConfig } from '../../src/config/load.js';
 import { withDevIssuer } from '../../src/app/runtime/front-door.js';
 import { createGovernance } from '../../src/app/runtime/governance.js';
@@ -27,6 +29,8 @@ const pool = createUpstreamPool(loaded, { log: () => {} });
 const governance = createGovernance(loaded, { watch: false });
 const authorizer = createAuthorizer({ config, policy: governance.policy, revocations: governance.revocations });
 const verifier = verifierFromConfig(config);
+// The real pinned catalog, every tool approved, as the product's front door has it.
+const catalog = await approvedCatalog(loaded, pool, silentLogger);
 const gateway = 'bench';
 const audience = resourceUrl(config.publicUrl, gateway);
 
@@ -46,7 +50,7 @@ const handler = createMcpHandler(({ authInfo }) => {
     const name = req.params.name;
     const dot = name.indexOf('.');
     const ctx = await invokeTool(
-      { pool, authorizer },
+      { pool, authorizer, catalog },
       { principal: principal!, workspace: config.workspace, gateway, server: name.slice(0, dot), tool: name.slice(dot + 1), arguments: (req.params.arguments ?? {}) as { [k: string]: Json } },
     );
     return ctx.result as never;

@@ -5,6 +5,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Json } from '../../src/contracts/json.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import type { Principal } from '../../src/contracts/principal.js';
+import type { PinnedCatalog } from '../curation/catalog.js';
 import type { UpstreamCallOptions, UpstreamPool } from '../upstream/types.js';
 
 /** A request to call one upstream tool on behalf of a principal. */
@@ -19,6 +20,8 @@ export interface ToolCallRequest {
   meta?: { [key: string]: Json };
   /** Set when the call is a step of a skill run. */
   skill?: { name: string; stepId: string; compensation?: boolean };
+  /** A skill step: the definition hash its plan was compiled against (the pinned one must still be it). */
+  toolHash?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
   /**
@@ -43,6 +46,8 @@ export interface PipelineDeps {
   pool: UpstreamPool;
   /** The AND-gate. Required: there is no tool call without it (tests that mean "allow all" say so). */
   authorizer: Authorizer;
+  /** The pinned catalog. Required: only approved, unchanged tools are called (gateway/curation). */
+  catalog: PinnedCatalog;
 }
 
 /** One step: inspects or fills the context, or throws a ToolCallError / UpstreamError. */

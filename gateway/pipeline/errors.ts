@@ -1,7 +1,11 @@
+import type { CatalogRefusalCode } from '../curation/catalog.js';
+
 /** Failures of the tool-call pipeline, one closed family narrowed by `code`. */
 export type ToolCallErrorCode =
   /** The server does not offer this tool. */
-  | 'ERR_TOOL_UNKNOWN';
+  | 'ERR_TOOL_UNKNOWN'
+  /** The pinned catalog withholds it (not approved, changed, server changed, catalog unavailable). */
+  | CatalogRefusalCode;
 
 export class ToolCallError extends Error {
   constructor(

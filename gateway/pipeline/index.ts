@@ -5,7 +5,7 @@
  *   step               what it does
  *   ─────────────────  ───────────────────────────────────────────────────────────
  *   authorize          the AND-gate: user not revoked, agent on gateway, visible, Cedar agent ∧ user
- *   resolve-tool       the tool exists on the server (its pinned definition, later)
+ *   resolve-tool       the pinned catalog serves it: approved, definition = pin (gateway/curation)
  *   call-upstream      call over the pooled MCP connection, with `_meta`
  *   normalize-result   structured output for skills and callers
  *
@@ -29,7 +29,7 @@ export const PIPELINE: ReadonlyArray<readonly [name: string, step: PipelineStep]
  * result from the tool is returned (the caller decides what it means).
  *
  * @example
- * const ctx = await invokeTool({ pool }, { principal, workspace, gateway, server: 'core-banking',
+ * const ctx = await invokeTool({ pool, authorizer, catalog }, { principal, workspace, gateway, server: 'core-banking',
  *   tool: 'get_customer', arguments: { customerId: 'C-1001' } });
  * ctx.output // { customerId: 'C-1001', name: 'Ada Lovelace', … }
  */

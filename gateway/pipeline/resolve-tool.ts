@@ -1,13 +1,13 @@
-import { didYouMean } from '../../src/shared/diagnostics.js';
 import type { PipelineStep } from './context.js';
 import { ToolCallError } from './errors.js';
 
-/** The tool must be one the server lists (unknown servers fail in the pool with their own code). */
-export const resolveTool: PipelineStep = async (ctx, { pool }) => {
-  const { server, tool } = ctx.request;
-  const tools = await pool.listTools(server);
-  if (!tools.some((t) => t.name === tool)) {
-    const guess = didYouMean(tool, tools.map((t) => t.name));
-    throw new ToolCallError('ERR_TOOL_UNKNOWN', `server "${server}" has no tool "${tool}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
-  }
+/**
+ * The tool must be one the pinned catalog serves: approved, its current definition equal to the
+ * pin, its server the one approved — and, for a skill step, the definition the plan was compiled
+ * against (gateway/curation/catalog.ts). Unknown servers fail in the pool with their own code.
+ */
+export const resolveTool: PipelineStep = async (ctx, { catalog }) => {
+  const { server, tool, toolHash } = ctx.request;
+  const status = await catalog.check(server, tool, toolHash);
+  if (!status.ok) throw new ToolCallError(status.code, `${server}.${tool} ${status.message}`, status.detail);
 };

@@ -38,14 +38,22 @@ import {
   type Tool,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
 import { resolveSecretMap, type SecretContext } from '../../src/config/secrets.js';
 import type { Json } from '../../src/contracts/json.js';
 import { HttpClientTransport, paramHeaders, SessionExpiredError } from './http-transport.js';
 import { META_LOG_LEVEL, MODERN_PROTOCOL_VERSION, ModernUpstream, RpcError } from './modern.js';
-import { type ListKind, type UpstreamCallOptions, UpstreamError, UpstreamInputRequired, type UpstreamLogMessage, type UpstreamPool } from './types.js';
+import {
+  type ListKind,
+  type UpstreamCallOptions,
+  UpstreamError,
+  UpstreamInputRequired,
+  type UpstreamLogMessage,
+  type UpstreamPool,
+  type UpstreamServerInfo,
+} from './types.js';
 
 export interface UpstreamPoolOptions {
   /** Where upstream stderr lines and connection events go (default: process.stderr). */
@@ -59,6 +67,7 @@ export interface UpstreamPoolOptions {
 /** What both kinds of connection keep: cached lists, dropped when the server says they changed. */
 interface Cached {
   closed: boolean;
+  info: UpstreamServerInfo;
   capabilities: ServerCapabilities;
   instructions?: string;
   tools?: Promise<Tool[]>;
@@ -267,11 +276,13 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
 
   function modernConnection(server: string, up: ModernUpstream, transport: Transport): ModernConnection {
     const d = up.discoverResult!;
+    const info = (d._meta as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/serverInfo'] as Partial<UpstreamServerInfo> | undefined;
     const conn: ModernConnection = {
       era: 'modern',
       up,
       transport,
       closed: false,
+      info: { name: String(info?.name ?? ''), version: String(info?.version ?? ''), ...(typeof info?.title === 'string' ? { title: info.title } : {}) },
       capabilities: (d.capabilities ?? {}) as ServerCapabilities,
       ...(typeof d.instructions === 'string' ? { instructions: d.instructions } : {}),
     };
@@ -300,7 +311,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
 
   async function legacyConnection(server: string, transport: Transport, clientInfo: { name: string; version: string }): Promise<LegacyConnection> {
     const client = new Client(clientInfo, { capabilities: {} });
-    const conn: LegacyConnection = { era: 'legacy', client, transport, closed: false, capabilities: {}, logSinks: new Map() };
+    const conn: LegacyConnection = { era: 'legacy', client, transport, closed: false, info: { name: '', version: '' }, capabilities: {}, logSinks: new Map() };
     client.onclose = () => {
       conn.closed = true;
       // Forget the dead connection so the next call reconnects.
@@ -345,6 +356,8 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       return send(message, options);
     };
     conn.capabilities = client.getServerCapabilities() ?? {};
+    const v = client.getServerVersion();
+    conn.info = { name: v?.name ?? '', version: v?.version ?? '', ...(v?.title ? { title: v.title } : {}) };
     const instructions = client.getInstructions();
     if (instructions) conn.instructions = instructions;
     return conn;
@@ -518,6 +531,52 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     },
 
     listTools: (server) => cachedList<Tool>(server, 'tools', 'tools/list', 'tools', 'tools'),
+
+    async serverInfo(server) {
+      return (await connection(server)).info;
+    },
+
+    async inventory(server) {
+      const conn = await connection(server);
+      const caps = conn.capabilities as { [key: string]: unknown };
+      const errors: string[] = [];
+      const all = async (method: string, key: string): Promise<Array<{ [key: string]: unknown }>> => {
+        const out: Array<{ [key: string]: unknown }> = [];
+        let cursor: string | undefined;
+        try {
+          do {
+            const params = cursor ? { cursor } : {};
+            const body = (conn.era === 'legacy' ? await conn.client.request({ method, params } as never, rawPage(key)) : await conn.up.request(method, params)) as { [k: string]: unknown };
+            const items = body[key];
+            if (!Array.isArray(items)) throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" answered ${method} without a ${key} list`, server);
+            out.push(...(items as Array<{ [key: string]: unknown }>));
+            cursor = typeof body.nextCursor === 'string' ? body.nextCursor : undefined;
+          } while (cursor);
+        } catch (err) {
+          await dropIfDead(server, conn, err);
+          errors.push(`${method}: ${classify(server, method, err).message}`);
+        }
+        return out;
+      };
+      return {
+        info: conn.info,
+        capabilities: caps,
+        ...(conn.instructions !== undefined ? { instructions: conn.instructions } : {}),
+        tools: caps.tools ? await all('tools/list', 'tools') : [],
+        resources: caps.resources ? await all('resources/list', 'resources') : [],
+        resourceTemplates: caps.resources ? await all('resources/templates/list', 'resourceTemplates') : [],
+        prompts: caps.prompts ? await all('prompts/list', 'prompts') : [],
+        errors,
+      };
+    },
+
+    onToolListChanged(listener) {
+      const wrapped = (server: string, kind: ListKind) => {
+        if (kind === 'tools') listener(server);
+      };
+      listeners.add(wrapped);
+      return () => void listeners.delete(wrapped);
+    },
     listResources: (server) => cachedList<Resource>(server, 'resources', 'resources/list', 'resources', 'resources'),
     listResourceTemplates: (server) => cachedList<ResourceTemplate>(server, 'templates', 'resources/templates/list', 'resourceTemplates', 'resources'),
     listPrompts: (server) => cachedList<Prompt>(server, 'prompts', 'prompts/list', 'prompts', 'prompts'),
@@ -590,6 +649,9 @@ function filterLevel(sink: (m: UpstreamLogMessage) => void, level: string | unde
     if (order.indexOf(m.level) >= min) sink(m);
   };
 }
+
+/** A list page as sent: items kept as raw JSON objects, for curation to judge (not to serve). */
+const rawPage = (key: string) => z.object({ [key]: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().optional() }).loose();
 
 /** Result schemas of the list methods, for the SDK's typed request on legacy connections. */
 const listSchemas: Record<string, z.ZodType> = {

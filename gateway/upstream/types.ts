@@ -106,6 +106,32 @@ export class UpstreamInputRequired extends Error {
 /** Which list of a server changed. */
 export type ListKind = 'tools' | 'resources' | 'prompts';
 
+/** Who a server says it is (its `initialize` answer, or its discover result's `serverInfo`). */
+export interface UpstreamServerInfo {
+  name: string;
+  version: string;
+  title?: string;
+}
+
+/**
+ * Everything a server offers, as it sent it (curation reads this): tools as raw JSON — not
+ * parsed by the SDK, so a tool without an `inputSchema` is seen and reported instead of
+ * failing the whole list — plus resources, resource templates and prompts.
+ */
+export interface UpstreamInventory {
+  info: UpstreamServerInfo;
+  /** The server's capabilities (`initialize` or `server/discover`). */
+  capabilities: { [key: string]: unknown };
+  /** The server's `instructions` (text a client may hand to the model). */
+  instructions?: string;
+  tools: Array<{ [key: string]: unknown }>;
+  resources: Array<{ [key: string]: unknown }>;
+  resourceTemplates: Array<{ [key: string]: unknown }>;
+  prompts: Array<{ [key: string]: unknown }>;
+  /** Lists the server failed to answer (e.g. `resources/list: …`); the others are still here. */
+  errors: string[];
+}
+
 export interface UpstreamPool {
   /** Names of the configured servers. */
   servers(): string[];
@@ -113,6 +139,15 @@ export interface UpstreamPool {
   describe(server: string): Promise<{ era: 'legacy' | 'modern'; capabilities: ServerCapabilities; instructions?: string }>;
   /** The server's tools (cached per connection; refreshed when the server says they changed). */
   listTools(server: string): Promise<Tool[]>;
+  /** Who the server says it is (connects if needed). */
+  serverInfo(server: string): Promise<UpstreamServerInfo>;
+  /** Tools (raw), resources, templates and prompts, fetched now, every page. Not cached. */
+  inventory(server: string): Promise<UpstreamInventory>;
+  /**
+   * Be told when a server announces that its tools changed (after the cached list is dropped,
+   * so the next `listTools` fetches the new one). Returns the unsubscribe.
+   */
+  onToolListChanged(listener: (server: string) => void): () => void;
   /** Call a tool. `isError` results are returned, not thrown; transport and protocol failures throw UpstreamError; `input_required` throws UpstreamInputRequired. */
   callTool(server: string, tool: string, args: { [key: string]: Json }, opts?: UpstreamCallOptions): Promise<CallToolResult>;
   /** Resources and resource templates (cached like tools; empty when the server has no resources). */

@@ -245,6 +245,14 @@ export const configSchema = z
       })
       .strict()
       .default({ kind: 'sqlite', file: '.skillgate/skillgate.db', synchronous: 'full' }),
+    /** The pinned tool catalog (gateway/curation): which upstream tools are approved, by definition hash. */
+    catalog: z
+      .object({
+        /** The lock file written by `skillgate curate --approve`, relative to the config file. */
+        lockFile: z.string().min(1).default('tools.lock.json'),
+      })
+      .strict()
+      .default({ lockFile: 'tools.lock.json' }),
     /** Structured log (JSON lines): every refusal and denial, runs started, approvals. */
     logging: z
       .object({

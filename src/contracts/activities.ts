@@ -17,7 +17,7 @@ export interface SkillgateActivities {
 }
 
 /** Failure `type`s of `callTool` (ApplicationFailure.type); `NotPermitted` also of the verifications. */
-export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted';
+export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'ToolWithheld' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted';
 
 export interface CallToolInput {
   server: string;
@@ -31,6 +31,8 @@ export interface CallToolInput {
   gateway: string;
   /** True when this call is a compensation of `stepId`. */
   compensation?: boolean;
+  /** The definition hash the plan was compiled against (`ToolRef.hash`); the pinned catalog must still serve exactly it. */
+  toolHash?: string;
 }
 
 export interface CallToolOutput {

@@ -25,10 +25,16 @@ export type ValueTemplate =
   | { kind: 'object'; entries: { [key: string]: ValueTemplate } }
   | { kind: 'array'; items: ValueTemplate[] };
 
-/** `<server>.<tool>` split in two. */
+/** `<server>.<tool>` split in two, and the definition it was compiled against. */
 export interface ToolRef {
   server: string;
   name: string;
+  /**
+   * SHA-256 of the tool's definition when the skill was compiled (gateway/curation/definition.ts):
+   * a step is refused, and the skill held, when the pinned catalog serves another one.
+   * Absent in plans compiled before curation.
+   */
+  hash?: string;
 }
 
 /** Maps onto Temporal's RetryPolicy. */

@@ -1,16 +1,74 @@
-/** Stable content hash of a compiled plan: SHA-256 of its canonical JSON (sorted keys). */
+/**
+ * Canonical JSON per RFC 8785 (JCS), and content hashes over it: a compiled plan's hash, a
+ * tool definition's pin (gateway/curation/definition.ts).
+ *
+ * JCS is JSON.stringify's own output with object keys sorted and no whitespace (§3.2): numbers
+ * as ECMAScript's Number-to-String (§3.2.2.3, which JSON.stringify applies), strings with
+ * JSON.stringify's escaping (§3.2.2.2), keys sorted by their UTF-16 code units (§3.2.3, which is
+ * what Array.prototype.sort compares). What JCS forbids is refused, never rendered as
+ * something else: NaN and ±Infinity (§3.2.2.3), and lone surrogates (I-JSON, RFC 7493 §2.1).
+ */
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted at every level and no whitespace. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+/** A value that has no canonical JSON form; `path` is a JSON Pointer to it. */
+export class CanonicalJsonError extends Error {
+  readonly code = 'ERR_CANONICAL_JSON';
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(`${message} at ${path || '/'}`);
+    this.name = 'CanonicalJsonError';
+  }
+}
+
+/** A lone surrogate: a high one not followed by a low one, or a low one without a high one before it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function str(s: string, path: string): string {
+  if (LONE_SURROGATE.test(s)) throw new CanonicalJsonError('a string with a lone surrogate (not valid I-JSON, RFC 8785 §3.1)', path);
+  return JSON.stringify(s);
+}
+
+function pointer(path: string, key: string | number): string {
+  return `${path}/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+
+function canonical(value: unknown, path: string): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new CanonicalJsonError(`${value} has no JSON form (RFC 8785 §3.2.2.3)`, path);
+      return JSON.stringify(value);
+    case 'string':
+      return str(value, path);
+    case 'object':
+      break;
+    default:
+      // undefined inside an array becomes null, as JSON.stringify does; functions, symbols and bigints have no JSON form.
+      if (value === undefined) return 'null';
+      throw new CanonicalJsonError(`a ${typeof value} has no JSON form`, path);
+  }
+  if (Array.isArray(value)) return `[${value.map((v, i) => canonical(v, pointer(path, i))).join(',')}]`;
   const obj = value as Record<string, unknown>;
   return `{${Object.keys(obj)
     .filter((k) => obj[k] !== undefined)
     .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
+    .map((k) => `${str(k, path)}:${canonical(obj[k], pointer(path, k))}`)
     .join(',')}}`;
+}
+
+/**
+ * The RFC 8785 canonical JSON of a value: keys sorted at every level, no whitespace. Object
+ * members whose value is `undefined` are left out (as JSON.stringify does). Throws
+ * CanonicalJsonError for NaN, ±Infinity, lone surrogates, bigints, functions and symbols.
+ *
+ * @example canonicalJson({ b: 1e21, a: [-0, 'é'] }) // '{"a":[0,"é"],"b":1e+21}'
+ */
+export function canonicalJson(value: unknown): string {
+  return canonical(value, '');
 }
 
 /** `sha256:<hex>` of the canonical JSON. */

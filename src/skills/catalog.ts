@@ -5,8 +5,11 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 
-/** server name → its tools, or why they could not be listed. */
-export type ToolCatalog = Map<string, { tools: Tool[] } | { error: string }>;
+/**
+ * server name → its tools, or why they could not be listed. Built from the pinned catalog, it
+ * holds only approved tools, and `withheld` says why each other one is not there.
+ */
+export type ToolCatalog = Map<string, { tools: Tool[]; withheld?: ReadonlyMap<string, string> } | { error: string }>;
 
 /** List every server's tools once (in parallel); unreachable servers are recorded, not thrown. */
 export async function fetchCatalog(pool: UpstreamPool, servers: string[] = pool.servers()): Promise<ToolCatalog> {

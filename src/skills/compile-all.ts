@@ -69,9 +69,10 @@ export async function compileAllSkills(loaded: LoadedConfig, pool: UpstreamPool)
 
 /**
  * One skill of the workspace by name (its folder under skillsDir); throws SkillCompileError
- * with the diagnostics when there is no such skill or it does not compile.
+ * with the diagnostics when there is no such skill or it does not compile. With a `catalog`
+ * (the pinned catalog's approved tools, src/skills/registry.ts), it compiles against that.
  */
-export async function loadSkill(loaded: LoadedConfig, pool: UpstreamPool, name: string): Promise<CompiledSkill> {
+export async function loadSkill(loaded: LoadedConfig, pool: UpstreamPool, name: string, catalog?: ToolCatalog): Promise<CompiledSkill> {
   const root = loaded.path(loaded.config.skillsDir);
   const dir = join(root, name);
   // A name is a folder name, never a path: `../x` must not reach outside skillsDir.
@@ -89,7 +90,7 @@ export async function loadSkill(loaded: LoadedConfig, pool: UpstreamPool, name: 
       },
     ]);
   }
-  const { results, diagnostics } = await compileSkills(loaded, pool, [dir]);
+  const { results, diagnostics } = await compileSkills(loaded, pool, [dir], catalog);
   const r = results[0];
   if (!r?.plan || !r.hash) throw new SkillCompileError(name, diagnostics);
   return { dir: r.dir, plan: r.plan, hash: r.hash };

@@ -13,6 +13,7 @@ import {
   parseStringTemplate,
 } from '../pure/expressions.js';
 import type { ToolCatalog } from './catalog.js';
+import { definitionHash } from '../../gateway/curation/definition.js';
 import { checkFrontmatter } from './frontmatter.js';
 import { contentHash } from '../shared/canonical-json.js';
 import { readSkill, type YamlSource } from './load.js';
@@ -501,10 +502,21 @@ class PlanCompiler {
       return undefined;
     }
     const def = entry.tools.find((t) => t.name === ref.name);
+    const withheld = 'withheld' in entry ? entry.withheld?.get(ref.name) : undefined;
+    if (!def && withheld !== undefined) {
+      this.error(path, 'tool-withheld', `tool "${ref.server}.${ref.name}" ${withheld}`, `review it, then: skillgate curate ${ref.server} --approve ${ref.name}`);
+      return undefined;
+    }
     if (!def) {
       const guess = didYouMean(ref.name, entry.tools.map((t) => t.name));
       this.error(path, 'unknown-tool', `server "${ref.server}" has no tool "${ref.name}"`, guess ? `did you mean "${ref.server}.${guess}"?` : `its tools: ${entry.tools.map((t) => t.name).join(', ')}`);
       return undefined;
+    }
+    // The definition this plan is compiled against: a run refuses a step whose pinned tool differs.
+    try {
+      ref.hash = definitionHash(def as unknown as { [k: string]: unknown });
+    } catch {
+      // No canonical form: the catalog cannot serve it either; the step is refused at run time.
     }
     return { ref, def };
   }

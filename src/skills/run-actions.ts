@@ -6,7 +6,7 @@
  *
  *   action   Cedar action   also checked
  *   ───────  ─────────────  ───────────────────────────────────────────────────────────────
- *   start    run_skill      skill loaded and visible on the gateway, inputs valid; attested
+ *   start    run_skill      skill loaded, not held, visible on the gateway, inputs valid; attested
  *   status   read_run       the run belongs to this workspace (else: not found)
  *   decide   approve        a pending approval, the step's role, four eyes; attested
  *   cancel   cancel_run     the run is still running
@@ -41,6 +41,7 @@ export const RUN_ERROR_STATUS: Readonly<Record<RunErrorCode, number>> = {
   ERR_RUN_APPROVAL_REFUSED: 403,
   ERR_RUN_NOT_FOUND: 404,
   ERR_SKILL_UNKNOWN: 404,
+  ERR_RUN_SKILL_HELD: 409,
   ERR_RUN_NOT_PENDING: 409,
   ERR_RUN_FINISHED: 409,
   ERR_RUN_FAILED: 422,
@@ -56,6 +57,11 @@ export interface RunActionsDeps {
   attestor: RunAttestor;
   /** The loaded skills, by name (they change on reload). */
   skills: () => ReadonlyMap<string, CompiledSkill>;
+  /**
+   * Why a skill may not start now (src/skills/registry.ts `heldReason`: a tool it uses is
+   * withheld by the pinned catalog), or undefined. Required: the catalog governs runs too.
+   */
+  held: (skill: CompiledSkill) => string | undefined;
   log: Logger;
 }
 
@@ -124,7 +130,7 @@ export function idempotentWorkflowId(skill: string, workspace: string, gateway: 
  * Build the service.
  *
  * @example
- * const actions = createRunActions({ client, workspace, taskQueue, authorizer, attestor, skills: () => map, log });
+ * const actions = createRunActions({ client, workspace, taskQueue, authorizer, attestor, skills: () => map, held, log });
  * const run = await actions.start(principal, 'credit-desk', 'credit-issuance', { customerId: 'C-1001', amount: 5000 });
  */
 export function createRunActions(deps: RunActionsDeps): RunActions {
@@ -172,6 +178,8 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
     async start(who, gateway, skillName, rawInputs, opts = {}) {
       const skill = deps.skills().get(skillName);
       if (!skill) throw refused('ERR_SKILL_UNKNOWN', `unknown skill "${skillName.slice(0, 64)}"`, who, gateway, { skill: skillName.slice(0, 64) });
+      const held = deps.held(skill);
+      if (held) throw refused('ERR_RUN_SKILL_HELD', `${held}; it is offered again once an operator approves the tool and the skill validates against it`, who, gateway, { skill: skillName });
       const inputs = (() => {
         try {
           return validateInputs(skill.plan, rawInputs);

@@ -53,6 +53,8 @@ export type RunErrorCode =
   | 'ERR_RUN_NOT_PENDING'
   /** The skill is not loaded (unknown, or it did not compile). */
   | 'ERR_SKILL_UNKNOWN'
+  /** The skill is held: a tool it uses is withheld by the pinned catalog, or changed since it was compiled. */
+  | 'ERR_RUN_SKILL_HELD'
   /** The AND-gate refused the action (`denial` says which side and why, for logs only). */
   | 'ERR_RUN_NOT_PERMITTED'
   /** The run has already ended: there is nothing left to approve. */

@@ -1,7 +1,35 @@
 import type { Authorizer } from '../../gateway/authz/authorizer.js';
+import type { PinnedCatalog } from '../../gateway/curation/catalog.js';
+import { definitionHash } from '../../gateway/curation/definition.js';
+import type { UpstreamPool } from '../../gateway/upstream/types.js';
 
 /**
  * The AND-gate replaced by "allow everything", for interpreter tests that are not about
  * authorization. Said explicitly: the activities cannot be built without an authorizer.
  */
 export const ALLOW_ALL: Authorizer = { check() {}, admit() {}, canList: () => true };
+
+/**
+ * The pinned catalog replaced by "every tool the server lists is approved", for interpreter
+ * tests that are not about curation. Said explicitly: the pipeline cannot be built without a
+ * catalog. Gateway tests use the real one (test/helpers/catalog.ts).
+ */
+export function approveEverything(pool: UpstreamPool): PinnedCatalog {
+  const find = async (server: string, tool: string) => (await pool.listTools(server)).find((t) => t.name === tool);
+  return {
+    async check(server, tool) {
+      const t = await find(server, tool);
+      return t ? { ok: true, tool: t, hash: definitionHash(t as never) } : { ok: false, code: 'ERR_TOOL_NOT_APPROVED', message: 'is not listed', detail: `${server} does not list ${tool}` };
+    },
+    visibleTools: (server) => pool.listTools(server),
+    async approvedTools(servers) {
+      return new Map(await Promise.all(servers.map(async (s) => [s, { tools: await pool.listTools(s), withheld: new Map<string, string>() }] as const)));
+    },
+    heldReason: () => undefined,
+    refresh: async () => {},
+    reload() {},
+    onChange: () => () => {},
+    status: () => ({ lock: 'ok', servers: [] }),
+    close() {},
+  };
+}

@@ -75,6 +75,9 @@ export async function demoWorkspace(overrides: Record<string, unknown> = {}): Pr
   for (const [k, v] of Object.entries(config)) if (v === undefined) delete (config as Record<string, unknown>)[k];
   const configFile = join(dir, 'skillgate.yaml');
   writeFileSync(configFile, stringify(config));
+  // A new workspace serves nothing until its tools are approved (tools.lock.json beside it).
+  const { approveWorkspace } = await import('./catalog.js');
+  await approveWorkspace(configFile);
   return {
     dir,
     configFile,

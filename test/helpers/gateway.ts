@@ -18,12 +18,19 @@ import type { CompiledSkill } from '../../src/skills/compile-all.js';
 import { type RunningGateway, startGateway } from '../../src/app/runtime/front-door.js';
 import { createGovernance, type Governance } from '../../src/app/runtime/governance.js';
 import { governedWorkspace, type TestWorkspace } from './workspace.js';
+import type { PinnedCatalog } from '../../gateway/curation/catalog.js';
+import type { AuditEventInput } from '../../src/contracts/audit.js';
+import { approvedCatalog, memoryAudit } from './catalog.js';
 
 export interface TestGateway {
   ws: TestWorkspace;
   gw: RunningGateway;
   pool: UpstreamPool;
   governance: Governance;
+  /** The real pinned catalog, over a lock that approves every tool of the workspace at start. */
+  catalog: PinnedCatalog;
+  /** What the catalog recorded in the audit trail. */
+  audit: AuditEventInput[];
   /** Every line the gateway logged (level, msg and fields flattened). */
   logs: Array<{ level: string; msg: string } & Record<string, unknown>>;
   token(user: string, agent: string, gateway: string, opts?: { ttlSec?: number }): Promise<string>;
@@ -41,10 +48,13 @@ export async function startTestGateway(
   const governance = createGovernance(ws.loaded, { watch: true });
   const log = memoryLogger();
   const logs = log.lines;
+  const audit = memoryAudit();
+  const catalog = await approvedCatalog(ws.loaded, pool, log, audit);
   const options = {
     loaded: ws.loaded,
     pool,
     governance,
+    catalog,
     log,
     ...(opts.temporal ? { temporal: opts.temporal } : {}),
     ...(opts.skills ? { skills: opts.skills } : {}),
@@ -59,6 +69,8 @@ export async function startTestGateway(
     gw,
     pool,
     governance,
+    catalog,
+    audit: audit.events,
     logs,
     token,
     async connect(user, agent, gateway) {
@@ -78,6 +90,7 @@ export async function startTestGateway(
     async close() {
       await Promise.all(clients.map((c) => c.close().catch(() => {})));
       await gw.close();
+      catalog.close();
       await pool.close();
       governance.close();
       ws.cleanup();
@@ -139,7 +152,8 @@ export async function startSkillGateway(opts: { address: string; skillDirs: stri
     skills: () => skills,
     ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),
   });
-  const catalog = await fetchCatalog(t.pool);
+  // Compiled against the approved tools, as the runtime does (src/skills/registry.ts).
+  const catalog = (await t.catalog.approvedTools(t.pool.servers())) as Awaited<ReturnType<typeof fetchCatalog>>;
   for (const dir of opts.skillDirs) {
     const r = compileSkill(dir, catalog);
     if (!r.plan || !r.hash) throw new Error(`${dir} does not compile: ${JSON.stringify(r.diagnostics)}`);
@@ -148,7 +162,7 @@ export async function startSkillGateway(opts: { address: string; skillDirs: stri
   const worker = await createSkillWorker({
     connection: native,
     taskQueue,
-    activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor }),
+    activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor, catalog: t.catalog }),
   });
   const running = worker.run();
   const closeGateway = t.close;

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
+import { approveEverything } from '../helpers/allow-all.js';
 import { AuthzError, type Authorizer } from '../../gateway/authz/authorizer.js';
 import { startEmbeddedTemporal } from '../../src/app/runtime/temporal.js';
 import { resolveTemporalExecutable } from '../../src/app/runtime/temporal-binary.js';
@@ -48,7 +49,7 @@ const probe = await startProbeServer();
 const ws = testWorkspace({ servers: { probe: { url: probe.url } } });
 const h = await startHarness(temporal.address, ws.loaded, { withWorker: false });
 const native = await NativeConnection.connect({ address: temporal.address });
-const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer, attestor: h.attestor }) });
+const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer, attestor: h.attestor, catalog: approveEverything(h.pool) }) });
 const running = worker.run();
 
 const compiled = async (name: string) => h.compile(join(FIXTURE_SKILLS, name));

@@ -68,7 +68,9 @@ export interface HealthReport {
 
 export { resourceMetadataUrl, resourceUrl };
 
-export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: FastifyInstance; sessions: SessionRegistry; listChanged(kinds: ListKind[]): void }> {
+export async function createGatewayApp(
+  opts: GatewayAppOptions,
+): Promise<{ app: FastifyInstance; sessions: SessionRegistry; listChanged(kinds: ListKind[], gateways?: (gateway: string) => boolean): void }> {
   const { config, verifier, log, authorizer } = opts;
   const limits = config.limits;
   const listens = new ListenRegistry();
@@ -297,10 +299,14 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<{ app: 
     listens.closeAll();
     await sessions.closeAll();
   });
-  /** Tell every open 2025 session, and every 2026 listen stream that opted in, that these lists may have changed. */
-  const listChanged = (kinds: ListKind[]) => {
-    listens.notify(kinds);
+  /**
+   * Tell every open 2025 session, and every 2026 listen stream that opted in, on the gateways
+   * `gateways` selects (default: all), that these lists may have changed.
+   */
+  const listChanged = (kinds: ListKind[], gateways: (gateway: string) => boolean = () => true) => {
+    listens.notify(kinds, gateways);
     for (const s of sessions.all()) {
+      if (!gateways(s.gateway)) continue;
       if (kinds.includes('tools')) void s.server.sendToolListChanged().catch(() => {});
       if (kinds.includes('resources')) void s.server.sendResourceListChanged().catch(() => {});
       if (kinds.includes('prompts')) void s.server.sendPromptListChanged().catch(() => {});

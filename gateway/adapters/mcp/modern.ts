@@ -90,8 +90,9 @@ export class ListenRegistry {
   get size(): number {
     return this.listeners.size;
   }
-  notify(kinds: ListKind[]): void {
+  notify(kinds: ListKind[], gateways: (gateway: string) => boolean = () => true): void {
     for (const l of this.listeners) {
+      if (!gateways(l.gateway)) continue;
       if (kinds.includes('tools') && l.filter.toolsListChanged) l.send('notifications/tools/list_changed');
       if (kinds.includes('resources') && l.filter.resourcesListChanged) l.send('notifications/resources/list_changed');
       if (kinds.includes('prompts') && l.filter.promptsListChanged) l.send('notifications/prompts/list_changed');

@@ -124,7 +124,7 @@ const byUri = <T extends { uri: string }>(a: T, b: T) => (a.uri < b.uri ? -1 : a
 
 export function createMcpService(deps: McpServiceDeps): McpService {
   const { config, log } = deps;
-  const { authorizer, pool } = deps.pipeline;
+  const { authorizer, pool, catalog } = deps.pipeline;
 
   const gatewayOf = (gateway: string): GatewayConfig => {
     const gw = own(config.gateways, gateway);
@@ -249,7 +249,8 @@ export function createMcpService(deps: McpServiceDeps): McpService {
       const gw = gatewayOf(ctx.gateway);
       const n = naming(ctx.gateway);
       const tools: Tool[] = [];
-      for (const [s, list] of await gather(ctx, serversFor(gw.tools), 'tools', (s) => pool.listTools(s))) {
+      // Only approved tools whose definition equals the pin (gateway/curation/catalog.ts).
+      for (const [s, list] of await gather(ctx, serversFor(gw.tools), 'tools', (s) => catalog.visibleTools(s))) {
         for (const t of list) {
           if (authorizer.canList(ctx.principal, ctx.gateway, { type: 'tool', server: s, tool: t.name })) tools.push({ ...t, name: n.tool(s, t.name) });
         }
@@ -301,7 +302,12 @@ export function createMcpService(deps: McpServiceDeps): McpService {
           refusal(log, { ...err.logFields(), ...ids(ctx), tool: name });
           return { kind: 'complete', result: toolError(`${name}: ${err.message}`) };
         }
-        if (err instanceof ToolCallError) throw unknownTool(err.code);
+        if (err instanceof ToolCallError) {
+          if (err.code === 'ERR_TOOL_UNKNOWN') throw unknownTool(err.code);
+          // Withheld by the pinned catalog: a clear refusal, the detail (hashes, how to approve) in the log only.
+          refusal(log, { code: err.code, ...ids(ctx), tool: echo(name), ...(err.detail ? { detail: err.detail } : {}) });
+          return { kind: 'complete', result: toolError(err.message) };
+        }
         if (err instanceof UpstreamError) {
           const theirs = callersFault(err);
           if (theirs) throw theirs;

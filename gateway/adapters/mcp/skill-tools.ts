@@ -38,6 +38,8 @@ export interface SkillToolsDeps {
   skills: () => ReadonlyMap<string, CompiledSkill>;
   /** For listings only (what this principal may see); every action is authorized by `actions`. */
   authorizer: Authorizer;
+  /** Why a skill is held (not offered): a tool it uses is withheld by the pinned catalog. Runs are refused by `actions` too. */
+  held: (skill: CompiledSkill) => string | undefined;
   /** How long a call waits for the run before returning a run handle (default 30 s). */
   syncWaitMs?: number;
   /** Status polling interval for progress notifications (default 150 ms). */
@@ -117,8 +119,9 @@ export function createSkillTools(deps: SkillToolsDeps): SkillTools {
     execution: { taskSupport: 'optional' },
   });
 
+  // A skill held by the pinned catalog (one of its tools changed since it compiled) is not offered.
   const visibleSkills = (principal: Principal, gateway: string) =>
-    [...deps.skills().values()].filter((s) => authorizer.canList(principal, gateway, { type: 'skill', name: s.plan.skill.name }));
+    [...deps.skills().values()].filter((s) => deps.held(s) === undefined && authorizer.canList(principal, gateway, { type: 'skill', name: s.plan.skill.name }));
 
   const runIdSchema = { runId: { type: 'string', description: 'The run id a skill call returned' } };
   const statusTool: Tool = {

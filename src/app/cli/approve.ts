@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--agent <id>', 'the agent acting for the approver (default: the first agent of that gateway)')
     .action(async (workflowId: string, opts: ApproveOptions, cmd: Command) => {
       const loaded = configFrom(cmd);
-      const { actingPrincipal, withRunActions } = await import('./run-actions.js');
+      const { actingPrincipal, NO_SKILLS, withRunActions } = await import('./run-actions.js');
       const decide = async (actions: RunActions) => {
         const gateway = opts.gateway ?? (await actions.describe(workflowId)).gateway;
         const who = actingPrincipal(loaded, gateway, opts.as, opts.agent);
@@ -44,6 +44,6 @@ export function register(program: Command): void {
         });
         process.stdout.write(`${record.decision === 'approve' ? 'approved' : 'rejected'} by ${record.approvedBy}: ${workflowId}\n`);
       };
-      await withRunActions(loaded, new Map(), decide, { deadlineMs: ANSWER_WITHIN_MS });
+      await withRunActions(loaded, NO_SKILLS, decide, { deadlineMs: ANSWER_WITHIN_MS });
     });
 }

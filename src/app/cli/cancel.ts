@@ -18,12 +18,12 @@ export function register(program: Command): void {
     .option('--agent <id>', 'the agent acting for the user (default: the first agent of that gateway)')
     .action(async (workflowId: string, opts: { as: string; reason?: string; gateway?: string; agent?: string }, cmd: Command) => {
       const loaded = configFrom(cmd);
-      const { actingPrincipal, withRunActions } = await import('./run-actions.js');
+      const { actingPrincipal, NO_SKILLS, withRunActions } = await import('./run-actions.js');
       const cancel = async (actions: RunActions) => {
         const gateway = opts.gateway ?? (await actions.describe(workflowId)).gateway;
         await actions.cancel(actingPrincipal(loaded, gateway, opts.as, opts.agent), gateway, workflowId, opts.reason);
         process.stdout.write(`cancelling ${workflowId}: completed steps are being compensated\n`);
       };
-      await withRunActions(loaded, new Map(), cancel, { deadlineMs: 30_000 });
+      await withRunActions(loaded, NO_SKILLS, cancel, { deadlineMs: 30_000 });
     });
 }

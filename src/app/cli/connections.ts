@@ -1,6 +1,9 @@
 /** The CLI's connections: upstream MCP servers and Temporal (imported by commands when they run). */
 import { Client, Connection } from '@temporalio/client';
+import { createPinnedCatalog, type PinnedCatalog } from '../../../gateway/curation/catalog.js';
+import { createLogger, type Logger } from '../../../gateway/log.js';
 import { createUpstreamPool } from '../../../gateway/upstream/pool.js';
+import { logAuditSink } from '../runtime/audit-sink.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { CliError } from './errors.js';
@@ -35,3 +38,26 @@ export async function connectClient(loaded: LoadedConfig): Promise<{ client: Cli
   return { client: new Client({ connection, namespace: loaded.config.temporal.namespace }), connection, close: () => connection.close() };
 }
 
+
+/** The runtime's structured log, as the CLI writes to it (`component: cli`). */
+export function cliLogger(loaded: LoadedConfig): { logger: Logger; flush(): void } {
+  const d = loaded.config.logging.destination;
+  const { logger, flush } = createLogger({ destination: d === 'stderr' || d === 'stdout' ? d : loaded.path(d), level: loaded.config.logging.level });
+  return { logger: logger.child({ component: 'cli' }), flush };
+}
+
+/**
+ * The pinned catalog over the CLI's pool (no watcher: a command is short), logging and
+ * auditing to the runtime's log.
+ */
+export function openCatalog(loaded: LoadedConfig, pool: UpstreamPool, logger: Logger): PinnedCatalog {
+  return createPinnedCatalog({
+    pool,
+    lockFile: loaded.path(loaded.config.catalog.lockFile),
+    servers: loaded.config.servers,
+    workspace: loaded.config.workspace,
+    audit: logAuditSink(logger),
+    log: logger,
+    watch: false,
+  });
+}

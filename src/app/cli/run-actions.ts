@@ -25,9 +25,18 @@ import { workspaceUser } from './context.js';
  * Temporal call inside must be answered in time: a decision sent while no worker runs would
  * otherwise wait forever (and is not kept: Temporal keeps an update only once a worker accepts it).
  */
+/** The skills a CLI command may start, and why one is held (src/skills/registry.ts). */
+export interface CliSkills {
+  skills: ReadonlyMap<string, CompiledSkill>;
+  held: (skill: CompiledSkill) => string | undefined;
+}
+
+/** For commands that start nothing (approve, cancel): no skill, so nothing to hold. */
+export const NO_SKILLS: CliSkills = { skills: new Map(), held: () => undefined };
+
 export async function withRunActions<T>(
   loaded: LoadedConfig,
-  skills: ReadonlyMap<string, CompiledSkill>,
+  skills: CliSkills,
   fn: (actions: RunActions) => Promise<T>,
   opts: { deadlineMs?: number } = {},
 ): Promise<T> {
@@ -43,7 +52,8 @@ export async function withRunActions<T>(
       taskQueue: config.temporal.taskQueue,
       authorizer: governance.authorizer,
       attestor: governance.attestor,
-      skills: () => skills,
+      skills: () => skills.skills,
+      held: skills.held,
       log: logger.child({ component: 'cli' }),
     });
     const deadlineMs = opts.deadlineMs;

@@ -38,11 +38,12 @@ export function register(program: Command): void {
     )
     .action(async (skillName: string, opts: RunOptions, cmd: Command) => {
       const loaded = configFrom(cmd);
-      const [{ loadSkill, SkillCompileError }, { RunError }, { withPool }, { actingPrincipal, withRunActions }] = await Promise.all([
+      const [{ loadSkill, SkillCompileError }, { RunError }, { cliLogger, openCatalog, withPool }, { actingPrincipal, withRunActions }, { approvedCatalog, heldReason }] = await Promise.all([
         import('../../skills/compile-all.js'),
         import('../../skills/runs.js'),
         import('./connections.js'),
         import('./run-actions.js'),
+        import('../../skills/registry.js'),
       ]);
       const inputs = parseInput(opts.input ?? '{}');
       const gateway = opts.gateway ?? gatewayOfSkill(loaded, skillName);
@@ -50,19 +51,26 @@ export function register(program: Command): void {
       if (!userId) throw new CliError(`no user to act for: pass --as <user> (${loaded.file} lists no users)`, 2);
       const principal = actingPrincipal(loaded, gateway, userId, opts.agent);
 
-      const skill = await withPool(loaded, async (pool) => {
+      // Compiled against the tools the pinned catalog serves, as the gateway compiles it.
+      const log = cliLogger(loaded);
+      const { skill, held } = await withPool(loaded, async (pool) => {
+        const catalog = openCatalog(loaded, pool, log.logger);
         try {
-          return await loadSkill(loaded, pool, skillName);
+          const skill = await loadSkill(loaded, pool, skillName, await approvedCatalog(loaded, catalog, [loaded.path(loaded.config.skillsDir)]));
+          return { skill, held: heldReason(catalog, skill) };
         } catch (err) {
           if (err instanceof SkillCompileError) {
             for (const d of sortDiagnostics(err.diagnostics)) process.stderr.write(`${formatDiagnostic(d)}\n`);
             throw new CliError(err.message, 1);
           }
           throw err;
+        } finally {
+          catalog.close();
+          log.flush();
         }
       });
 
-      await withRunActions(loaded, new Map([[skillName, skill]]), async (actions) => {
+      await withRunActions(loaded, { skills: new Map([[skillName, skill]]), held: () => held }, async (actions) => {
         let run;
         try {
           // The same AND-gate as an agent's call: both identities may run this skill on this gateway.

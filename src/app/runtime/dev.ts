@@ -15,7 +15,10 @@ import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { isStdioServer } from '../../config/schema.js';
 import { type Diagnostic, formatDiagnostic } from '../../shared/diagnostics.js';
-import { compileAllSkills, type CompiledSkill } from '../../skills/compile-all.js';
+import type { CompiledSkill } from '../../skills/compile-all.js';
+import { createSkillRegistry } from '../../skills/registry.js';
+import { createPinnedCatalog, type PinnedCatalog } from '../../../gateway/curation/catalog.js';
+import { logAuditSink } from './audit-sink.js';
 import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
@@ -37,9 +40,9 @@ export interface DevRuntimeOptions {
   logger?: Logger;
 }
 
-/** One upstream MCP server as the banner shows it. */
+/** One upstream MCP server as the banner shows it: its tools, and how many the pinned catalog serves. */
 export type ServerInfo =
-  | { name: string; transport: 'stdio' | 'http'; ok: true; tools: number }
+  | { name: string; transport: 'stdio' | 'http'; ok: true; tools: number; approved: number }
   | { name: string; transport: 'stdio' | 'http'; ok: false; error: string };
 
 /** What runs where: the banner's content, also returned to in-process callers and tests. */
@@ -59,7 +62,9 @@ export interface DevRuntimeInfo {
     registeredSearchAttributes: string[];
   };
   servers: ServerInfo[];
-  skills: Array<{ name: string; version: string; planHash: string }>;
+  skills: Array<{ name: string; version: string; planHash: string; held?: string }>;
+  /** The pinned catalog's lock file and its state (`ok`, or what is wrong and how to recover). */
+  catalog: { lockFile: string; status: string };
   /** Problems of skills that were left out (and of the skills folder itself). */
   skillDiagnostics: Diagnostic[];
   stateDir: string;
@@ -78,6 +83,7 @@ export interface DevRuntime {
   info: DevRuntimeInfo;
   temporal: TemporalRuntime;
   pool: UpstreamPool;
+  catalog: PinnedCatalog;
   /** Settles when the runtime has stopped: after stop(), or rejects when the worker fails. */
   done: Promise<void>;
   /** Stop everything in reverse order. Idempotent; never throws (problems go to `log`). */
@@ -167,11 +173,16 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     log('connecting to the upstream MCP servers…');
     const pool = createUpstreamPool(loaded);
     cleanups.push({ what: 'the upstream MCP servers', run: () => pool.close() });
-    const servers = await describeServers(loaded, pool);
+    // The pinned catalog: only approved tools whose definition equals the pin are served.
+    // Until the audit log lands, audit events are structured log lines (audit-sink.ts).
+    const lockFile = loaded.path(config.catalog.lockFile);
+    const catalog = createPinnedCatalog({ pool, lockFile, servers: config.servers, workspace: config.workspace, audit: logAuditSink(logger), log: logger });
+    cleanups.push({ what: 'the catalog watcher', run: async () => catalog.close() });
+    const servers = await describeServers(loaded, pool, catalog);
 
-    log('compiling skills…');
-    const compiled = await compileAllSkills(loaded, pool);
-    const skillMap = new Map<string, CompiledSkill>(compiled.skills.map((s) => [s.plan.skill.name, s]));
+    log('compiling skills against the approved tools…');
+    const registry = await createSkillRegistry(loaded, pool, catalog, logger);
+    cleanups.push({ what: 'the skill registry', run: async () => registry.close() });
 
     // One AND-gate for the front door and for every skill step the worker runs.
     const governance = createGovernance(loaded, { log });
@@ -181,7 +192,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       connection: temporal.nativeConnection,
       namespace,
       taskQueue,
-      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor }),
+      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor, catalog }),
     });
     const running = worker.run();
     // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
@@ -205,8 +216,11 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       loaded,
       pool,
       governance,
+      catalog,
       temporal: { client: temporal.client, taskQueue },
-      skills: () => skillMap,
+      skills: () => registry.skills(),
+      held: registry.held,
+      onSkillsChanged: (l) => registry.onChange(l),
       port,
       log: logger,
       health: () => {
@@ -241,8 +255,12 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         registeredSearchAttributes: temporal.registeredSearchAttributes,
       },
       servers,
-      skills: compiled.skills.map((s) => ({ name: s.plan.skill.name, version: s.plan.skill.version, planHash: s.hash })),
-      skillDiagnostics: compiled.diagnostics,
+      skills: [...registry.skills().values()].map((s) => {
+        const held = registry.held(s);
+        return { name: s.plan.skill.name, version: s.plan.skill.version, planHash: s.hash, ...(held ? { held } : {}) };
+      }),
+      skillDiagnostics: registry.diagnostics(),
+      catalog: { lockFile, status: catalog.status().lock },
       stateDir,
       logDestination,
       endpoints: [
@@ -250,7 +268,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
         { name: 'health', url: `${gateway.url}/healthz` },
       ],
-      tryIt: [...tokenCommands(config), ...tryItCommands(config, compiled.skills)],
+      tryIt: [...tokenCommands(config), ...tryItCommands(config, [...registry.skills().values()])],
     };
 
     let stopping: Promise<void> | undefined;
@@ -262,7 +280,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         throw err;
       },
     );
-    return { info, temporal, pool, done, stop };
+    return { info, temporal, pool, catalog, done, stop };
   } catch (err) {
     await unwind();
     throw err;
@@ -288,14 +306,14 @@ async function stopLeftovers(previous: RuntimeInfo, log: (line: string) => void)
   while (processAlive(t.pid)) await new Promise((r) => setTimeout(r, 50));
 }
 
-/** Lists each server's tools once, so the banner can show counts and unreachable servers. */
-async function describeServers(loaded: LoadedConfig, pool: UpstreamPool): Promise<ServerInfo[]> {
+/** Lists each server's tools once, so the banner can show counts, approvals and unreachable servers. */
+async function describeServers(loaded: LoadedConfig, pool: UpstreamPool, catalog: PinnedCatalog): Promise<ServerInfo[]> {
   return Promise.all(
     Object.entries(loaded.config.servers).map(async ([name, server]): Promise<ServerInfo> => {
       const transport = isStdioServer(server) ? 'stdio' : 'http';
       try {
         const tools = await pool.listTools(name);
-        return { name, transport, ok: true, tools: tools.length };
+        return { name, transport, ok: true, tools: tools.length, approved: (await catalog.visibleTools(name)).length };
       } catch (err) {
         return { name, transport, ok: false, error: (err as Error).message };
       }
@@ -361,15 +379,16 @@ export function formatBanner(info: DevRuntimeInfo): string {
   for (const s of info.servers) {
     out.push(
       s.ok
-        ? `    ${s.name.padEnd(20)} ${s.transport.padEnd(6)} ${s.tools} tool${s.tools === 1 ? '' : 's'}`
+        ? `    ${s.name.padEnd(20)} ${s.transport.padEnd(6)} ${s.tools} tool${s.tools === 1 ? '' : 's'}, ${s.approved} approved`
         : `    ${s.name.padEnd(20)} ${s.transport.padEnd(6)} UNAVAILABLE: ${s.error}`,
     );
   }
   if (info.servers.length === 0) out.push('    (none configured: add `servers:` to skillgate.yaml)');
+  out.push(`  Pinned catalog  ${info.catalog.lockFile}${info.catalog.status === 'ok' ? '' : `\n    UNAVAILABLE — no upstream tool is served: ${info.catalog.status}`}`);
   out.push('');
 
   out.push(`  Skills loaded (${info.skills.length})`);
-  for (const s of info.skills) out.push(`    ${s.name.padEnd(20)} v${s.version.padEnd(8)} ${s.planHash}`);
+  for (const s of info.skills) out.push(`    ${s.name.padEnd(20)} v${s.version.padEnd(8)} ${s.planHash}${s.held ? `\n      HELD: ${s.held}` : ''}`);
   if (info.skillDiagnostics.length) {
     out.push(`  Skills NOT loaded — ${info.skillDiagnostics.length} problem${info.skillDiagnostics.length === 1 ? '' : 's'}:`);
     for (const d of info.skillDiagnostics) out.push(...formatDiagnostic(d).split('\n').map((l) => `    ${l}`));

@@ -18,6 +18,10 @@ import { createSkillTools } from '../../../gateway/adapters/mcp/skill-tools.js';
 import { createMcpService } from '../../../gateway/adapters/mcp/service.js';
 import type { SessionRegistry } from '../../../gateway/adapters/mcp/sessions.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
+import type { PinnedCatalog } from '../../../gateway/curation/catalog.js';
+import { globMatcher } from '../../shared/glob.js';
+import { own } from '../../shared/own.js';
+import { heldReason } from '../../skills/registry.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { SkillgateConfig } from '../../config/schema.js';
 import type { CompiledSkill } from '../../skills/compile-all.js';
@@ -35,9 +39,15 @@ export interface GatewayOptions {
   loaded: LoadedConfig;
   pool: UpstreamPool;
   governance: Governance;
+  /** The pinned tool catalog: only approved, unchanged upstream tools are listed and called. */
+  catalog: PinnedCatalog;
   /** Skill runs through MCP need a Temporal client and the worker's task queue. */
   temporal?: { client: Client; taskQueue: string };
   skills?: () => ReadonlyMap<string, CompiledSkill>;
+  /** Why a skill is held (default: from the catalog, src/skills/registry.ts). */
+  held?: (skill: CompiledSkill) => string | undefined;
+  /** Be told when skills are held or offered again (the skill registry), to tell open sessions. */
+  onSkillsChanged?: (listener: (skills: string[]) => void) => () => void;
   host?: string;
   /** 0 picks a free port; the config's publicUrl is then rewritten to the real one. */
   port: number;
@@ -86,6 +96,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const publicUrl = opts.port === 0 ? `http://${host}:${port}` : base.publicUrl;
   const config = withDevIssuer({ ...base, publicUrl });
 
+  const held = opts.held ?? ((s: CompiledSkill) => heldReason(opts.catalog, s));
   const idp = config.identity.devIdp ? await createDevIdp({ config, stateDir: opts.loaded.path(config.stateDir) }) : undefined;
   const verifier = opts.verifier ?? verifierFromConfig(config);
   const runs =
@@ -97,6 +108,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           authorizer: opts.governance.authorizer,
           attestor: opts.governance.attestor,
           skills: opts.skills,
+          held,
           log,
         })
       : undefined;
@@ -106,6 +118,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           actions: runs,
           skills: opts.skills,
           authorizer: opts.governance.authorizer,
+          held,
           ...(opts.skillSyncWaitMs !== undefined ? { syncWaitMs: opts.skillSyncWaitMs } : {}),
         })
       : undefined;
@@ -121,7 +134,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       config,
       service: createMcpService({
         config,
-        pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer },
+        pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer, catalog: opts.catalog },
         ...(skillTools ? { skills: skillTools } : {}),
         requestState: opts.governance.requestState,
         log,
@@ -132,11 +145,22 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     plugins: idp ? [(a) => idp.mount(a)] : [],
     ...(opts.health ? { health: opts.health } : {}),
   });
-  // Visibility follows the policies and the upstream servers: tell every open session (and
-  // every 2026-07-28 listen stream) to list again what may have changed.
+  // Visibility follows the policies, the upstream servers and the pinned catalog: tell every
+  // open session (and every 2026-07-28 listen stream) that may see a change to list again.
+  const exposing = (names: Set<string>) => (g: string) => (own(config.gateways, g)?.tools ?? []).some((p) => [...names].some((n) => globMatcher(p)(n)));
   const unsubscribe = [
     opts.governance.onPolicyReload(() => listChanged(['tools', 'resources', 'prompts'])),
-    opts.pool.onListChanged((_server, kind) => listChanged([kind])),
+    opts.pool.onListChanged((_server, kind) => {
+      // Tool list changes reach clients through the catalog (which decides what is still served).
+      if (kind !== 'tools') listChanged([kind]);
+    }),
+    // The catalog withholds or serves a tool a gateway's patterns match.
+    opts.catalog.onChange((change) => {
+      const names = new Set([...change.shown, ...change.hidden, ...change.changes.flatMap((c) => [c.tool, ...(c.from ? [c.from] : [])])].map((t) => `${change.server}.${t}`));
+      listChanged(['tools'], exposing(names));
+    }),
+    // A skill is held or offered again: its tool, resource and prompt come or go.
+    opts.onSkillsChanged?.((changed) => listChanged(['tools', 'resources', 'prompts'], (g) => (own(config.gateways, g)?.skills ?? []).some((n) => changed.includes(n)))) ?? (() => {}),
   ];
   app.addHook('onClose', async () => {
     for (const u of unsubscribe) u();
