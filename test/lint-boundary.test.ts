@@ -23,7 +23,7 @@ const PROBES = [
 
 let eslint: ESLint;
 
-beforeAll(() => {
+beforeAll(async () => {
   // The probes exist only in memory; typescript-eslint's project service needs to be told it may
   // type-check such files in a default project (with the repo's tsconfig options). The rules are
   // the real config's.
@@ -39,7 +39,10 @@ beforeAll(() => {
       },
     },
   });
-});
+  // The first lint builds the TypeScript program of the whole project (tens of seconds on a
+  // busy two-core machine); pay it here, under the hook's timeout, not in the first test's.
+  await eslint.lintText('export {};\n', { filePath: join(root, 'workflows/__lint_probe_warmup.ts') });
+}, 240_000);
 
 /** Lints `code` as if it were the file at `relPath`; returns `ruleId: message` lines. */
 async function lint(code: string, relPath: string): Promise<string[]> {
