@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../src/contracts/principal.js';
 import { explainDenial } from '../gateway/policy/decision.js';
 import { createPolicyEngine } from '../gateway/policy/engine.js';
-import { type AuthorizationRequest, type PolicyAction, type PolicyResource, serverItem, type Side } from '../gateway/policy/model.js';
+import { ACTION_OF, type AuthorizationRequest, type PolicyAction, type PolicyResource, serverItem, type Side } from '../gateway/policy/model.js';
 import { toCedarArguments } from '../gateway/policy/arguments.js';
 import { parseConfig } from '../src/config/load.js';
 
@@ -312,6 +312,9 @@ describe('slices, pruned requests and the cache decide as plain Cedar does', () 
       skill('credit-issuance'),
       skill('hr-onboarding'),
       skill('other'),
+      { type: 'resource', server: 'everything', uri: 'demo://resource/static/document/features.md' },
+      { type: 'resource', server: 'hr', uri: 'hr://employees' },
+      { type: 'prompt', server: 'everything', prompt: 'simple-prompt' },
     ];
     const argSets: Array<Record<string, unknown>> = [{}, { employeeId: 'intern', amount: 500 }, { employeeId: 'ceo', amount: 20_000.5 }, { amount: 'x' }];
     const runs = [undefined, { step: 'officer_approval', startedBy: 'credit-officer' }, { startedBy: 'intern' }];
@@ -319,9 +322,9 @@ describe('slices, pruned requests and the cache decide as plain Cedar does', () 
     for (const user of users) {
       const roles = config.config.users[user]?.roles ?? [];
       for (const agent of agents) {
-        for (const action of ['call_tool', 'run_skill', 'approve', 'read_run'] as const) {
+        for (const action of ['call_tool', 'read_resource', 'get_prompt', 'run_skill', 'approve', 'read_run'] as const) {
           for (const resource of resources) {
-            if ((action === 'call_tool') !== (resource.type === 'tool')) continue;
+            if (ACTION_OF[resource.type] !== action && !(resource.type === 'skill' && (action === 'approve' || action === 'read_run'))) continue;
             for (const args of argSets) {
               for (const run of runs) {
                 const req: AuthorizationRequest = {
@@ -348,5 +351,6 @@ describe('slices, pruned requests and the cache decide as plain Cedar does', () 
       }
     }
     expect(compared).toBeGreaterThan(10_000);
-  });
+    // Thousands of Cedar evaluations, a third of them uncached: minutes on a busy two-core box.
+  }, 240_000);
 });
