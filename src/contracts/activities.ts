@@ -16,8 +16,12 @@ export interface SkillgateActivities {
   verifyApproval(input: VerifyApprovalInput): Promise<VerifyApprovalOutput>;
 }
 
-/** Failure `type`s of `callTool` (ApplicationFailure.type); `NotPermitted` also of the verifications. */
-export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted';
+/**
+ * Failure `type`s of `callTool` (ApplicationFailure.type); `NotPermitted` also of the
+ * verifications. `DataLossBlocked`: a data-loss rule of the gateway blocked the step's
+ * arguments or withheld its result (the message names the rule).
+ */
+export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted' | 'DataLossBlocked';
 
 export interface CallToolInput {
   server: string;

@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import type { SkillgateActivities } from '../contracts/activities.js';
+import { tracedWorkerOptions, type WorkerTracing, workflowTracingModule } from './tracing.js';
 
 /** Worker options that may be tuned (see BENCHMARKS.md for what they change). */
 export type WorkerTuning = Pick<
@@ -32,6 +33,8 @@ export interface SkillWorkerOptions {
   activities: SkillgateActivities;
   /** Extra worker tuning (cache sizes, concurrency). */
   tuning?: WorkerTuning;
+  /** Trace workflows and activities (tracing.ts); absent: off, and the bundle has no interceptors. */
+  tracing?: WorkerTracing;
 }
 
 /**
@@ -44,15 +47,27 @@ export function workflowsPath(): string {
   return fileURLToPath(new URL(`../../workflows/index${ext}`, import.meta.url));
 }
 
-let bundle: Promise<WorkflowBundle> | undefined;
+const bundles = new Map<'plain' | 'traced', Promise<WorkflowBundle>>();
 
-/** The workflow code bundle, built on first use and reused by every worker of this process. */
-export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') }).catch((err: unknown) => {
-    bundle = undefined;
-    throw err;
-  });
-  return bundle;
+/**
+ * The workflow code bundle, built on first use and reused by every worker of this process;
+ * `{ tracing: true }` adds Temporal's OpenTelemetry workflow interceptors (a bundle of its own).
+ */
+export function workflowBundle(opts: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
+  const kind = opts.tracing ? 'traced' : 'plain';
+  let b = bundles.get(kind);
+  if (!b) {
+    b = bundleWorkflowCode({
+      workflowsPath: workflowsPath(),
+      ...(opts.tracing ? { workflowInterceptorModules: [workflowTracingModule()] } : {}),
+      logger: new DefaultLogger('WARN'),
+    }).catch((err: unknown) => {
+      bundles.delete(kind);
+      throw err;
+    });
+    bundles.set(kind, b);
+  }
+  return b;
 }
 
 /**
@@ -68,8 +83,9 @@ export async function createSkillWorker(opts: SkillWorkerOptions): Promise<Worke
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle({ tracing: opts.tracing !== undefined }),
     activities: opts.activities,
+    ...(opts.tracing ? tracedWorkerOptions(opts.tracing) : {}),
     // On shutdown (Ctrl-C) running tool calls get a moment to finish; an unfinished one is
     // retried by the next worker with the same idempotency key.
     shutdownGraceTime: '5s',

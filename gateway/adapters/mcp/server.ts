@@ -27,7 +27,10 @@ import { invokeTool } from '../../pipeline/index.js';
 import type { PipelineDeps } from '../../pipeline/context.js';
 import { ToolCallError } from '../../pipeline/errors.js';
 import { UpstreamError } from '../../upstream/types.js';
+import { DataLossError } from '../../dlp/errors.js';
+import { incomingTraceContext } from '../../telemetry/trace-context.js';
 import { BUILTIN_TOOLS, type SkillTools, SKILL_TOOL_PREFIX } from './skill-tools.js';
+import { traced } from './tracing.js';
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -71,7 +74,8 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
   const gw = own(deps.config.gateways, gateway);
   if (!gw) throw new Error(`createGatewayMcpServer: unknown gateway ${gateway}`);
 
-  server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
+  const tracing = deps.pipeline.telemetry;
+  server.setRequestHandler(ListToolsRequestSchema, traced(tracing, 'tools/list', gateway, async (_req, extra) => {
     const principal = principalOf(extra);
     const { authorizer, pool } = deps.pipeline;
     const tools: Tool[] = [];
@@ -95,9 +99,9 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
     }
     if (deps.skills) tools.push(...deps.skills.list(principal, gateway));
     return { tools };
-  });
+  }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
+  server.setRequestHandler(CallToolRequestSchema, traced(tracing, 'tools/call', gateway, async (req, extra): Promise<CallToolResult> => {
     const principal = principalOf(extra);
     const name = req.params.name;
     const args = (req.params.arguments ?? {}) as { [k: string]: Json };
@@ -114,6 +118,7 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
     const serverName = name.slice(0, dot);
     const toolName = name.slice(dot + 1);
     if (!own(deps.config.servers, serverName)) throw unknownTool('ERR_TOOL_UNKNOWN');
+    const trace = incomingTraceContext(extra._meta, extra.requestInfo?.headers);
     try {
       const ctx = await invokeTool(deps.pipeline, {
         principal,
@@ -123,6 +128,7 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
         tool: toolName,
         arguments: args,
         signal: extra.signal,
+        ...(trace ? { trace } : {}),
       });
       return ctx.result;
     } catch (err) {
@@ -136,13 +142,15 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
         return toolError(`${name}: ${err.message}`);
       }
       if (err instanceof ToolCallError) throw unknownTool(err.code);
+      // The filter step has logged it (rule, where; never the value); the agent learns which rule.
+      if (err instanceof DataLossError) return toolError(`${name}: ${err.message}`);
       if (err instanceof UpstreamError) {
         deps.log.warn('upstream failure', { ...ids, tool: name, code: err.code, error: err.message });
         return toolError(`${name}: the ${serverName} system is unavailable right now; try again later`);
       }
       throw err;
     }
-  });
+  }));
 
   return server;
 }

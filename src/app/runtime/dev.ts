@@ -8,6 +8,7 @@
  */
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../../activities/index.js';
+import { createDataLossFilters } from '../../../gateway/dlp/filters.js';
 import { createLogger, type Logger } from '../../../gateway/log.js';
 import { acquireStateLock, processAlive, processCommand, type RuntimeInfo, type StateLock, StateLockError } from './state-lock.js';
 import { createUpstreamPool } from '../../../gateway/upstream/pool.js';
@@ -19,7 +20,9 @@ import { compileAllSkills, type CompiledSkill } from '../../skills/compile-all.j
 import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
+import { tracedClient } from '../../temporal/tracing.js';
 import { createSkillWorker } from '../../temporal/worker.js';
+import { startTelemetry } from './telemetry.js';
 
 export interface DevRuntimeOptions {
   /** Environment to read TEMPORAL_ADDRESS from (default: process.env). */
@@ -136,6 +139,13 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     cleanups.push({ what: 'the state lock', run: async () => lock.release() });
     if (lock.previous) await stopLeftovers(lock.previous, log);
 
+    // Traces (off unless an OTLP endpoint is configured); flushed last, after everything that makes spans.
+    const tracing = startTelemetry(loaded, env);
+    if (tracing) {
+      log(`exporting traces to ${tracing.endpoint}`);
+      cleanups.push({ what: 'the trace exporter', run: () => tracing.shutdown() });
+    }
+
     const address = env.TEMPORAL_ADDRESS || config.temporal.address;
     const { namespace, taskQueue, dev } = config.temporal;
     let temporal: TemporalRuntime;
@@ -181,7 +191,14 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       connection: temporal.nativeConnection,
       namespace,
       taskQueue,
-      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor }),
+      activities: createActivities({
+        pool,
+        authorizer: governance.authorizer,
+        attestor: governance.attestor,
+        dataLoss: createDataLossFilters(config.gateways, logger),
+        ...(tracing ? { telemetry: tracing.telemetry } : {}),
+      }),
+      ...(tracing ? { tracing: tracing.worker } : {}),
     });
     const running = worker.run();
     // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
@@ -205,7 +222,8 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       loaded,
       pool,
       governance,
-      temporal: { client: temporal.client, taskQueue },
+      temporal: { client: tracing ? tracedClient(temporal.client, tracing.worker.tracer) : temporal.client, taskQueue },
+      ...(tracing ? { telemetry: tracing.telemetry } : {}),
       skills: () => skillMap,
       port,
       log: logger,
@@ -249,6 +267,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
         ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
         { name: 'health', url: `${gateway.url}/healthz` },
+        ...(tracing ? [{ name: 'traces (OTLP/HTTP)', url: tracing.endpoint }] : []),
       ],
       tryIt: [...tokenCommands(config), ...tryItCommands(config, compiled.skills)],
     };

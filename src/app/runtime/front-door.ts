@@ -15,6 +15,8 @@ import { hostPolicy } from '../../../gateway/adapters/http/host-check.js';
 import { createDevIdp, type DevIdp } from '../../../gateway/adapters/idp/dev-idp.js';
 import { type TokenVerifier, verifierFromConfig } from '../../../gateway/identity/verify.js';
 import { createSkillTools } from '../../../gateway/adapters/mcp/skill-tools.js';
+import { createDataLossFilters } from '../../../gateway/dlp/filters.js';
+import type { Telemetry } from '../../../gateway/telemetry/spans.js';
 import type { SessionRegistry } from '../../../gateway/adapters/mcp/sessions.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -48,6 +50,8 @@ export interface GatewayOptions {
   skillSyncWaitMs?: number;
   /** What /healthz reports beyond the front door itself. */
   health?: () => HealthReport;
+  /** Tracing (src/app/runtime/telemetry.ts); absent: off. */
+  telemetry?: Telemetry;
 }
 
 export interface RunningGateway {
@@ -118,7 +122,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     log,
     mcp: {
       config,
-      pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer },
+      pipeline: {
+        pool: opts.pool,
+        authorizer: opts.governance.authorizer,
+        dataLoss: createDataLossFilters(config.gateways, log),
+        ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
+      },
       ...(skillTools ? { skills: skillTools } : {}),
       inspect: inspectToolCall(config.limits),
       log,

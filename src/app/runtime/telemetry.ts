@@ -1,0 +1,90 @@
+/**
+ * OpenTelemetry traces for a Skillgate process: off by default; on when an OTLP/HTTP endpoint
+ * is configured. Where spans go, first found wins:
+ *
+ *   1. OTEL_EXPORTER_OTLP_TRACES_ENDPOINT   the traces URL itself (`http://collector:4318/v1/traces`)
+ *   2. OTEL_EXPORTER_OTLP_ENDPOINT          a base URL; `/v1/traces` is appended
+ *   3. telemetry.otlp.endpoint              the same, from skillgate.yaml
+ *
+ * (the standard variables win over the file, as TEMPORAL_ADDRESS does). OTEL_SDK_DISABLED=true
+ * turns tracing off whatever is configured; OTEL_SERVICE_NAME names the service.
+ *
+ * On: a tracer provider (not registered globally) with a batching processor and the OTLP/HTTP
+ * JSON exporter; W3C Trace Context as the process's propagator and an AsyncLocalStorage
+ * context manager (Temporal's interceptors read both from the OpenTelemetry API's globals).
+ * Spans are exported in the background (batches of up to 512, every 5 s or when full);
+ * `shutdown()` flushes what is left. The OpenTelemetry packages are on their 1.x line
+ * (sdk 1.30, exporter 0.57) because @temporalio/interceptors-opentelemetry 1.24 builds the
+ * workflow's spans with that line's types.
+ */
+import { context, propagation } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { Resource } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Telemetry } from '../../../gateway/telemetry/spans.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { resolveSecretValue } from '../../config/secrets.js';
+import type { WorkerTracing } from '../../temporal/tracing.js';
+
+/** A process's tracing, when on. */
+export interface TelemetryRuntime {
+  /** For the gateway and the pipeline. */
+  telemetry: Telemetry;
+  /** For the Temporal client, worker and workflow span sink. */
+  worker: WorkerTracing;
+  /** Where spans are sent. */
+  endpoint: string;
+  /** Export what is still buffered, then stop. */
+  shutdown(): Promise<void>;
+}
+
+/** The OTLP/HTTP traces URL this process would export to, or undefined (tracing off). */
+export function otlpTracesEndpoint(config: LoadedConfig['config'], env: NodeJS.ProcessEnv): string | undefined {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  if (traces) return traces;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || config.telemetry.otlp.endpoint;
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined;
+}
+
+let globalsRegistered = false;
+
+/**
+ * Start tracing for this process, or return undefined when no endpoint is configured.
+ * `exporter` replaces the OTLP exporter (tests that read spans in-process say so).
+ *
+ * @example
+ * const tracing = startTelemetry(loaded, process.env);
+ * const gw = await startGateway({ …, ...(tracing ? { telemetry: tracing.telemetry } : {}) });
+ * // on stop: await tracing?.shutdown();
+ */
+export function startTelemetry(loaded: LoadedConfig, env: NodeJS.ProcessEnv, opts: { exporter?: SpanExporter } = {}): TelemetryRuntime | undefined {
+  const { config } = loaded;
+  const endpoint = otlpTracesEndpoint(config, env);
+  if (!endpoint) return undefined;
+  if (!globalsRegistered) {
+    // Process-wide and kept: Temporal's interceptors inject and extract through these.
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    globalsRegistered = true;
+  }
+  const headers = Object.fromEntries(
+    Object.entries(config.telemetry.otlp.headers).map(([h, v]) => [h, resolveSecretValue(v, ['telemetry', 'otlp', 'headers', h], { env, baseDir: loaded.baseDir })]),
+  );
+  const exporter = opts.exporter ?? new OTLPTraceExporter({ url: endpoint, headers });
+  const resource = new Resource({
+    'service.name': env.OTEL_SERVICE_NAME?.trim() || config.telemetry.serviceName,
+    'service.namespace': config.workspace,
+  });
+  const processor: SpanProcessor = new BatchSpanProcessor(exporter);
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
+  const tracer = provider.getTracer('skillgate');
+  return {
+    telemetry: { tracer, propagator: new W3CTraceContextPropagator(), captureContent: config.telemetry.captureContent },
+    worker: { tracer, spanProcessor: processor, resource },
+    endpoint,
+    shutdown: () => provider.shutdown(),
+  };
+}
