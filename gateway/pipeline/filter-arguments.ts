@@ -4,11 +4,10 @@ import { scanJson, type ScanState } from '../dlp/scan.js';
 import { refusal } from '../log.js';
 import type { PipelineStep, ToolCallContext } from './context.js';
 
-/** The fields every data-loss log line carries (never a value: rule, where, action, count). */
+/** The fields every data-loss log line carries (never a value: rule, where, action, count); redactions add `event: 'dlp'`, blocks are refusals. */
 export function dlpLogFields(ctx: ToolCallContext): Record<string, unknown> {
   const { gateway, server, tool, principal, skill } = ctx.request;
   return {
-    event: 'dlp',
     gateway,
     tool: `${server}.${tool}`,
     user: principal.user.id,
@@ -37,5 +36,5 @@ export const filterArguments: PipelineStep = (ctx, { dataLoss }) => {
     throw new DataLossError(b);
   }
   ctx.arguments = redacted;
-  dataLoss.log.info('data-loss filter redacted the arguments', { ...dlpLogFields(ctx), findings: state.findings });
+  dataLoss.log.info('data-loss filter redacted the arguments', { event: 'dlp', ...dlpLogFields(ctx), findings: state.findings });
 };

@@ -60,5 +60,5 @@ export const filterResult: PipelineStep = (ctx, { dataLoss }) => {
   // The output was derived from the result before it was filtered: filter it the same way
   // (its findings mirror those above and are not counted twice).
   if (ctx.output !== undefined) ctx.output = scanJson(ctx.output, '', 'result', side, { findings: [] }, rules.phoneRegion);
-  dataLoss.log.info('data-loss filter redacted the result', { ...dlpLogFields(ctx), findings: state.findings });
+  dataLoss.log.info('data-loss filter redacted the result', { event: 'dlp', ...dlpLogFields(ctx), findings: state.findings });
 };
