@@ -36,6 +36,8 @@ export interface TelemetryRuntime {
   worker: WorkerTracing;
   /** Where spans are sent. */
   endpoint: string;
+  /** Export what is buffered now. */
+  flush(): Promise<void>;
   /** Export what is still buffered, then stop. */
   shutdown(): Promise<void>;
 }
@@ -85,6 +87,7 @@ export function startTelemetry(loaded: LoadedConfig, env: NodeJS.ProcessEnv, opt
     telemetry: { tracer, propagator: new W3CTraceContextPropagator(), captureContent: config.telemetry.captureContent },
     worker: { tracer, spanProcessor: processor, resource },
     endpoint,
+    flush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };
 }
