@@ -67,6 +67,9 @@ const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za
 const PHONE_CANDIDATE = /(?:\+|\(|\b)\d[\d ().-]{5,22}\d/g;
 
 /** Finds a detector's matches; `taken` says whether a range overlaps a match already found (by an earlier detector). */
+/** Dates and timestamps (`2024-05-06`, `2024-05-06 10:30`) are the commonest digit runs in tool results. */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}\b/;
+
 type Finder = (text: string, opts: DetectOptions, taken: (start: number, end: number) => boolean) => Array<[start: number, end: number]>;
 
 function each(re: RegExp, text: string, keep: (candidate: string) => [number, number] | boolean): Array<[number, number]> {
@@ -109,7 +112,7 @@ const FINDERS: Readonly<Record<DataLossDetector, Finder>> = {
       const end = start + m[0].length;
       // E.164 numbers have at most 15 digits, and the shortest plans 7 (with the country code).
       const digitCount = m[0].replace(/\D/g, '').length;
-      if (digitCount < 7 || digitCount > 15 || taken(start, end)) continue;
+      if (digitCount < 7 || digitCount > 15 || ISO_DATE.test(m[0]) || taken(start, end)) continue;
       const parsed = opts.phoneRegion ? parsePhoneNumberFromString(m[0], opts.phoneRegion as CountryCode) : m[0].startsWith('+') ? parsePhoneNumberFromString(m[0]) : undefined;
       if (parsed?.isValid()) out.push([start, end]);
     }

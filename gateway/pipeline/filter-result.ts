@@ -5,17 +5,20 @@ import { scanJson, scanText, type ScanState } from '../dlp/scan.js';
 import { refusal } from '../log.js';
 import type { PipelineStep } from './context.js';
 import { dlpLogFields } from './filter-arguments.js';
+import { normalizeResult } from './normalize-result.js';
 
 type Block = CallToolResult['content'][number];
 
 /**
- * Data-loss filter on the result (gateway/dlp/), after normalize-result: text blocks
- * (`/content/<i>/text`, embedded text resources `/content/<i>/resource/text`), structured
- * content (`/structuredContent/…`) and the normalized output are scanned; `redact` matches
- * are replaced, a `block` match withholds the whole result (DataLossError naming the rule —
- * the upstream call has happened). Binary content (images, audio, blobs) is not scanned.
+ * Data-loss filter on the result (gateway/dlp/), after normalize-result. Scanned: text blocks
+ * (`/content/<i>/text`), embedded text resources (`/content/<i>/resource/text`) and
+ * structured content (`/structuredContent/…`). `redact` matches are replaced and the output
+ * is derived again from the filtered result; a `block` match withholds the whole result
+ * (DataLossError naming the rule — the upstream call has happened). Binary content (images,
+ * audio, blobs) is not scanned.
  */
-export const filterResult: PipelineStep = (ctx, { dataLoss }) => {
+export const filterResult: PipelineStep = (ctx, deps) => {
+  const { dataLoss } = deps;
   const result = ctx.result;
   if (!result) return;
   const { gateway, server, tool } = ctx.request;
@@ -56,9 +59,10 @@ export const filterResult: PipelineStep = (ctx, { dataLoss }) => {
     ctx.output = undefined;
     throw new DataLossError(b);
   }
-  if (changed) ctx.result = { ...result, content, ...(structured !== undefined ? { structuredContent: structured } : {}) };
-  // The output was derived from the result before it was filtered: filter it the same way
-  // (its findings mirror those above and are not counted twice).
-  if (ctx.output !== undefined) ctx.output = scanJson(ctx.output, '', 'result', side, { findings: [] }, rules.phoneRegion);
+  if (changed) {
+    ctx.result = { ...result, content, ...(structured !== undefined ? { structuredContent: structured } : {}) };
+    // The output was derived from the result before it was filtered: derive it again.
+    void normalizeResult(ctx, deps);
+  }
   dataLoss.log.info('data-loss filter redacted the result', { event: 'dlp', ...dlpLogFields(ctx), findings: state.findings });
 };
