@@ -10,7 +10,7 @@
  * emit no commands of their own, so histories recorded either way replay either way
  * (test/replay.test.ts replays them with the tracing bundle too).
  */
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import type { Tracer } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -28,7 +28,8 @@ export interface WorkerTracing {
 
 /** The workflow interceptor module bundled with the workflow code when tracing is on. */
 export function workflowTracingModule(): string {
-  return fileURLToPath(import.meta.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'));
+  // CommonJS resolution, as the package's own plugin does (`require.resolve`): the module file itself.
+  return createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 }
 
 /**
