@@ -5,7 +5,8 @@
 import { LRUCache } from 'lru-cache';
 import type { GatewayConfig } from '../../src/config/schema.js';
 import type { Logger } from '../log.js';
-import { resolveToolRules, type ToolRules } from './rules.js';
+import { own } from '../../src/shared/own.js';
+import { NO_RULES, resolveToolRules, type ToolRules } from './rules.js';
 
 export interface DataLossFilters {
   /** The rules for calls of `server.tool` on `gateway` (an unknown gateway throws). */
@@ -25,6 +26,9 @@ export function createDataLossFilters(gateways: Readonly<Record<string, GatewayC
   return {
     log,
     rulesFor(gateway, server, tool) {
+      // Most gateways have no rules: answered without building a key.
+      const gw = own(gateways, gateway);
+      if (gw && !gw.dataLoss) return NO_RULES;
       const key = `${gateway}\u0000${server}\u0000${tool}`;
       let r = cache.get(key);
       if (!r) {
