@@ -210,6 +210,9 @@ describe('direct calls', () => {
       expect(JSON.parse(String(upstream.attributes['gen_ai.tool.call.arguments']))).toEqual({ value: 'write to [REDACTED:email]' });
       expect(JSON.parse(String(upstream.attributes['gen_ai.tool.call.result']))).toEqual({ value: 'write to [REDACTED:email]' });
       expect(JSON.stringify(collector.spans, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).not.toContain('ada@example.com');
+      // The pipeline context's trace id (what the audit event and the log line carry) is the
+      // trace's. (Only the arguments were filtered: the upstream never saw the address.)
+      expect(t.logs.filter((l) => l.event === 'dlp' && l.traceId === caller.traceId).map((l) => l.msg)).toEqual(['data-loss filter redacted the arguments']);
     } finally {
       tracing.telemetry.captureContent = false;
     }
