@@ -31,7 +31,6 @@ import type { PipelineDeps, ToolCallContext } from '../gateway/pipeline/context.
 import { filterArguments } from '../gateway/pipeline/filter-arguments.js';
 import { filterResult } from '../gateway/pipeline/filter-result.js';
 import { incomingTraceContext } from '../gateway/telemetry/trace-context.js';
-import { endUpstreamSpan, inServerSpan, startUpstreamSpan } from '../gateway/telemetry/spans.js';
 import { startTelemetry } from '../src/app/runtime/telemetry.js';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -217,12 +216,12 @@ try {
     shutdown: async () => {},
   };
   const loadedOn = parseConfig('workspace: b\ntelemetry: { otlp: { endpoint: "http://127.0.0.1:1" } }\n', 'b.yaml');
-  const on = startTelemetry(loadedOn, {}, { exporter: sink })!;
+  const on = (await startTelemetry(loadedOn, {}, { exporter: sink }))!;
   const meta = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01' };
   const traced = async () =>
-    inServerSpan(on.telemetry, { method: 'tools/call', target: 'noop.noop', meta, headers: {}, sessionId: 's', requestId: 1 }, async () => {
-      const { span } = startUpstreamSpan(on.telemetry, { server: 'noop', tool: 'noop', gateway: 'bench' });
-      endUpstreamSpan(on.telemetry, span, { arguments: { n: 1 }, result: { content: [{ type: 'text', text: '1' }] } });
+    on.telemetry.inServerSpan({ method: 'tools/call', target: 'noop.noop', meta, headers: {}, sessionId: 's', requestId: 1 }, async () => {
+      const span = on.telemetry.startUpstreamSpan({ server: 'noop', tool: 'noop', gateway: 'bench' });
+      on.telemetry.endUpstreamSpan(span, { arguments: { n: 1 }, result: { content: [{ type: 'text', text: '1' }] } });
       return { content: [] };
     });
   for (let i = 0; i < 5000; i++) await traced();

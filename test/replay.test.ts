@@ -13,6 +13,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { workflowTracingModule } from '../src/temporal/tracing.js';
 import { workflowBundle } from '../src/temporal/worker.js';
 
 try {
@@ -44,7 +45,7 @@ describe('recorded histories replay on today\'s interpreter', () => {
     const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(readFileSync(join(DIR, f), 'utf8'))) }));
     const exported = new InMemorySpanExporter();
     const sinks = { exporter: makeWorkflowExporter(new SimpleSpanProcessor(exported), new Resource({})) };
-    const traced = await workflowBundle({ tracing: true });
+    const traced = await workflowBundle({ interceptorModule: workflowTracingModule() });
     expect('code' in traced && traced.code.includes('OpenTelemetryInboundInterceptor')).toBe(true);
     const failures: string[] = [];
     for await (const r of Worker.runReplayHistories({ workflowBundle: traced, sinks }, histories)) {

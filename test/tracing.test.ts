@@ -55,7 +55,7 @@ beforeAll(async () => {
   probe = await startProbeServer();
   // The config key, as an operator writes it (the environment variables are checked below).
   const loaded = parseConfig(`workspace: test\ntelemetry:\n  otlp:\n    endpoint: ${collector.url}\n`, join(OBSERVABILITY_SKILLS, 'skillgate.yaml'));
-  tracing = startTelemetry(loaded, {})!;
+  tracing = (await startTelemetry(loaded, {}))!;
   t = await startSkillGateway({
     address: inject('temporalAddress'),
     skillDirs: [join(OBSERVABILITY_SKILLS, 'probe-relay')],
@@ -228,13 +228,13 @@ describe('configuration', () => {
   const config = parseConfig('workspace: t\ntelemetry:\n  otlp:\n    endpoint: http://collector.internal:4318/\n', 'skillgate.yaml').config;
   const off = parseConfig('workspace: t\n', 'skillgate.yaml').config;
 
-  it('off by default; the config key, then OTEL_EXPORTER_OTLP_ENDPOINT, then OTEL_EXPORTER_OTLP_TRACES_ENDPOINT turn it on; OTEL_SDK_DISABLED turns it off', () => {
+  it('off by default; the config key, then OTEL_EXPORTER_OTLP_ENDPOINT, then OTEL_EXPORTER_OTLP_TRACES_ENDPOINT turn it on; OTEL_SDK_DISABLED turns it off', async () => {
     expect(otlpTracesEndpoint(off, {})).toBeUndefined();
     expect(otlpTracesEndpoint(config, {})).toBe('http://collector.internal:4318/v1/traces');
     expect(otlpTracesEndpoint(off, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:4318' })).toBe('http://env:4318/v1/traces');
     expect(otlpTracesEndpoint(config, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:4318' })).toBe('http://env:4318/v1/traces');
     expect(otlpTracesEndpoint(config, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:9999/x' })).toBe('http://traces:9999/x');
     expect(otlpTracesEndpoint(config, { OTEL_SDK_DISABLED: 'true' })).toBeUndefined();
-    expect(startTelemetry({ ...t.ws.loaded, config: off }, {})).toBeUndefined();
+    expect(await startTelemetry({ ...t.ws.loaded, config: off }, {})).toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ const loaded = loadConfig(process.argv[2]!);
 const pool = createUpstreamPool(loaded, { log: () => {} });
 const governance = createGovernance(loaded, { watch: false });
 // Traced when OTEL_EXPORTER_OTLP_ENDPOINT is set (bench/gateway-observability.ts).
-const tracing = startTelemetry(loaded, process.env);
+const tracing = await startTelemetry(loaded, process.env);
 const gw = await startGateway({
   loaded,
   pool,

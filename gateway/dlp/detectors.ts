@@ -27,10 +27,30 @@
  * Other national ids (tax numbers, passports, ids of other countries) are not detected.
  * BENCHMARKS.md ("Data-loss filters") has the cost of each.
  */
+import { createRequire } from 'node:module';
 import type { CountryCode } from 'libphonenumber-js';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import validator from 'validator';
+import type * as Phone from 'libphonenumber-js/max';
+import type Validator from 'validator';
 import type { DataLossDetector } from '../../src/contracts/data-loss.js';
+
+let libs: { validator: typeof Validator; phone: typeof Phone } | undefined;
+
+/**
+ * The checking libraries, loaded on first use (or by `loadDetectors()` when a gateway has
+ * rules): a workspace without data-loss rules never loads them.
+ */
+function checkers(): NonNullable<typeof libs> {
+  if (!libs) {
+    const require = createRequire(import.meta.url);
+    libs = { validator: require('validator') as typeof Validator, phone: require('libphonenumber-js/max') as typeof Phone };
+  }
+  return libs;
+}
+
+/** Load the checking libraries now (at start, rather than on a gateway's first filtered call). */
+export function loadDetectors(): void {
+  checkers();
+}
 
 /** Every detector, in the order overlapping matches are settled (the earlier wins). */
 export const DETECTORS: readonly DataLossDetector[] = ['card-number', 'iban', 'us-ssn', 'email', 'phone'];
@@ -92,7 +112,7 @@ function ibanWithin(candidate: string): [number, number] | false {
   for (;;) {
     const part = candidate.slice(0, end);
     if (part.replaceAll(' ', '').length < 15) return false;
-    if (validator.isIBAN(part.replaceAll(' ', ''))) return [0, end];
+    if (checkers().validator.isIBAN(part.replaceAll(' ', ''))) return [0, end];
     const space = part.lastIndexOf(' ');
     if (space < 0) return false;
     end = space;
@@ -100,10 +120,10 @@ function ibanWithin(candidate: string): [number, number] | false {
 }
 
 const FINDERS: Readonly<Record<DataLossDetector, Finder>> = {
-  'card-number': (text) => each(CARD, text, (c) => validator.isCreditCard(c.replace(/[ -]/g, ''))),
+  'card-number': (text) => each(CARD, text, (c) => checkers().validator.isCreditCard(c.replace(/[ -]/g, ''))),
   iban: (text) => each(IBAN, text, ibanWithin),
   'us-ssn': (text) => each(SSN, text, () => true),
-  email: (text) => each(EMAIL, text, (c) => validator.isEmail(c)),
+  email: (text) => each(EMAIL, text, (c) => checkers().validator.isEmail(c)),
   phone: (text, opts, taken) => {
     const out: Array<[number, number]> = [];
     PHONE_CANDIDATE.lastIndex = 0;
@@ -113,6 +133,7 @@ const FINDERS: Readonly<Record<DataLossDetector, Finder>> = {
       // E.164 numbers have at most 15 digits, and the shortest plans 7 (with the country code).
       const digitCount = m[0].replace(/\D/g, '').length;
       if (digitCount < 7 || digitCount > 15 || ISO_DATE.test(m[0]) || taken(start, end)) continue;
+      const { parsePhoneNumberFromString } = checkers().phone;
       const parsed = opts.phoneRegion ? parsePhoneNumberFromString(m[0], opts.phoneRegion as CountryCode) : m[0].startsWith('+') ? parsePhoneNumberFromString(m[0]) : undefined;
       if (parsed?.isValid()) out.push([start, end]);
     }

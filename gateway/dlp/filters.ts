@@ -6,6 +6,7 @@ import { LRUCache } from 'lru-cache';
 import type { GatewayConfig } from '../../src/config/schema.js';
 import type { Logger } from '../log.js';
 import { own } from '../../src/shared/own.js';
+import { loadDetectors } from './detectors.js';
 import { NO_RULES, resolveToolRules, type ToolRules } from './rules.js';
 
 export interface DataLossFilters {
@@ -21,6 +22,7 @@ export interface DataLossFilters {
  * @example const dataLoss = createDataLossFilters(config.gateways, log);
  */
 export function createDataLossFilters(gateways: Readonly<Record<string, GatewayConfig>>, log: Logger): DataLossFilters {
+  if (Object.values(gateways).some((g) => g.dataLoss)) loadDetectors();
   // Keyed by resolved tools (the pipeline resolves the tool first), so bounded by the catalogs.
   const cache = new LRUCache<string, ToolRules>({ max: 10_000 });
   return {

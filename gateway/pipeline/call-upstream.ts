@@ -1,5 +1,4 @@
 import { META_USER } from '../../src/contracts/meta.js';
-import { startUpstreamSpan } from '../telemetry/spans.js';
 import { traceMeta } from '../telemetry/trace-context.js';
 import type { PipelineStep } from './context.js';
 
@@ -15,10 +14,10 @@ export const callUpstream: PipelineStep = async (ctx, { pool, telemetry }) => {
   const { server, tool, meta, signal, timeoutMs, principal, trace, gateway, skill } = ctx.request;
   let traceEntries = trace ? traceMeta(trace) : undefined;
   if (telemetry) {
-    const started = startUpstreamSpan(telemetry, { server, tool, gateway, ...(skill ? { skill } : {}) });
-    ctx.span = started.span;
-    ctx.traceId = started.span.spanContext().traceId;
-    traceEntries = started.meta;
+    const span = telemetry.startUpstreamSpan({ server, tool, gateway, ...(skill ? { skill } : {}) });
+    ctx.span = span;
+    ctx.traceId = span.traceId;
+    traceEntries = span.meta;
   }
   ctx.result = await pool.callTool(server, tool, ctx.arguments ?? ctx.request.arguments, {
     meta: { ...meta, ...traceEntries, [META_USER]: principal.user.id },

@@ -1,14 +1,13 @@
 /**
  * What flows through the tool-call pipeline: one object per call, filled step by step.
  */
-import type { Span } from '@opentelemetry/api';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { DataLossOutcome } from '../../src/contracts/data-loss.js';
 import type { Json } from '../../src/contracts/json.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import type { DataLossFilters } from '../dlp/filters.js';
 import type { Principal } from '../../src/contracts/principal.js';
-import type { Telemetry } from '../telemetry/spans.js';
+import type { Telemetry, UpstreamSpan } from '../telemetry/telemetry.js';
 import type { TraceContext } from '../telemetry/trace-context.js';
 import type { UpstreamPool } from '../upstream/types.js';
 
@@ -57,7 +56,7 @@ export interface ToolCallContext {
    */
   dlp?: DataLossOutcome;
   /** The upstream call's span (tracing on), ended by `invokeTool` once the result is filtered. */
-  span?: Span;
+  span?: UpstreamSpan;
 }
 
 /** What the steps need from the runtime. Later steps (vault, audit) add their own. */

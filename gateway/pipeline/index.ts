@@ -13,7 +13,6 @@
  *
  * New checks (downstream grant, audit) are inserted in this table.
  */
-import { activeTraceId, endUpstreamSpan } from '../telemetry/spans.js';
 import { traceIdOf } from '../telemetry/trace-context.js';
 import { authorize } from './authorize.js';
 import { callUpstream } from './call-upstream.js';
@@ -50,15 +49,15 @@ export async function invokeTool(
 ): Promise<ToolCallContext & { result: NonNullable<ToolCallContext['result']> }> {
   const ctx: ToolCallContext = { request };
   const t = deps.telemetry;
-  const traceId = (t ? activeTraceId() : undefined) ?? (request.trace ? traceIdOf(request.trace.traceparent) : undefined);
+  const traceId = (t ? t.activeTraceId() : undefined) ?? (request.trace ? traceIdOf(request.trace.traceparent) : undefined);
   if (traceId) ctx.traceId = traceId;
   try {
     for (const [, step] of steps) await step(ctx, deps);
   } catch (err) {
-    if (t && ctx.span) endUpstreamSpan(t, ctx.span, { arguments: ctx.arguments ?? request.arguments, error: err });
+    if (t && ctx.span) t.endUpstreamSpan(ctx.span, { arguments: ctx.arguments ?? request.arguments, error: err });
     throw err;
   }
-  if (t && ctx.span) endUpstreamSpan(t, ctx.span, { arguments: ctx.arguments ?? request.arguments, ...(ctx.result ? { result: ctx.result } : {}) });
+  if (t && ctx.span) t.endUpstreamSpan(ctx.span, { arguments: ctx.arguments ?? request.arguments, ...(ctx.result ? { result: ctx.result } : {}) });
   if (!ctx.result) throw new Error('tool-call pipeline finished without a result');
   return ctx as ToolCallContext & { result: NonNullable<ToolCallContext['result']> };
 }

@@ -2,8 +2,8 @@
  * Spans of the gateway, named and attributed per the OpenTelemetry semantic conventions for
  * MCP (semantic-conventions-genai, docs/gen-ai/mcp.md): the front door's SERVER span per MCP
  * request and the pipeline's CLIENT span per upstream tool call, both named
- * `{mcp.method.name} {gen_ai.tool.name}`. Tracing is off unless the runtime builds a
- * `Telemetry` (src/app/runtime/telemetry.ts); without one nothing here runs.
+ * `{mcp.method.name} {gen_ai.tool.name}`. The implementation of `Telemetry` (telemetry.ts),
+ * loaded only when tracing is on (src/app/runtime/telemetry.ts).
  *
  * Tool arguments and results are recorded only when `telemetry.captureContent` is on, and
  * only on the upstream span, after the data-loss filters: what left for the upstream server
@@ -24,42 +24,40 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Json } from '../../src/contracts/json.js';
+import { ATTR, type ServerRequest, type Telemetry, TOOL_ERROR, type UpstreamCall, type UpstreamSpan } from './telemetry.js';
 import { incomingTraceContext, type TraceContext } from './trace-context.js';
 
-/** What the gateway needs to trace: built by the runtime when an OTLP endpoint is configured. */
-export interface Telemetry {
+/** What the spans are made with. */
+interface Tracing {
   tracer: Tracer;
   /** W3C Trace Context: reads a caller's context, writes the upstream `_meta`. */
   propagator: TextMapPropagator;
-  /** Record `gen_ai.tool.call.arguments` / `.result` (opt-in: they may hold personal data). */
   captureContent: boolean;
 }
 
-/** Attribute names (semantic conventions for MCP and GenAI; `skillgate.*` are Skillgate's own). */
-export const ATTR = {
-  mcpMethod: 'mcp.method.name',
-  mcpSession: 'mcp.session.id',
-  mcpProtocolVersion: 'mcp.protocol.version',
-  jsonrpcRequestId: 'jsonrpc.request.id',
-  rpcStatusCode: 'rpc.response.status_code',
-  toolName: 'gen_ai.tool.name',
-  operation: 'gen_ai.operation.name',
-  toolArguments: 'gen_ai.tool.call.arguments',
-  toolResult: 'gen_ai.tool.call.result',
-  errorType: 'error.type',
-  networkTransport: 'network.transport',
-  networkProtocol: 'network.protocol.name',
-  gateway: 'skillgate.gateway',
-  server: 'skillgate.server',
-  user: 'skillgate.user.id',
-  agent: 'skillgate.agent.id',
-  skill: 'skillgate.skill',
-  step: 'skillgate.step',
-} as const;
+interface OpenUpstreamSpan extends UpstreamSpan {
+  span: Span;
+}
 
-/** `error.type` of a CallToolResult with `isError` (semantic conventions for MCP, note [1]). */
-export const TOOL_ERROR = 'tool_error';
+/**
+ * The gateway's tracing over a tracer and a W3C propagator.
+ *
+ * @example const telemetry = createTelemetry({ tracer, propagator: new W3CTraceContextPropagator(), captureContent: false });
+ */
+export function createTelemetry(t: Tracing): Telemetry {
+  return {
+    get captureContent() {
+      return t.captureContent;
+    },
+    set captureContent(on: boolean) {
+      t.captureContent = on;
+    },
+    inServerSpan: (req, fn) => inServerSpan(t, req, fn),
+    activeTraceId,
+    startUpstreamSpan: (call) => startUpstreamSpan(t, call),
+    endUpstreamSpan: (span, end) => endUpstreamSpan(t, span, end),
+  };
+}
 
 const getter = {
   keys: (c: TraceContext) => Object.keys(c),
@@ -67,23 +65,8 @@ const getter = {
 };
 
 /** The context a caller's trace context names as parent (ROOT when there is none). */
-function remote(t: Telemetry, tc: TraceContext | undefined): Context {
+function remote(t: Tracing, tc: TraceContext | undefined): Context {
   return tc ? t.propagator.extract(ROOT_CONTEXT, tc, getter) : ROOT_CONTEXT;
-}
-
-/** One incoming MCP request, as the front door sees it. */
-export interface ServerRequest {
-  /** `mcp.method.name`: `tools/call`, `tools/list`, … */
-  method: string;
-  /** The tool (or prompt) the request names: the span name's target. */
-  target?: string;
-  /** The request's `params._meta`. */
-  meta?: { [key: string]: unknown };
-  /** The HTTP request's headers. */
-  headers?: { [key: string]: string | string[] | undefined };
-  sessionId?: string;
-  requestId?: string | number;
-  attributes?: Attributes;
 }
 
 /**
@@ -93,7 +76,7 @@ export interface ServerRequest {
  * may span several HTTP requests and the reverse). `outcome` reads the answer: a tool result
  * with `isError` is `error.type=tool_error`; a thrown JSON-RPC error is its code.
  */
-export async function inServerSpan<T>(t: Telemetry, req: ServerRequest, fn: () => Promise<T>, outcome: (result: T) => { errorType?: string; message?: string } = () => ({})): Promise<T> {
+async function inServerSpan<T>(t: Tracing, req: ServerRequest, fn: () => Promise<T>): Promise<T> {
   const fromMeta = incomingTraceContext(req.meta, undefined);
   const fromHttp = incomingTraceContext(undefined, req.headers);
   const parent = remote(t, fromMeta ?? fromHttp);
@@ -118,16 +101,15 @@ export async function inServerSpan<T>(t: Telemetry, req: ServerRequest, fn: () =
         ...(req.requestId !== undefined ? { [ATTR.jsonrpcRequestId]: String(req.requestId) } : {}),
         ...(typeof protocolVersion === 'string' ? { [ATTR.mcpProtocolVersion]: protocolVersion } : {}),
         ...req.attributes,
-      },
+      } as Attributes,
     },
     parent,
   );
   try {
     const result = await context.with(trace.setSpan(parent, span), fn);
-    const o = outcome(result);
-    if (o.errorType) {
-      span.setAttribute(ATTR.errorType, o.errorType);
-      span.setStatus({ code: SpanStatusCode.ERROR, ...(o.message ? { message: o.message } : {}) });
+    if ((result as CallToolResult | undefined)?.isError === true) {
+      span.setAttribute(ATTR.errorType, TOOL_ERROR);
+      span.setStatus({ code: SpanStatusCode.ERROR });
     }
     return result;
   } catch (err) {
@@ -142,25 +124,16 @@ export async function inServerSpan<T>(t: Telemetry, req: ServerRequest, fn: () =
   }
 }
 
-/** The trace id of the span active here, if a valid one is. */
-export function activeTraceId(): string | undefined {
+function activeTraceId(): string | undefined {
   const sc = trace.getSpanContext(context.active());
   return sc && trace.isSpanContextValid(sc) ? sc.traceId : undefined;
-}
-
-/** One upstream tool call, as the pipeline's call-upstream step makes it. */
-export interface UpstreamCall {
-  server: string;
-  tool: string;
-  gateway: string;
-  skill?: { name: string; stepId: string };
 }
 
 /**
  * Start the CLIENT span of an upstream `tools/call` (child of the active span: the front
  * door's, or the Temporal activity's) and the `_meta` entries that carry it upstream.
  */
-export function startUpstreamSpan(t: Telemetry, call: UpstreamCall): { span: Span; meta: { [key: string]: Json } } {
+function startUpstreamSpan(t: Tracing, call: UpstreamCall): OpenUpstreamSpan {
   const active = context.active();
   const span = t.tracer.startSpan(
     `tools/call ${call.tool}`,
@@ -179,7 +152,7 @@ export function startUpstreamSpan(t: Telemetry, call: UpstreamCall): { span: Spa
   );
   const carrier: { [key: string]: string } = {};
   t.propagator.inject(trace.setSpan(active, span), carrier, defaultTextMapSetter);
-  return { span, meta: carrier };
+  return { traceId: span.spanContext().traceId, meta: carrier, span };
 }
 
 /** JSON for a content attribute, bounded (attribute values are not the place for megabytes). */
@@ -192,7 +165,8 @@ function content(value: unknown): string {
  * End an upstream call's span: `error.type=tool_error` for an `isError` result, the error's
  * code for a failure; the arguments sent and the result returned when content is captured.
  */
-export function endUpstreamSpan(t: Telemetry, span: Span, end: { arguments?: unknown; result?: CallToolResult; error?: unknown }): void {
+function endUpstreamSpan(t: Tracing, open: UpstreamSpan, end: { arguments?: unknown; result?: CallToolResult; error?: unknown }): void {
+  const span = (open as OpenUpstreamSpan).span;
   if (t.captureContent && end.arguments !== undefined) span.setAttribute(ATTR.toolArguments, content(end.arguments));
   if (end.error !== undefined) {
     const code = (end.error as { code?: unknown }).code;

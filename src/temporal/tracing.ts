@@ -5,8 +5,9 @@
  * it schedules — created in the workflow sandbox, exported through a sink by the worker) and
  * on the activities (their span, parent of the pipeline's upstream call span).
  *
- * Only when tracing is on: the worker then bundles the workflow interceptors beside the
- * workflow code (a second bundle; tracing off keeps the bundle as it was). The interceptors
+ * Only when tracing is on (loaded by src/app/runtime/telemetry.ts then): the worker bundles
+ * the workflow interceptors beside the workflow code (a second bundle; tracing off keeps the
+ * bundle as it was). The interceptors
  * emit no commands of their own, so histories recorded either way replay either way
  * (test/replay.test.ts replays them with the tracing bundle too).
  */
@@ -16,10 +17,10 @@ import type { Resource } from '@opentelemetry/resources';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@temporalio/client';
 import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { WorkerTracing } from './worker.js';
 
-/** What a traced worker and client need from the runtime's tracer provider. */
-export interface WorkerTracing {
+/** The runtime's tracer provider, as the worker's tracing needs it. */
+export interface TracerParts {
   tracer: Tracer;
   /** Where the workflow's spans go (the same processor as the process's own spans). */
   spanProcessor: SpanProcessor;
@@ -44,10 +45,13 @@ export function tracedClient(client: Client, tracer: Tracer): Client {
   });
 }
 
-/** Worker options that trace activities and export the workflow's spans. */
-export function tracedWorkerOptions(t: WorkerTracing): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+/** What a traced worker needs: activity spans, the workflow's spans exported, the workflow interceptors bundled. */
+export function workerTracing(t: TracerParts): WorkerTracing {
   return {
-    interceptors: { activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer: t.tracer }) })] },
-    sinks: { exporter: makeWorkflowExporter(t.spanProcessor, t.resource) },
+    options: {
+      interceptors: { activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer: t.tracer }) })] },
+      sinks: { exporter: makeWorkflowExporter(t.spanProcessor, t.resource) },
+    },
+    workflowModule: workflowTracingModule(),
   };
 }

@@ -8,7 +8,15 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import type { SkillgateActivities } from '../contracts/activities.js';
-import { tracedWorkerOptions, type WorkerTracing, workflowTracingModule } from './tracing.js';
+
+/**
+ * Tracing of a worker (tracing.ts `workerTracing`, loaded only when tracing is on): activity
+ * interceptors and the workflow span sink, and the workflow interceptor module to bundle.
+ */
+export interface WorkerTracing {
+  options: Pick<WorkerOptions, 'interceptors' | 'sinks'>;
+  workflowModule: string;
+}
 
 /** Worker options that may be tuned (see BENCHMARKS.md for what they change). */
 export type WorkerTuning = Pick<
@@ -33,7 +41,7 @@ export interface SkillWorkerOptions {
   activities: SkillgateActivities;
   /** Extra worker tuning (cache sizes, concurrency). */
   tuning?: WorkerTuning;
-  /** Trace workflows and activities (tracing.ts); absent: off, and the bundle has no interceptors. */
+  /** Trace workflows and activities; absent: off, and the bundle has no interceptors. */
   tracing?: WorkerTracing;
 }
 
@@ -47,19 +55,20 @@ export function workflowsPath(): string {
   return fileURLToPath(new URL(`../../workflows/index${ext}`, import.meta.url));
 }
 
-const bundles = new Map<'plain' | 'traced', Promise<WorkflowBundle>>();
+const bundles = new Map<string, Promise<WorkflowBundle>>();
 
 /**
  * The workflow code bundle, built on first use and reused by every worker of this process;
- * `{ tracing: true }` adds Temporal's OpenTelemetry workflow interceptors (a bundle of its own).
+ * `{ interceptorModule }` adds a workflow interceptor module (tracing: Temporal's
+ * OpenTelemetry interceptors), a bundle of its own.
  */
-export function workflowBundle(opts: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
-  const kind = opts.tracing ? 'traced' : 'plain';
+export function workflowBundle(opts: { interceptorModule?: string } = {}): Promise<WorkflowBundle> {
+  const kind = opts.interceptorModule ?? '';
   let b = bundles.get(kind);
   if (!b) {
     b = bundleWorkflowCode({
       workflowsPath: workflowsPath(),
-      ...(opts.tracing ? { workflowInterceptorModules: [workflowTracingModule()] } : {}),
+      ...(opts.interceptorModule ? { workflowInterceptorModules: [opts.interceptorModule] } : {}),
       logger: new DefaultLogger('WARN'),
     }).catch((err: unknown) => {
       bundles.delete(kind);
@@ -83,9 +92,9 @@ export async function createSkillWorker(opts: SkillWorkerOptions): Promise<Worke
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue,
-    workflowBundle: await workflowBundle({ tracing: opts.tracing !== undefined }),
+    workflowBundle: await workflowBundle(opts.tracing ? { interceptorModule: opts.tracing.workflowModule } : {}),
     activities: opts.activities,
-    ...(opts.tracing ? tracedWorkerOptions(opts.tracing) : {}),
+    ...opts.tracing?.options,
     // On shutdown (Ctrl-C) running tool calls get a moment to finish; an unfinished one is
     // retried by the next worker with the same idempotency key.
     shutdownGraceTime: '5s',

@@ -14,7 +14,6 @@ import { createSkillWorker } from '../../src/temporal/worker.js';
 import { createDataLossFilters } from '../../gateway/dlp/filters.js';
 import { type Logger, memoryLogger } from '../../gateway/log.js';
 import type { TelemetryRuntime } from '../../src/app/runtime/telemetry.js';
-import { tracedClient } from '../../src/temporal/tracing.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { CompiledSkill } from '../../src/skills/compile-all.js';
@@ -142,7 +141,7 @@ export async function startSkillGateway(opts: {
   const connection = await Connection.connect({ address: opts.address });
   const native = await NativeConnection.connect({ address: opts.address });
   const plainClient = new TemporalClientClass({ connection });
-  const client = opts.tracing ? tracedClient(plainClient, opts.tracing.worker.tracer) : plainClient;
+  const client = opts.tracing ? opts.tracing.tracedClient(plainClient) : plainClient;
   const skills = new Map<string, CompiledSkill>();
   const t = await startTestGateway({
     ...(opts.extra ? { extra: opts.extra } : {}),

@@ -1,12 +1,11 @@
 /**
- * The front door's span around an MCP request handler (gateway/telemetry/spans.ts
- * `inServerSpan`): named `{mcp.method.name} {gen_ai.tool.name}`, parented by the trace
- * context in `params._meta` or the HTTP `traceparent`. Without telemetry the handler is
- * returned as it is: tracing off costs nothing per request.
+ * The front door's span around an MCP request handler (gateway/telemetry/ `inServerSpan`):
+ * named `{mcp.method.name} {gen_ai.tool.name}`, parented by the trace context in
+ * `params._meta` or the HTTP `traceparent`. Without telemetry the handler is returned as it
+ * is: tracing off costs nothing per request.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../../../src/contracts/principal.js';
-import { ATTR, inServerSpan, type Telemetry, TOOL_ERROR } from '../../telemetry/spans.js';
+import { ATTR, type Telemetry } from '../../telemetry/telemetry.js';
 import type { Extra } from './server.js';
 
 export function traced<Req, Res>(
@@ -19,8 +18,7 @@ export function traced<Req, Res>(
   return (req, extra) => {
     const principal = extra.authInfo?.extra?.principal as Principal | undefined;
     const name = (req as { params?: { name?: unknown } }).params?.name;
-    return inServerSpan(
-      telemetry,
+    return telemetry.inServerSpan(
       {
         method,
         ...(typeof name === 'string' ? { target: name.slice(0, 200) } : {}),
@@ -31,7 +29,6 @@ export function traced<Req, Res>(
         attributes: { [ATTR.gateway]: gateway, ...(principal ? { [ATTR.user]: principal.user.id, [ATTR.agent]: principal.agent.id } : {}) },
       },
       () => handler(req, extra),
-      (res) => ((res as CallToolResult | undefined)?.isError ? { errorType: TOOL_ERROR } : {}),
     );
   };
 }

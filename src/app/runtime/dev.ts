@@ -20,7 +20,6 @@ import { compileAllSkills, type CompiledSkill } from '../../skills/compile-all.j
 import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
-import { tracedClient } from '../../temporal/tracing.js';
 import { createSkillWorker } from '../../temporal/worker.js';
 import { startTelemetry } from './telemetry.js';
 
@@ -140,7 +139,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     if (lock.previous) await stopLeftovers(lock.previous, log);
 
     // Traces (off unless an OTLP endpoint is configured); flushed last, after everything that makes spans.
-    const tracing = startTelemetry(loaded, env);
+    const tracing = await startTelemetry(loaded, env);
     if (tracing) {
       log(`exporting traces to ${tracing.endpoint}`);
       cleanups.push({ what: 'the trace exporter', run: () => tracing.shutdown() });
@@ -222,7 +221,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       loaded,
       pool,
       governance,
-      temporal: { client: tracing ? tracedClient(temporal.client, tracing.worker.tracer) : temporal.client, taskQueue },
+      temporal: { client: tracing ? tracing.tracedClient(temporal.client) : temporal.client, taskQueue },
       ...(tracing ? { telemetry: tracing.telemetry } : {}),
       skills: () => skillMap,
       port,

@@ -16,7 +16,7 @@ import { createDevIdp, type DevIdp } from '../../../gateway/adapters/idp/dev-idp
 import { type TokenVerifier, verifierFromConfig } from '../../../gateway/identity/verify.js';
 import { createSkillTools } from '../../../gateway/adapters/mcp/skill-tools.js';
 import { createDataLossFilters } from '../../../gateway/dlp/filters.js';
-import type { Telemetry } from '../../../gateway/telemetry/spans.js';
+import type { Telemetry } from '../../../gateway/telemetry/telemetry.js';
 import type { SessionRegistry } from '../../../gateway/adapters/mcp/sessions.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';

@@ -15,25 +15,23 @@
  * Spans are exported in the background (batches of up to 512, every 5 s or when full);
  * `shutdown()` flushes what is left. The OpenTelemetry packages are on their 1.x line
  * (sdk 1.30, exporter 0.57) because @temporalio/interceptors-opentelemetry 1.24 builds the
- * workflow's spans with that line's types.
+ * workflow's spans with that line's types. None of it is loaded while tracing is off.
  */
-import { context, propagation } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { Resource } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { Telemetry } from '../../../gateway/telemetry/spans.js';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Client } from '@temporalio/client';
+import type { Telemetry } from '../../../gateway/telemetry/telemetry.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { resolveSecretValue } from '../../config/secrets.js';
-import type { WorkerTracing } from '../../temporal/tracing.js';
+import type { WorkerTracing } from '../../temporal/worker.js';
 
 /** A process's tracing, when on. */
 export interface TelemetryRuntime {
   /** For the gateway and the pipeline. */
   telemetry: Telemetry;
-  /** For the Temporal client, worker and workflow span sink. */
+  /** For the worker: activity interceptor, workflow span sink, the bundled workflow interceptors. */
   worker: WorkerTracing;
+  /** A client on the same connection whose workflow starts carry the active trace context. */
+  tracedClient(client: Client): Client;
   /** Where spans are sent. */
   endpoint: string;
   /** Export what is buffered now. */
@@ -58,34 +56,45 @@ let globalsRegistered = false;
  * `exporter` replaces the OTLP exporter (tests that read spans in-process say so).
  *
  * @example
- * const tracing = startTelemetry(loaded, process.env);
+ * const tracing = await startTelemetry(loaded, process.env);
  * const gw = await startGateway({ …, ...(tracing ? { telemetry: tracing.telemetry } : {}) });
  * // on stop: await tracing?.shutdown();
  */
-export function startTelemetry(loaded: LoadedConfig, env: NodeJS.ProcessEnv, opts: { exporter?: SpanExporter } = {}): TelemetryRuntime | undefined {
+export async function startTelemetry(loaded: LoadedConfig, env: NodeJS.ProcessEnv, opts: { exporter?: SpanExporter } = {}): Promise<TelemetryRuntime | undefined> {
   const { config } = loaded;
   const endpoint = otlpTracesEndpoint(config, env);
   if (!endpoint) return undefined;
+  const [api, hooks, core, otlp, resources, sdk, spans, temporal] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('../../../gateway/telemetry/spans.js'),
+    import('../../temporal/tracing.js'),
+  ]);
   if (!globalsRegistered) {
     // Process-wide and kept: Temporal's interceptors inject and extract through these.
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    api.context.setGlobalContextManager(new hooks.AsyncLocalStorageContextManager().enable());
+    api.propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
     globalsRegistered = true;
   }
   const headers = Object.fromEntries(
     Object.entries(config.telemetry.otlp.headers).map(([h, v]) => [h, resolveSecretValue(v, ['telemetry', 'otlp', 'headers', h], { env, baseDir: loaded.baseDir })]),
   );
-  const exporter = opts.exporter ?? new OTLPTraceExporter({ url: endpoint, headers });
-  const resource = new Resource({
+  const exporter = opts.exporter ?? new otlp.OTLPTraceExporter({ url: endpoint, headers });
+  const resource = new resources.Resource({
     'service.name': env.OTEL_SERVICE_NAME?.trim() || config.telemetry.serviceName,
     'service.namespace': config.workspace,
   });
-  const processor: SpanProcessor = new BatchSpanProcessor(exporter);
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
+  const processor = new sdk.BatchSpanProcessor(exporter);
+  const provider = new sdk.BasicTracerProvider({ resource, spanProcessors: [processor] });
   const tracer = provider.getTracer('skillgate');
   return {
-    telemetry: { tracer, propagator: new W3CTraceContextPropagator(), captureContent: config.telemetry.captureContent },
-    worker: { tracer, spanProcessor: processor, resource },
+    telemetry: spans.createTelemetry({ tracer, propagator: new core.W3CTraceContextPropagator(), captureContent: config.telemetry.captureContent }),
+    worker: temporal.workerTracing({ tracer, spanProcessor: processor, resource }),
+    tracedClient: (client) => temporal.tracedClient(client, tracer),
     endpoint,
     flush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
