@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AuthzError } from '../gateway/authz/authorizer.js';
+import { DataLossError } from '../gateway/dlp/errors.js';
 import { invokeTool } from '../gateway/pipeline/index.js';
 import type { PipelineDeps } from '../gateway/pipeline/context.js';
 import { ToolCallError } from '../gateway/pipeline/errors.js';
@@ -63,6 +64,15 @@ export function createCallTool(deps: PipelineDeps) {
           message: `${what}: ${toolName} asks for input (input_required), which a skill step cannot give; call it directly, or use a tool that needs no questions`,
           type: 'UpstreamProtocolError' satisfies CallToolFailureType,
           nonRetryable: true,
+        });
+      }
+      if (err instanceof DataLossError) {
+        // The rule will match again on a retry; the history keeps which rule and where, never the value.
+        throw ApplicationFailure.create({
+          message: `${what}: ${toolName} ${err.message}`,
+          type: 'DataLossBlocked' satisfies CallToolFailureType,
+          nonRetryable: true,
+          details: [{ stepId: input.stepId, code: err.code, rule: err.finding.rule, source: err.finding.source, path: err.finding.path }],
         });
       }
       if (err instanceof ToolCallError) {

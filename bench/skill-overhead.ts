@@ -40,6 +40,9 @@ import { randomBytes } from 'node:crypto';
 import { createActivities } from '../activities/index.js';
 import { approveEverything } from '../test/helpers/allow-all.js';
 import type { Authorizer } from '../gateway/authz/authorizer.js';
+import type { DataLossFilters } from '../gateway/dlp/filters.js';
+import { NO_RULES } from '../gateway/dlp/rules.js';
+import { silentLogger } from '../gateway/log.js';
 import { createRunAttestor } from '../gateway/authz/run-attestation.js';
 import { serveHttp } from '../demo/serve.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
@@ -60,6 +63,8 @@ import type { RunSkillInput, RunSkillWorkflow } from '../src/contracts/run.js';
  * start and its signing are part of what a run costs.
  */
 const ALLOW_ALL: Authorizer = { check() {}, admit() {}, canList: () => true };
+/** No data-loss rules: the benchmark measures the engine, not the filters (bench/dlp.ts does). */
+const NO_DATA_LOSS: DataLossFilters = { rulesFor: () => NO_RULES, log: silentLogger };
 const attestor = createRunAttestor(randomBytes(32));
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -213,7 +218,7 @@ async function prepare(
         workflowBundle: await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') }),
         activities: { noop: (tag: string) => pool.callTool('bench', 'noop', { tag }) },
       })
-    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool) }), ...(v.tuning ? { tuning: v.tuning } : {}) });
+    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS }), ...(v.tuning ? { tuning: v.tuning } : {}) });
   const running = worker.run();
   cleanups.unshift(async () => {
     worker.shutdown();

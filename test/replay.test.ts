@@ -7,9 +7,13 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Resource } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { workflowTracingModule } from '../src/temporal/tracing.js';
 import { workflowBundle } from '../src/temporal/worker.js';
 
 try {
@@ -36,4 +40,17 @@ describe('recorded histories replay on today\'s interpreter', () => {
     }
     expect(failures).toEqual([]);
   }, 120_000);
+
+  it('replays every one with tracing on (OpenTelemetry workflow interceptors bundled): runs in flight survive turning tracing on', async () => {
+    const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(readFileSync(join(DIR, f), 'utf8'))) }));
+    const exported = new InMemorySpanExporter();
+    const sinks = { exporter: makeWorkflowExporter(new SimpleSpanProcessor(exported), new Resource({})) };
+    const traced = await workflowBundle({ interceptorModule: workflowTracingModule() });
+    expect('code' in traced && traced.code.includes('OpenTelemetryInboundInterceptor')).toBe(true);
+    const failures: string[] = [];
+    for await (const r of Worker.runReplayHistories({ workflowBundle: traced, sinks }, histories)) {
+      if (r.error) failures.push(`${r.workflowId}: ${r.error.name}: ${r.error.message}`);
+    }
+    expect(failures).toEqual([]);
+  }, 180_000);
 });

@@ -24,7 +24,7 @@ import type { RunSkillInput } from '../src/contracts/run.js';
 import { createRunAttestor, type RunAttestor } from '../gateway/authz/run-attestation.js';
 import { loadOrCreateRunKey } from '../gateway/authz/run-key.js';
 import { ALLOW_ALL, CLERK, FIXTURE_SKILLS, ROOT } from './helpers/skill-harness.js';
-import { approveEverything } from './helpers/allow-all.js';
+import { approveEverything, NO_DATA_LOSS } from './helpers/allow-all.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 
 let env: TestWorkflowEnvironment;
@@ -42,7 +42,7 @@ beforeAll(async () => {
   ws = testWorkspace();
   pool = createUpstreamPool(ws.loaded, { log: () => {} });
   attestor = createRunAttestor(loadOrCreateRunKey(ws.stateDir));
-  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool) }) });
+  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS }) });
   running = worker.run();
 });
 

@@ -14,6 +14,7 @@ import { bearerToken } from '../../gateway/identity/bearer.js';
 import { resourceUrl } from '../../gateway/identity/resource-metadata.js';
 import { verifierFromConfig } from '../../gateway/identity/verify.js';
 import { invokeTool } from '../../gateway/pipeline/index.js';
+import { createDataLossFilters } from '../../gateway/dlp/filters.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { silentLogger } from '../../gateway/log.js';
 import { approvedCatalog } from '../../test/helpers/catalog.js';
@@ -31,6 +32,7 @@ const authorizer = createAuthorizer({ config, policy: governance.policy, revocat
 const verifier = verifierFromConfig(config);
 // The real pinned catalog, every tool approved, as the product's front door has it.
 const catalog = await approvedCatalog(loaded, pool, silentLogger);
+const dataLoss = createDataLossFilters(config.gateways, silentLogger);
 const gateway = 'bench';
 const audience = resourceUrl(config.publicUrl, gateway);
 
@@ -50,7 +52,7 @@ const handler = createMcpHandler(({ authInfo }) => {
     const name = req.params.name;
     const dot = name.indexOf('.');
     const ctx = await invokeTool(
-      { pool, authorizer, catalog },
+      { pool, authorizer, catalog, dataLoss },
       { principal: principal!, workspace: config.workspace, gateway, server: name.slice(0, dot), tool: name.slice(dot + 1), arguments: (req.params.arguments ?? {}) as { [k: string]: Json } },
     );
     return ctx.result as never;

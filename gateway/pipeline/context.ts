@@ -2,10 +2,14 @@
  * What flows through the tool-call pipeline: one object per call, filled step by step.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { DataLossOutcome } from '../../src/contracts/data-loss.js';
 import type { Json } from '../../src/contracts/json.js';
 import type { Authorizer } from '../authz/authorizer.js';
+import type { DataLossFilters } from '../dlp/filters.js';
 import type { Principal } from '../../src/contracts/principal.js';
 import type { PinnedCatalog } from '../curation/catalog.js';
+import type { Telemetry, UpstreamSpan } from '../telemetry/telemetry.js';
+import type { TraceContext } from '../telemetry/trace-context.js';
 import type { UpstreamCallOptions, UpstreamPool } from '../upstream/types.js';
 
 /** A request to call one upstream tool on behalf of a principal. */
@@ -30,6 +34,12 @@ export interface ToolCallRequest {
    * upstream's own state. Absent for skill steps (nobody to relay to).
    */
   upstream?: Pick<UpstreamCallOptions, 'onprogress' | 'onlog' | 'logLevel' | 'clientCapabilities' | 'inputResponses' | 'requestState'>;
+  /**
+   * The caller's W3C trace context (`params._meta` or the HTTP `traceparent`, validated:
+   * gateway/telemetry/trace-context.ts). Forwarded upstream as is when tracing is off; with
+   * tracing on, the active span carries the trace instead.
+   */
+  trace?: TraceContext;
 }
 
 /** The call as it moves through the pipeline. */
@@ -39,6 +49,23 @@ export interface ToolCallContext {
   result?: CallToolResult;
   /** What the caller gets as the step output (structured when possible). */
   output?: Json;
+  /**
+   * The arguments sent upstream when the argument filter redacted some (else
+   * `request.arguments` are sent). `request` keeps what the caller sent, for the audit digest.
+   */
+  arguments?: { [key: string]: Json };
+  /**
+   * The trace this call belongs to (32 hex digits), for the audit event: the active span's
+   * when tracing is on, else the caller's `traceparent`'s; absent when neither exists.
+   */
+  traceId?: string;
+  /**
+   * What the data-loss filters found and did (rule, where, action — never a value). Absent
+   * when nothing matched; `blocked` set when the call was refused or its result withheld.
+   */
+  dlp?: DataLossOutcome;
+  /** The upstream call's span (tracing on), ended by `invokeTool` once the result is filtered. */
+  span?: UpstreamSpan;
 }
 
 /** What the steps need from the runtime. Later steps (vault, audit) add their own. */
@@ -48,6 +75,10 @@ export interface PipelineDeps {
   authorizer: Authorizer;
   /** The pinned catalog. Required: only approved, unchanged tools are called (gateway/curation). */
   catalog: PinnedCatalog;
+  /** Each gateway's data-loss rules. Required: a gateway without rules scans nothing, by its config. */
+  dataLoss: DataLossFilters;
+  /** Tracing (absent: off, and the call path pays nothing for it). */
+  telemetry?: Telemetry;
 }
 
 /** One step: inspects or fills the context, or throws a ToolCallError / UpstreamError. */

@@ -115,6 +115,35 @@ function literalServer(pattern: string): string | undefined {
   return server.includes('*') ? undefined : server;
 }
 
+/** What a data-loss rule does with a match (gateway/dlp/). */
+const dataLossAction = z.enum(['redact', 'block', 'allow']);
+/** One action for both sides of a call, or one per side. */
+const dataLossRule = z.union([
+  dataLossAction,
+  z.object({ arguments: dataLossAction.optional(), results: dataLossAction.optional() }).strict(),
+]);
+/** Rules by detector (src/contracts/data-loss.ts DataLossDetector); a detector left out is not scanned for. */
+const dataLossRules = z
+  .object({
+    email: dataLossRule.optional(),
+    phone: dataLossRule.optional(),
+    'card-number': dataLossRule.optional(),
+    iban: dataLossRule.optional(),
+    'us-ssn': dataLossRule.optional(),
+  })
+  .strict();
+
+/** A gateway's data-loss filters: detectors in tool arguments and results, with per-tool overrides. */
+const dataLossSchema = z
+  .object({
+    rules: dataLossRules.default({}),
+    /** Per-tool overrides, by tool pattern; every matching pattern applies in the order written, a later one wins. */
+    tools: z.record(toolPattern, dataLossRules).default({}),
+    /** ISO 3166 region for phone numbers written without a country code (`US`, `DE`); unset: only `+<country>` numbers. */
+    phoneRegion: z.string().regex(/^[A-Z]{2}$/, 'a two-letter region code like "US" or "DE"').optional(),
+  })
+  .strict();
+
 const gatewaySchema = z
   .object({
     description: z.string().optional(),
@@ -134,6 +163,8 @@ const gatewaySchema = z
      * exactly one server and shows its names as that server does.
      */
     prefix: z.boolean().default(true),
+    /** Data-loss filters on this gateway's tool calls (direct and skill steps). Unset: nothing is scanned. */
+    dataLoss: dataLossSchema.optional(),
   })
   .strict()
   .superRefine((g, ctx) => {
@@ -262,6 +293,28 @@ export const configSchema = z
       })
       .strict()
       .default({ destination: '.skillgate/logs/skillgate.log', level: 'info' }),
+    /**
+     * OpenTelemetry traces, off unless an OTLP endpoint is configured here or in the standard
+     * variables OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT (which win).
+     */
+    telemetry: z
+      .object({
+        otlp: z
+          .object({
+            /** OTLP/HTTP base URL (`http://collector:4318`); spans go to `<endpoint>/v1/traces`. */
+            endpoint: z.url().optional(),
+            /** Extra request headers (an API key); values may reference secrets. */
+            headers: z.record(z.string(), secretValue).default({}),
+          })
+          .strict()
+          .default({ headers: {} }),
+        /** `service.name` of the spans (OTEL_SERVICE_NAME wins). */
+        serviceName: z.string().min(1).default('skillgate'),
+        /** Record tool arguments and results on spans (`gen_ai.tool.call.arguments` / `.result`): opt-in, they may hold personal data. */
+        captureContent: z.boolean().default(false),
+      })
+      .strict()
+      .default({ otlp: { headers: {} }, serviceName: 'skillgate', captureContent: false }),
     /** Default per-attempt timeout of a tool step. */
     defaults: z
       .object({
@@ -278,6 +331,8 @@ export type ServerConfig = z.infer<typeof serverSchema>;
 export type StdioServerConfig = ServerConfig & { command: string };
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;
+export type DataLossConfig = z.infer<typeof dataLossSchema>;
+export type DataLossRuleConfig = z.infer<typeof dataLossRule>;
 
 export function isStdioServer(s: ServerConfig): s is StdioServerConfig {
   return s.command !== undefined;

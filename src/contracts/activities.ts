@@ -16,8 +16,13 @@ export interface SkillgateActivities {
   verifyApproval(input: VerifyApprovalInput): Promise<VerifyApprovalOutput>;
 }
 
-/** Failure `type`s of `callTool` (ApplicationFailure.type); `NotPermitted` also of the verifications. */
-export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'ToolWithheld' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted';
+/**
+ * Failure `type`s of `callTool` (ApplicationFailure.type); `NotPermitted` also of the
+ * verifications. `ToolWithheld`: the pinned catalog withholds the tool. `DataLossBlocked`: a
+ * data-loss rule of the gateway blocked the step's arguments or withheld its result (the
+ * message names the rule).
+ */
+export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'ToolWithheld' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted' | 'DataLossBlocked';
 
 export interface CallToolInput {
   server: string;

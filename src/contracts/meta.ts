@@ -18,3 +18,11 @@ export const META_STEP = 'dev.skillgate/step';
  * (token vault, roadmap) so business systems can apply record-level rules. Never a credential.
  */
 export const META_USER = 'dev.skillgate/user';
+
+/**
+ * W3C Trace Context in `_meta` (MCP 2026-07-28 basic/index "OpenTelemetry trace context",
+ * SEP-414): reserved unprefixed keys. Read from clients' requests, sent to upstream servers.
+ */
+export const META_TRACEPARENT = 'traceparent';
+/** W3C `tracestate`, beside `traceparent` (same section). */
+export const META_TRACESTATE = 'tracestate';

@@ -9,6 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import type { SkillgateActivities } from '../contracts/activities.js';
 
+/**
+ * Tracing of a worker (tracing.ts `workerTracing`, loaded only when tracing is on): activity
+ * interceptors and the workflow span sink, and the workflow interceptor module to bundle.
+ */
+export interface WorkerTracing {
+  options: Pick<WorkerOptions, 'interceptors' | 'sinks'>;
+  workflowModule: string;
+}
+
 /** Worker options that may be tuned (see BENCHMARKS.md for what they change). */
 export type WorkerTuning = Pick<
   WorkerOptions,
@@ -32,6 +41,8 @@ export interface SkillWorkerOptions {
   activities: SkillgateActivities;
   /** Extra worker tuning (cache sizes, concurrency). */
   tuning?: WorkerTuning;
+  /** Trace workflows and activities; absent: off, and the bundle has no interceptors. */
+  tracing?: WorkerTracing;
 }
 
 /**
@@ -44,15 +55,28 @@ export function workflowsPath(): string {
   return fileURLToPath(new URL(`../../workflows/index${ext}`, import.meta.url));
 }
 
-let bundle: Promise<WorkflowBundle> | undefined;
+const bundles = new Map<string, Promise<WorkflowBundle>>();
 
-/** The workflow code bundle, built on first use and reused by every worker of this process. */
-export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') }).catch((err: unknown) => {
-    bundle = undefined;
-    throw err;
-  });
-  return bundle;
+/**
+ * The workflow code bundle, built on first use and reused by every worker of this process;
+ * `{ interceptorModule }` adds a workflow interceptor module (tracing: Temporal's
+ * OpenTelemetry interceptors), a bundle of its own.
+ */
+export function workflowBundle(opts: { interceptorModule?: string } = {}): Promise<WorkflowBundle> {
+  const kind = opts.interceptorModule ?? '';
+  let b = bundles.get(kind);
+  if (!b) {
+    b = bundleWorkflowCode({
+      workflowsPath: workflowsPath(),
+      ...(opts.interceptorModule ? { workflowInterceptorModules: [opts.interceptorModule] } : {}),
+      logger: new DefaultLogger('WARN'),
+    }).catch((err: unknown) => {
+      bundles.delete(kind);
+      throw err;
+    });
+    bundles.set(kind, b);
+  }
+  return b;
 }
 
 /**
@@ -68,8 +92,9 @@ export async function createSkillWorker(opts: SkillWorkerOptions): Promise<Worke
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle(opts.tracing ? { interceptorModule: opts.tracing.workflowModule } : {}),
     activities: opts.activities,
+    ...opts.tracing?.options,
     // On shutdown (Ctrl-C) running tool calls get a moment to finish; an unfinished one is
     // retried by the next worker with the same idempotency key.
     shutdownGraceTime: '5s',

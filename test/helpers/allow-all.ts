@@ -2,6 +2,9 @@ import type { Authorizer } from '../../gateway/authz/authorizer.js';
 import type { PinnedCatalog } from '../../gateway/curation/catalog.js';
 import { definitionHash } from '../../gateway/curation/definition.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
+import type { DataLossFilters } from '../../gateway/dlp/filters.js';
+import { NO_RULES } from '../../gateway/dlp/rules.js';
+import { silentLogger } from '../../gateway/log.js';
 
 /**
  * The AND-gate replaced by "allow everything", for interpreter tests that are not about
@@ -33,3 +36,9 @@ export function approveEverything(pool: UpstreamPool): PinnedCatalog {
     close() {},
   };
 }
+
+/**
+ * No data-loss rules on any gateway, for interpreter tests whose runs name gateways the test
+ * config need not define. Said explicitly: the pipeline cannot be built without filters.
+ */
+export const NO_DATA_LOSS: DataLossFilters = { rulesFor: () => NO_RULES, log: silentLogger };

@@ -92,7 +92,7 @@ export async function demoWorkspace(overrides: Record<string, unknown> = {}): Pr
 /** The environment of a child: the test's, without what would point it elsewhere. */
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true', ...extra };
-  for (const k of ['TEMPORAL_ADDRESS', 'SKILLGATE_CONFIG', 'SKILLGATE_PORT', 'SKILLGATE_USER']) if (!(k in extra)) delete env[k];
+  for (const k of ['TEMPORAL_ADDRESS', 'SKILLGATE_CONFIG', 'SKILLGATE_PORT', 'SKILLGATE_USER', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']) if (!(k in extra)) delete env[k];
   return env;
 }
 

@@ -11,7 +11,9 @@ import { createActivities } from '../../activities/index.js';
 import { fetchCatalog } from '../../src/skills/catalog.js';
 import { compileSkill } from '../../src/skills/compile.js';
 import { createSkillWorker } from '../../src/temporal/worker.js';
-import { memoryLogger } from '../../gateway/log.js';
+import { createDataLossFilters } from '../../gateway/dlp/filters.js';
+import { type Logger, memoryLogger } from '../../gateway/log.js';
+import type { TelemetryRuntime } from '../../src/app/runtime/telemetry.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { CompiledSkill } from '../../src/skills/compile-all.js';
@@ -33,6 +35,8 @@ export interface TestGateway {
   audit: AuditEventInput[];
   /** Every line the gateway logged (level, msg and fields flattened). */
   logs: Array<{ level: string; msg: string } & Record<string, unknown>>;
+  /** The logger those lines come from (workers of the same test log there too). */
+  log: Logger;
   token(user: string, agent: string, gateway: string, opts?: { ttlSec?: number }): Promise<string>;
   connect(user: string, agent: string, gateway: string): Promise<Client>;
   /** Stop the front door and start a new one on the same port, state folder and keys (a gateway restart). */
@@ -41,7 +45,13 @@ export interface TestGateway {
 }
 
 export async function startTestGateway(
-  opts: { extra?: Record<string, unknown>; temporal?: { client: TemporalClient; taskQueue: string }; skills?: () => ReadonlyMap<string, CompiledSkill>; skillSyncWaitMs?: number } = {},
+  opts: {
+    extra?: Record<string, unknown>;
+    temporal?: { client: TemporalClient; taskQueue: string };
+    skills?: () => ReadonlyMap<string, CompiledSkill>;
+    skillSyncWaitMs?: number;
+    tracing?: TelemetryRuntime;
+  } = {},
 ): Promise<TestGateway> {
   const ws = governedWorkspace(opts.extra);
   const pool = createUpstreamPool(ws.loaded, { log: () => {} });
@@ -59,6 +69,7 @@ export async function startTestGateway(
     ...(opts.temporal ? { temporal: opts.temporal } : {}),
     ...(opts.skills ? { skills: opts.skills } : {}),
     ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),
+    ...(opts.tracing ? { telemetry: opts.tracing.telemetry } : {}),
   };
   let gw = await startGateway({ ...options, port: 0 });
   const clients: Client[] = [];
@@ -72,6 +83,7 @@ export async function startTestGateway(
     catalog,
     audit: audit.events,
     logs,
+    log,
     token,
     async connect(user, agent, gateway) {
       const t = await token(user, agent, gateway);
@@ -140,17 +152,26 @@ export interface SkillGateway extends TestGateway {
  * real servers, a Temporal client and a worker on its own task queue whose activities run
  * the gateway's own governance (Cedar, revocations, the run key).
  */
-export async function startSkillGateway(opts: { address: string; skillDirs: string[]; extra?: Record<string, unknown>; skillSyncWaitMs?: number }): Promise<SkillGateway> {
+export async function startSkillGateway(opts: {
+  address: string;
+  skillDirs: string[];
+  extra?: Record<string, unknown>;
+  skillSyncWaitMs?: number;
+  /** Trace the front door, the runs and the upstream calls (src/app/runtime/telemetry.ts). */
+  tracing?: TelemetryRuntime;
+}): Promise<SkillGateway> {
   const taskQueue = `skills-${randomUUID()}`;
   const connection = await Connection.connect({ address: opts.address });
   const native = await NativeConnection.connect({ address: opts.address });
-  const client = new TemporalClientClass({ connection });
+  const plainClient = new TemporalClientClass({ connection });
+  const client = opts.tracing ? opts.tracing.tracedClient(plainClient) : plainClient;
   const skills = new Map<string, CompiledSkill>();
   const t = await startTestGateway({
     ...(opts.extra ? { extra: opts.extra } : {}),
     temporal: { client, taskQueue },
     skills: () => skills,
     ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
   });
   // Compiled against the approved tools, as the runtime does (src/skills/registry.ts).
   const catalog = (await t.catalog.approvedTools(t.pool.servers())) as Awaited<ReturnType<typeof fetchCatalog>>;
@@ -162,7 +183,15 @@ export async function startSkillGateway(opts: { address: string; skillDirs: stri
   const worker = await createSkillWorker({
     connection: native,
     taskQueue,
-    activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor, catalog: t.catalog }),
+    activities: createActivities({
+      pool: t.pool,
+      authorizer: t.governance.authorizer,
+      attestor: t.governance.attestor,
+      catalog: t.catalog,
+      dataLoss: createDataLossFilters(t.ws.loaded.config.gateways, t.log),
+      ...(opts.tracing ? { telemetry: opts.tracing.telemetry } : {}),
+    }),
+    ...(opts.tracing ? { tracing: opts.tracing.worker } : {}),
   });
   const running = worker.run();
   const closeGateway = t.close;

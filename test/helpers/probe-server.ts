@@ -17,6 +17,8 @@ export interface ProbeCall {
   args: Record<string, unknown>;
   /** `_meta["dev.skillgate/idempotency-key"]` of the request. */
   key?: string;
+  /** The request's whole `_meta` (trace context, acting user, …). */
+  meta?: Record<string, unknown>;
   startedAt: number;
   endedAt?: number;
 }
@@ -46,7 +48,7 @@ export async function startProbeServer(opts: { era?: 'legacy' | 'modern' } = {})
   let next = 1;
   const track = async <T>(tool: string, args: Record<string, unknown>, meta: Record<string, unknown> | undefined, fn: () => Promise<T> | T): Promise<T> => {
     const key = meta?.['dev.skillgate/idempotency-key'];
-    const call: ProbeCall = { tool, args, ...(typeof key === 'string' ? { key } : {}), startedAt: Date.now() };
+    const call: ProbeCall = { tool, args, ...(typeof key === 'string' ? { key } : {}), ...(meta ? { meta } : {}), startedAt: Date.now() };
     calls.push(call);
     try {
       return await fn();

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import type { Authorizer } from '../../gateway/authz/authorizer.js';
-import { ALLOW_ALL, approveEverything } from './allow-all.js';
+import { ALLOW_ALL, approveEverything, NO_DATA_LOSS } from './allow-all.js';
 import { createRunAttestor, type RunAttestor } from '../../gateway/authz/run-attestation.js';
 import { loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
 import type { Principal } from '../../src/contracts/principal.js';
@@ -83,7 +83,7 @@ export async function startHarness(
   let nativeConnection: NativeConnection | undefined;
   if (opts.withWorker !== false) {
     nativeConnection = await NativeConnection.connect({ address });
-    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: opts.authorizer ?? ALLOW_ALL, attestor, catalog: approveEverything(pool) }) });
+    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: opts.authorizer ?? ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS }) });
     running = worker.run();
   }
   let catalog: ReturnType<typeof fetchCatalog> | undefined;

@@ -13,7 +13,7 @@ import { loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createSkillWorker } from '../../src/temporal/worker.js';
-import { ALLOW_ALL, approveEverything } from './allow-all.js';
+import { ALLOW_ALL, approveEverything, NO_DATA_LOSS } from './allow-all.js';
 
 const [configFile, taskQueue] = process.argv.slice(2);
 const address = process.env.TEMPORAL_ADDRESS;
@@ -30,7 +30,7 @@ const worker = await createSkillWorker({
   connection,
   taskQueue,
   // The harness's run key (same state folder), and "allow all": the crash test is about durability.
-  activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor: createRunAttestor(loadOrCreateRunKey(loaded.path(loaded.config.stateDir))), catalog: approveEverything(pool) }),
+  activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor: createRunAttestor(loadOrCreateRunKey(loaded.path(loaded.config.stateDir))), catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS }),
   // A killed worker's sticky queue holds the run's next workflow task until this timeout (SDK
   // default 10 s) before the server hands it to another worker; short here to keep tests quick.
   tuning: { stickyQueueScheduleToStartTimeout: '2s' },

@@ -23,6 +23,7 @@ import { createSkillWorker } from '../../src/temporal/worker.js';
 import { approveRun, waitForResult } from '../../src/skills/runs.js';
 import { startProbeServer } from '../helpers/probe-server.js';
 import { FIXTURE_SKILLS, startHarness } from '../helpers/skill-harness.js';
+import { NO_DATA_LOSS } from '../helpers/allow-all.js';
 import { testWorkspace } from '../helpers/workspace.js';
 
 // (skill-harness installs the Temporal runtime with an ERROR-level logger.)
@@ -49,7 +50,7 @@ const probe = await startProbeServer();
 const ws = testWorkspace({ servers: { probe: { url: probe.url } } });
 const h = await startHarness(temporal.address, ws.loaded, { withWorker: false });
 const native = await NativeConnection.connect({ address: temporal.address });
-const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer, attestor: h.attestor, catalog: approveEverything(h.pool) }) });
+const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer, attestor: h.attestor, catalog: approveEverything(h.pool), dataLoss: NO_DATA_LOSS }) });
 const running = worker.run();
 
 const compiled = async (name: string) => h.compile(join(FIXTURE_SKILLS, name));

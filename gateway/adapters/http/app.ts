@@ -80,6 +80,7 @@ export async function createGatewayApp(
     listens,
     hasSkills: (g) => opts.mcp.skills !== undefined && (own(config.gateways, g)?.skills.length ?? 0) > 0,
     ...(opts.mcp.inspect ? { inspect: opts.mcp.inspect } : {}),
+    ...(opts.mcp.telemetry ? { telemetry: opts.mcp.telemetry } : {}),
   });
   const sessions = new SessionRegistry({ perOwner: limits.sessionsPerPrincipal, total: limits.sessions });
   const app = Fastify({

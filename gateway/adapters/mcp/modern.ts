@@ -32,6 +32,11 @@ import type { ListKind } from '../../upstream/types.js';
 import type { InspectRefusal, RefusalSink } from './http-transport.js';
 import type { InputRetry, McpRequestContext, McpService, Outcome } from './service.js';
 import type { SkillTools } from './skill-tools.js';
+import { ATTR, type Telemetry } from '../../telemetry/telemetry.js';
+import { incomingTraceContext } from '../../telemetry/trace-context.js';
+
+/** Carries a call's outcome through the span wrapper beside the fields the span reads (`isError`). */
+const OUTCOME = Symbol('outcome');
 
 /** The revision served statelessly here. */
 export const MODERN_VERSION = '2026-07-28';
@@ -106,6 +111,8 @@ export class ListenRegistry {
 
 export interface ModernDeps {
   service: McpService;
+  /** Tracing (absent: off). */
+  telemetry?: Telemetry;
   skills?: SkillTools;
   listens: ListenRegistry;
   /** Whether this gateway exposes skills (then tasks are offered). */
@@ -276,10 +283,12 @@ export function createModernHandler(deps: ModernDeps) {
     const result = (r: Record<string, unknown>) =>
       answer(200, { jsonrpc: '2.0', id, result: { ...r, resultType: r.resultType ?? 'complete', _meta: { ...(r._meta as object | undefined), [META_SERVER_INFO]: serverInfo(who.gateway) } } });
 
+    const trace = incomingTraceContext(meta, req.headers);
     const ctx: McpRequestContext = {
       principal: who.principal,
       gateway: who.gateway,
       era: 'modern',
+      ...(trace ? { trace } : {}),
       requestId: who.requestId,
       signal: aborter.signal,
       meta,
@@ -336,7 +345,17 @@ export function createModernHandler(deps: ModernDeps) {
           const name = params.name as string;
           const args = (params.arguments ?? {}) as { [k: string]: Json };
           await validateParamHeaders(req, ctx, name, args);
-          return outcome<CallToolResult>(await deps.service.callTool(ctx, name, args, retryOf()));
+          const call = () => deps.service.callTool(ctx, name, args, retryOf());
+          if (!deps.telemetry) return outcome<CallToolResult>(await call());
+          // The front door's SERVER span; a tool error result marks it (semantic conventions for MCP).
+          const o = await deps.telemetry.inServerSpan(
+            { method: 'tools/call', target: name.slice(0, 200), meta, headers: req.headers, requestId: id, attributes: { [ATTR.gateway]: who.gateway, [ATTR.user]: who.principal.user.id, [ATTR.agent]: who.principal.agent.id } },
+            async () => {
+              const r = await call();
+              return r.kind === 'complete' ? { ...r.result, [OUTCOME]: r } : { [OUTCOME]: r };
+            },
+          );
+          return outcome<CallToolResult>(o[OUTCOME] as Outcome<CallToolResult>);
         }
         case 'resources/list':
           return result(cacheable({ resources: await deps.service.listResources(ctx) }));

@@ -41,6 +41,9 @@ import { RunError } from '../../../src/skills/runs.js';
 import type { InspectRefusal } from './http-transport.js';
 import type { InputRetry, McpRequestContext, McpService, Outcome, TaskHandle } from './service.js';
 import type { SkillTools, TaskView } from './skill-tools.js';
+import { incomingTraceContext } from '../../telemetry/trace-context.js';
+import type { Telemetry } from '../../telemetry/telemetry.js';
+import { traced } from './tracing.js';
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -51,6 +54,8 @@ export interface McpServerDeps {
   skills?: SkillTools;
   /** Front-door checks of each request before the server sees it (call-params.ts). */
   inspect?: (request: JSONRPCRequest) => InspectRefusal | undefined;
+  /** Tracing (absent: off). */
+  telemetry?: Telemetry;
 }
 
 /** How many times an upstream's `input_required` is relayed to the client for one call. */
@@ -103,8 +108,10 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
   const context = (extra: Extra, task?: { ttlMs?: number }): McpRequestContext => {
     const meta = (extra._meta ?? {}) as Record<string, unknown>;
     const token = meta.progressToken;
+    const trace = incomingTraceContext(meta, extra.requestInfo?.headers);
     return {
       principal: principalOf(extra),
+      ...(trace ? { trace } : {}),
       gateway,
       era: 'legacy',
       requestId: requestIdOf(extra),
@@ -163,15 +170,22 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
     }
   };
 
-  server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({ tools: await deps.service.listTools(context(extra)) }));
+  const tracing = deps.telemetry;
+  server.setRequestHandler(
+    ListToolsRequestSchema,
+    traced(tracing, 'tools/list', gateway, async (_req, extra) => ({ tools: await deps.service.listTools(context(extra)) })),
+  );
 
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
-    const name = req.params.name;
-    const args = (req.params.arguments ?? {}) as { [k: string]: Json };
-    const task = req.params.task ? { ...(typeof req.params.task.ttl === 'number' ? { ttlMs: req.params.task.ttl } : {}) } : undefined;
-    const ctx = context(extra, task);
-    return (await settle(extra, await deps.service.callTool(ctx, name, args), (r) => deps.service.callTool(ctx, name, args, r))) as never;
-  });
+  server.setRequestHandler(
+    CallToolRequestSchema,
+    traced(tracing, 'tools/call', gateway, async (req: { params: { name: string; arguments?: Record<string, unknown>; task?: { ttl?: number } } }, extra) => {
+      const name = req.params.name;
+      const args = (req.params.arguments ?? {}) as { [k: string]: Json };
+      const task = req.params.task ? { ...(typeof req.params.task.ttl === 'number' ? { ttlMs: req.params.task.ttl } : {}) } : undefined;
+      const ctx = context(extra, task);
+      return (await settle(extra, await deps.service.callTool(ctx, name, args), (r) => deps.service.callTool(ctx, name, args, r))) as never;
+    }),
+  );
 
   server.setRequestHandler(ListResourcesRequestSchema, async (_req, extra) => ({ resources: await deps.service.listResources(context(extra)) }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async (_req, extra) => ({ resourceTemplates: await deps.service.listResourceTemplates(context(extra)) }));

@@ -36,6 +36,8 @@ import type { PipelineDeps } from '../../pipeline/context.js';
 import { ToolCallError } from '../../pipeline/errors.js';
 import { RpcError } from '../../upstream/modern.js';
 import { type UpstreamCallOptions, UpstreamError, UpstreamInputRequired } from '../../upstream/types.js';
+import { DataLossError } from '../../dlp/errors.js';
+import type { TraceContext } from '../../telemetry/trace-context.js';
 import { echo } from './call-params.js';
 import { namingOf, type Naming } from './naming.js';
 import { BUILTIN_TOOLS, type SkillTools, SKILL_TOOL_PREFIX } from './skill-tools.js';
@@ -63,6 +65,8 @@ export interface McpRequestContext {
    * tasks; a client that did not say so never gets one.
    */
   task?: { ttlMs?: number };
+  /** The caller's W3C trace context (`_meta`, else the HTTP `traceparent`), carried into the call. */
+  trace?: TraceContext;
 }
 
 /** A retry of a request an upstream answered `input_required` (MRTR). */
@@ -289,10 +293,13 @@ export function createMcpService(deps: McpServiceDeps): McpService {
           arguments: args,
           signal: ctx.signal,
           upstream: relayOptions(ctx, upstream),
+          ...(ctx.trace ? { trace: ctx.trace } : {}),
         });
         return { kind: 'complete', result: done.result };
       } catch (err) {
         if (err instanceof UpstreamInputRequired) return relayInputRequired(binding, err);
+        // The filter step has logged it (rule, where; never the value); the agent learns which rule.
+        if (err instanceof DataLossError) return { kind: 'complete', result: toolError(`${name}: ${err.message}`) };
         if (err instanceof AuthzError) {
           // A hidden tool is answered as an unknown one; the log still says why.
           if (err.code === 'ERR_TOOL_NOT_VISIBLE') {

@@ -8,6 +8,7 @@
  */
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../../activities/index.js';
+import { createDataLossFilters } from '../../../gateway/dlp/filters.js';
 import { createLogger, type Logger } from '../../../gateway/log.js';
 import { acquireStateLock, processAlive, processCommand, type RuntimeInfo, type StateLock, StateLockError } from './state-lock.js';
 import { createUpstreamPool } from '../../../gateway/upstream/pool.js';
@@ -23,6 +24,7 @@ import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
 import { createSkillWorker } from '../../temporal/worker.js';
+import { startTelemetry } from './telemetry.js';
 
 export interface DevRuntimeOptions {
   /** Environment to read TEMPORAL_ADDRESS from (default: process.env). */
@@ -142,6 +144,13 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     cleanups.push({ what: 'the state lock', run: async () => lock.release() });
     if (lock.previous) await stopLeftovers(lock.previous, log);
 
+    // Traces (off unless an OTLP endpoint is configured); flushed last, after everything that makes spans.
+    const tracing = await startTelemetry(loaded, env);
+    if (tracing) {
+      log(`exporting traces to ${tracing.endpoint}`);
+      cleanups.push({ what: 'the trace exporter', run: () => tracing.shutdown() });
+    }
+
     const address = env.TEMPORAL_ADDRESS || config.temporal.address;
     const { namespace, taskQueue, dev } = config.temporal;
     let temporal: TemporalRuntime;
@@ -192,7 +201,15 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       connection: temporal.nativeConnection,
       namespace,
       taskQueue,
-      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor, catalog }),
+      activities: createActivities({
+        pool,
+        authorizer: governance.authorizer,
+        attestor: governance.attestor,
+        catalog,
+        dataLoss: createDataLossFilters(config.gateways, logger),
+        ...(tracing ? { telemetry: tracing.telemetry } : {}),
+      }),
+      ...(tracing ? { tracing: tracing.worker } : {}),
     });
     const running = worker.run();
     // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
@@ -217,7 +234,8 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       pool,
       governance,
       catalog,
-      temporal: { client: temporal.client, taskQueue },
+      temporal: { client: tracing ? tracing.tracedClient(temporal.client) : temporal.client, taskQueue },
+      ...(tracing ? { telemetry: tracing.telemetry } : {}),
       skills: () => registry.skills(),
       held: registry.held,
       onSkillsChanged: (l) => registry.onChange(l),
@@ -267,6 +285,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
         ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
         { name: 'health', url: `${gateway.url}/healthz` },
+        ...(tracing ? [{ name: 'traces (OTLP/HTTP)', url: tracing.endpoint }] : []),
       ],
       tryIt: [...tokenCommands(config), ...tryItCommands(config, [...registry.skills().values()])],
     };

@@ -16,6 +16,8 @@ import { createDevIdp, type DevIdp } from '../../../gateway/adapters/idp/dev-idp
 import { type TokenVerifier, verifierFromConfig } from '../../../gateway/identity/verify.js';
 import { createSkillTools } from '../../../gateway/adapters/mcp/skill-tools.js';
 import { createMcpService } from '../../../gateway/adapters/mcp/service.js';
+import { createDataLossFilters } from '../../../gateway/dlp/filters.js';
+import type { Telemetry } from '../../../gateway/telemetry/telemetry.js';
 import type { SessionRegistry } from '../../../gateway/adapters/mcp/sessions.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { PinnedCatalog } from '../../../gateway/curation/catalog.js';
@@ -59,6 +61,8 @@ export interface GatewayOptions {
   skillSyncWaitMs?: number;
   /** What /healthz reports beyond the front door itself. */
   health?: () => HealthReport;
+  /** Tracing (src/app/runtime/telemetry.ts); absent: off. */
+  telemetry?: Telemetry;
 }
 
 export interface RunningGateway {
@@ -134,11 +138,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       config,
       service: createMcpService({
         config,
-        pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer, catalog: opts.catalog },
+        pipeline: {
+          pool: opts.pool,
+          authorizer: opts.governance.authorizer,
+          catalog: opts.catalog,
+          dataLoss: createDataLossFilters(config.gateways, log),
+          ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
+        },
         ...(skillTools ? { skills: skillTools } : {}),
         requestState: opts.governance.requestState,
         log,
       }),
+      ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
       ...(skillTools ? { skills: skillTools } : {}),
       inspect: inspectToolCall(config.limits),
     },
