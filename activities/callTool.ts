@@ -34,6 +34,10 @@ export function createCallTool(deps: PipelineDeps) {
         arguments: input.arguments,
         meta: { [META_IDEMPOTENCY_KEY]: idempotencyKey, [META_SKILL]: input.skill, [META_STEP]: input.stepId },
         skill: { name: input.skill, stepId: input.stepId, compensation: input.compensation },
+        ids: {
+          ...(workflowExecution ? { workflowId: workflowExecution.workflowId, runId: workflowExecution.runId } : {}),
+          activityId,
+        },
         signal: ctx.cancellationSignal,
       });
       if (res.result.isError) {

@@ -25,6 +25,7 @@ import { createRunAttestor, type RunAttestor } from '../gateway/authz/run-attest
 import { loadOrCreateRunKey } from '../gateway/authz/run-key.js';
 import { ALLOW_ALL, CLERK, FIXTURE_SKILLS, ROOT } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
 
 let env: TestWorkflowEnvironment;
 let ws: TestWorkspace;
@@ -41,7 +42,8 @@ beforeAll(async () => {
   ws = testWorkspace();
   pool = createUpstreamPool(ws.loaded, { log: () => {} });
   attestor = createRunAttestor(loadOrCreateRunKey(ws.stateDir));
-  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor }) });
+  const audit = memoryAuditSink();
+  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, audit }), audit });
   running = worker.run();
 });
 

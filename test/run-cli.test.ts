@@ -13,6 +13,7 @@ import { createGovernance, type Governance } from '../src/app/runtime/governance
 import { getRunStatus, waitForResult } from '../src/skills/runs.js';
 import { eventually, ROOT, startHarness, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
 
 let ws: TestWorkspace;
 let h: SkillHarness;
@@ -30,7 +31,7 @@ beforeAll(async () => {
   // testWorkspace parses its config in memory; the CLI reads it from the file.
   writeFileSync(ws.loaded.file, stringify(ws.loaded.config));
   // The worker checks what the run-actions service decided, with the workspace's real policies.
-  governance = createGovernance(ws.loaded, { watch: false });
+  governance = createGovernance(ws.loaded, { watch: false, audit: memoryAuditSink() });
   h = await startHarness(inject('temporalAddress'), ws.loaded, { taskQueue, authorizer: governance.authorizer });
 });
 

@@ -1,13 +1,28 @@
-/** Runs the real gateway for benchmarks: config file path in argv[2]; prints {url} when listening. */
+/**
+ * Runs the real gateway for benchmarks: config file path in argv[2]; prints {url} when
+ * listening. The audit trail is the workspace's own (SQLite, as in production) unless
+ * SKILLGATE_BENCH_AUDIT=off, which drops every event — the "audit off" side of bench/audit.ts.
+ */
+import type { AuditSink } from '../../src/contracts/audit.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { loadConfig } from '../../src/config/load.js';
+import { openWorkspaceAudit } from '../../src/app/runtime/audit.js';
 import { startGateway } from '../../src/app/runtime/front-door.js';
 import { createGovernance } from '../../src/app/runtime/governance.js';
 
 const loaded = loadConfig(process.argv[2]!);
 const pool = createUpstreamPool(loaded, { log: () => {} });
-const governance = createGovernance(loaded, { watch: false });
+const off = process.env.SKILLGATE_BENCH_AUDIT === 'off';
+const workspaceAudit = off ? undefined : await openWorkspaceAudit(loaded);
+const audit: AuditSink = workspaceAudit?.log ?? { record() {} };
+const governance = createGovernance(loaded, { watch: false, audit });
 const gw = await startGateway({ loaded, pool, governance, port: loaded.config.publicUrl ? Number(new URL(loaded.config.publicUrl).port) : 0 });
 process.stdout.write(`${JSON.stringify({ url: gw.url })}\n`);
-process.on('SIGTERM', () => void gw.close().then(() => pool.close()).then(() => process.exit(0)));
+const stop = async () => {
+  await gw.close();
+  await pool.close();
+  await workspaceAudit?.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => process.exit(0));

@@ -2,8 +2,9 @@
  * What flows through the tool-call pipeline: one object per call, filled step by step.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { AuditDlpMark, AuditIds, AuditSink } from '../../src/contracts/audit.js';
 import type { Json } from '../../src/contracts/json.js';
-import type { Authorizer } from '../authz/authorizer.js';
+import type { Allowed, Authorizer } from '../authz/authorizer.js';
 import type { Principal } from '../../src/contracts/principal.js';
 import type { UpstreamCallOptions, UpstreamPool } from '../upstream/types.js';
 
@@ -19,6 +20,11 @@ export interface ToolCallRequest {
   meta?: { [key: string]: Json };
   /** Set when the call is a step of a skill run. */
   skill?: { name: string; stepId: string; compensation?: boolean };
+  /**
+   * Correlation ids for the call's audit events: the front door's request and session, a skill
+   * step's workflow, run and activity, and the trace (`traceId`, set by the tracing step).
+   */
+  ids?: AuditIds;
   signal?: AbortSignal;
   timeoutMs?: number;
   /**
@@ -36,6 +42,10 @@ export interface ToolCallContext {
   result?: CallToolResult;
   /** What the caller gets as the step output (structured when possible). */
   output?: Json;
+  /** The AND-gate's allow (set by `authorize`): its decision id and the arguments as recorded. */
+  decision?: Allowed;
+  /** What the data-loss filters found and did (set by their steps); carried to the audit event as `detail.dlp`. */
+  dlp?: AuditDlpMark;
 }
 
 /** What the steps need from the runtime. Later steps (vault, audit) add their own. */
@@ -43,6 +53,8 @@ export interface PipelineDeps {
   pool: UpstreamPool;
   /** The AND-gate. Required: there is no tool call without it (tests that mean "allow all" say so). */
   authorizer: Authorizer;
+  /** Where the call's outcome is recorded (its decision is recorded by the authorizer). Required. */
+  audit: AuditSink;
 }
 
 /** One step: inspects or fills the context, or throws a ToolCallError / UpstreamError. */

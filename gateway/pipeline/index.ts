@@ -9,8 +9,14 @@
  *   call-upstream      call over the pooled MCP connection, with `_meta`
  *   normalize-result   structured output for skills and callers
  *
- * New checks (downstream grant, egress filter, audit) are inserted in this table.
+ * New checks (downstream grant, egress filter) are inserted in this table. The runner records
+ * the call's outcome and latency as one audit event (`tool.call`, or `run.compensation` for a
+ * compensation), joined to its decision by the decision id; a call the AND-gate refused has
+ * its `decision` event only.
  */
+import { performance } from 'node:perf_hooks';
+import type { AuditEventInput } from '../../src/contracts/audit.js';
+import { AuthzError } from '../authz/authorizer.js';
 import { authorize } from './authorize.js';
 import { callUpstream } from './call-upstream.js';
 import type { PipelineDeps, PipelineStep, ToolCallContext, ToolCallRequest } from './context.js';
@@ -29,7 +35,7 @@ export const PIPELINE: ReadonlyArray<readonly [name: string, step: PipelineStep]
  * result from the tool is returned (the caller decides what it means).
  *
  * @example
- * const ctx = await invokeTool({ pool }, { principal, workspace, gateway, server: 'core-banking',
+ * const ctx = await invokeTool({ pool, authorizer, audit }, { principal, workspace, gateway, server: 'core-banking',
  *   tool: 'get_customer', arguments: { customerId: 'C-1001' } });
  * ctx.output // { customerId: 'C-1001', name: 'Ada Lovelace', … }
  */
@@ -39,7 +45,43 @@ export async function invokeTool(
   steps: ReadonlyArray<readonly [string, PipelineStep]> = PIPELINE,
 ): Promise<ToolCallContext & { result: NonNullable<ToolCallContext['result']> }> {
   const ctx: ToolCallContext = { request };
-  for (const [, step] of steps) await step(ctx, deps);
-  if (!ctx.result) throw new Error('tool-call pipeline finished without a result');
+  const started = performance.now();
+  try {
+    for (const [, step] of steps) await step(ctx, deps);
+    if (!ctx.result) throw new Error('tool-call pipeline finished without a result');
+  } catch (err) {
+    if (!(err instanceof AuthzError)) deps.audit.record(callEvent(ctx, started, { outcome: 'error', reason: errorCode(err), message: (err as Error).message }));
+    throw err;
+  }
+  deps.audit.record(callEvent(ctx, started, ctx.result.isError ? { outcome: 'error', reason: 'tool_error' } : { outcome: 'ok', reason: 'ok' }));
   return ctx as ToolCallContext & { result: NonNullable<ToolCallContext['result']> };
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'ERR_INTERNAL';
+}
+
+/** The audit event of a call that got past the AND-gate (or failed before it for another reason). */
+function callEvent(ctx: ToolCallContext, started: number, how: { outcome: 'ok' | 'error'; reason: string; message?: string }): AuditEventInput {
+  const { request: r, decision, dlp } = ctx;
+  const detail: NonNullable<AuditEventInput['detail']> = {};
+  if (how.message) detail.error = how.message.slice(0, 500);
+  if (dlp) detail.dlp = dlp as unknown as NonNullable<AuditEventInput['detail']>[string];
+  return {
+    kind: r.skill?.compensation ? 'run.compensation' : 'tool.call',
+    outcome: how.outcome,
+    reason: how.reason,
+    workspace: r.workspace,
+    gateway: r.gateway,
+    agent: r.principal.agent.id,
+    user: r.principal.user.id,
+    server: r.server,
+    tool: r.tool,
+    ...(r.skill ? { skill: r.skill.name, step: r.skill.stepId } : {}),
+    ...(decision ? { args: decision.args } : {}),
+    latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+    ids: { ...r.ids, ...(decision ? { decisionId: decision.decisionId } : {}) },
+    ...(Object.keys(detail).length ? { detail } : {}),
+  };
 }

@@ -68,7 +68,12 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   const baseDir = dirname(resolve(file));
   const secretCtx = { env: opts.env ?? process.env, baseDir };
   const key = result.data.runs.attestationKey;
-  const problems = [...checkServerSecrets(result.data.servers, secretCtx), ...(key === undefined ? [] : checkSecretValue(key, ['runs', 'attestationKey'], secretCtx))];
+  const auditKey = result.data.audit.signingKey;
+  const problems = [
+    ...checkServerSecrets(result.data.servers, secretCtx),
+    ...(key === undefined ? [] : checkSecretValue(key, ['runs', 'attestationKey'], secretCtx)),
+    ...(auditKey === undefined ? [] : checkSecretValue(auditKey, ['audit', 'signingKey'], secretCtx)),
+  ];
   for (const problem of problems) {
     diags.push({
       file,

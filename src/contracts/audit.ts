@@ -83,6 +83,9 @@ export interface AuditEventInput {
   /** Upstream server / downstream provider. */
   server?: string;
   tool?: string;
+  /** An upstream resource read (its URI) or prompt got, instead of a tool. */
+  resource?: string;
+  prompt?: string;
   skill?: string;
   step?: string;
   /** Arguments: SHA-256 of their canonical JSON, and a copy with masked fields replaced. */

@@ -11,7 +11,9 @@ import { createActivities } from '../../activities/index.js';
 import { fetchCatalog } from '../../src/skills/catalog.js';
 import { compileSkill } from '../../src/skills/compile.js';
 import { createSkillWorker } from '../../src/temporal/worker.js';
+import { memoryAuditSink } from '../../gateway/audit/memory.js';
 import { memoryLogger } from '../../gateway/log.js';
+import type { AuditEventInput, AuditSink } from '../../src/contracts/audit.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { CompiledSkill } from '../../src/skills/compile-all.js';
@@ -24,6 +26,8 @@ export interface TestGateway {
   gw: RunningGateway;
   pool: UpstreamPool;
   governance: Governance;
+  /** What was recorded in the audit trail (a memory sink unless the caller gave one). */
+  audit: AuditSink & { events?: AuditEventInput[] };
   /** Every line the gateway logged (level, msg and fields flattened). */
   logs: Array<{ level: string; msg: string } & Record<string, unknown>>;
   token(user: string, agent: string, gateway: string, opts?: { ttlSec?: number }): Promise<string>;
@@ -34,11 +38,12 @@ export interface TestGateway {
 }
 
 export async function startTestGateway(
-  opts: { extra?: Record<string, unknown>; temporal?: { client: TemporalClient; taskQueue: string }; skills?: () => ReadonlyMap<string, CompiledSkill>; skillSyncWaitMs?: number } = {},
+  opts: { extra?: Record<string, unknown>; temporal?: { client: TemporalClient; taskQueue: string }; skills?: () => ReadonlyMap<string, CompiledSkill>; skillSyncWaitMs?: number; audit?: AuditSink } = {},
 ): Promise<TestGateway> {
   const ws = governedWorkspace(opts.extra);
   const pool = createUpstreamPool(ws.loaded, { log: () => {} });
-  const governance = createGovernance(ws.loaded, { watch: true });
+  const audit = opts.audit ?? memoryAuditSink();
+  const governance = createGovernance(ws.loaded, { watch: true, audit });
   const log = memoryLogger();
   const logs = log.lines;
   const options = {
@@ -59,6 +64,7 @@ export async function startTestGateway(
     gw,
     pool,
     governance,
+    audit,
     logs,
     token,
     async connect(user, agent, gateway) {
@@ -127,7 +133,7 @@ export interface SkillGateway extends TestGateway {
  * real servers, a Temporal client and a worker on its own task queue whose activities run
  * the gateway's own governance (Cedar, revocations, the run key).
  */
-export async function startSkillGateway(opts: { address: string; skillDirs: string[]; extra?: Record<string, unknown>; skillSyncWaitMs?: number }): Promise<SkillGateway> {
+export async function startSkillGateway(opts: { address: string; skillDirs: string[]; extra?: Record<string, unknown>; skillSyncWaitMs?: number; audit?: AuditSink }): Promise<SkillGateway> {
   const taskQueue = `skills-${randomUUID()}`;
   const connection = await Connection.connect({ address: opts.address });
   const native = await NativeConnection.connect({ address: opts.address });
@@ -138,6 +144,7 @@ export async function startSkillGateway(opts: { address: string; skillDirs: stri
     temporal: { client, taskQueue },
     skills: () => skills,
     ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
   });
   const catalog = await fetchCatalog(t.pool);
   for (const dir of opts.skillDirs) {
@@ -148,7 +155,8 @@ export async function startSkillGateway(opts: { address: string; skillDirs: stri
   const worker = await createSkillWorker({
     connection: native,
     taskQueue,
-    activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor }),
+    activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor, audit: t.audit }),
+    audit: t.audit,
   });
   const running = worker.run();
   const closeGateway = t.close;

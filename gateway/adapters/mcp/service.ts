@@ -161,13 +161,16 @@ export function createMcpService(deps: McpServiceDeps): McpService {
   /** The AND-gate for one use of an upstream resource; a refusal becomes the right MCP answer. */
   function authorize(ctx: McpRequestContext, resource: PolicyResource, name: string, args?: Record<string, unknown>): void {
     try {
-      authorizer.check({
-        principal: ctx.principal,
-        action: resource.type === 'resource' ? 'read_resource' : resource.type === 'prompt' ? 'get_prompt' : 'call_tool',
-        resource,
-        gateway: ctx.gateway,
-        ...(args ? { arguments: args } : {}),
-      });
+      authorizer.check(
+        {
+          principal: ctx.principal,
+          action: resource.type === 'resource' ? 'read_resource' : resource.type === 'prompt' ? 'get_prompt' : 'call_tool',
+          resource,
+          gateway: ctx.gateway,
+          ...(args ? { arguments: args } : {}),
+        },
+        { audit: { ids: ctx.requestId ? { requestId: ctx.requestId } : {} } },
+      );
     } catch (err) {
       if (!(err instanceof AuthzError)) throw err;
       // Something the gateway does not expose is answered as unknown; the log still says why.
@@ -286,6 +289,7 @@ export function createMcpService(deps: McpServiceDeps): McpService {
           server: parsed.server,
           tool: parsed.name,
           arguments: args,
+          ...(ctx.requestId ? { ids: { requestId: ctx.requestId } } : {}),
           signal: ctx.signal,
           upstream: relayOptions(ctx, upstream),
         });

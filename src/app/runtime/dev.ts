@@ -16,6 +16,7 @@ import type { LoadedConfig } from '../../config/load.js';
 import { isStdioServer } from '../../config/schema.js';
 import { type Diagnostic, formatDiagnostic } from '../../shared/diagnostics.js';
 import { compileAllSkills, type CompiledSkill } from '../../skills/compile-all.js';
+import { configDigest, openWorkspaceAudit } from './audit.js';
 import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
@@ -136,6 +137,18 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     cleanups.push({ what: 'the state lock', run: async () => lock.release() });
     if (lock.previous) await stopLeftovers(lock.previous, log);
 
+    // The audit trail opens first and closes last (with a final checkpoint): everything after
+    // records into it.
+    const audit = await openWorkspaceAudit(loaded, { onProblem: (msg, fields) => logger.error(msg, { component: 'audit', ...fields }) });
+    cleanups.push({ what: 'the audit trail', run: () => audit.close() });
+    audit.log.record({
+      kind: 'config.loaded',
+      outcome: 'ok',
+      reason: 'start',
+      workspace: config.workspace,
+      detail: { file: loaded.file, digest: configDigest(loaded), pid: process.pid },
+    });
+
     const address = env.TEMPORAL_ADDRESS || config.temporal.address;
     const { namespace, taskQueue, dev } = config.temporal;
     let temporal: TemporalRuntime;
@@ -174,14 +187,24 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     const skillMap = new Map<string, CompiledSkill>(compiled.skills.map((s) => [s.plan.skill.name, s]));
 
     // One AND-gate for the front door and for every skill step the worker runs.
-    const governance = createGovernance(loaded, { log });
+    const governance = createGovernance(loaded, { log, audit: audit.log });
     cleanups.push({ what: 'the policy watcher', run: async () => governance.close() });
+    const policies = governance.policy.policySet();
+    audit.log.record({
+      kind: 'policy.loaded',
+      outcome: 'ok',
+      reason: 'start',
+      workspace: config.workspace,
+      decision: { stage: 'policy', policyRevision: policies.version },
+      detail: { policies: policies.policies.length, trigger: 'start' },
+    });
 
     const worker: Worker = await createSkillWorker({
       connection: temporal.nativeConnection,
       namespace,
       taskQueue,
-      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor }),
+      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor, audit: audit.log }),
+      audit: audit.log,
     });
     const running = worker.run();
     // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
@@ -215,6 +238,8 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         if (!t.ok) checks.temporal = t.detail ?? 'down';
         const state = worker.getState();
         if (state !== 'RUNNING') checks.worker = `the worker is ${state.toLowerCase()}`;
+        const a = audit.log.status();
+        if (!a.ok) checks.audit = a.failing ? `the audit trail cannot be written (${a.pending} events waiting): ${a.failing}` : `${a.lost} audit events lost`;
         return { status: Object.keys(checks).length ? 'degraded' : 'ok', checks };
       },
     }).catch((err: unknown) => {

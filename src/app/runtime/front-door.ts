@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { auditedLogger } from '../../../gateway/audit/refusals.js';
 import { type Logger, silentLogger } from '../../../gateway/log.js';
 import { inspectToolCall } from '../../../gateway/adapters/mcp/call-params.js';
 import { createRunActions, type RunActions } from '../../skills/run-actions.js';
@@ -66,7 +67,9 @@ export interface RunningGateway {
 
 /** Start the front door. With port 0, `publicUrl` becomes the bound address. */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
-  const log = opts.log ?? silentLogger;
+  // Every refusal the front door logs is recorded too (the run-actions service wraps its own).
+  const plainLog = opts.log ?? silentLogger;
+  const log = auditedLogger(plainLog, opts.governance.audit, opts.loaded.config.workspace);
   const host = opts.host ?? '127.0.0.1';
   // The public URL decides token audiences and the dev IdP's issuer, so it is fixed before
   // anything is built; with port 0 we bind first and build once the port is known.
@@ -97,7 +100,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           authorizer: opts.governance.authorizer,
           attestor: opts.governance.attestor,
           skills: opts.skills,
-          log,
+          log: plainLog,
+          audit: opts.governance.audit,
         })
       : undefined;
   const skillTools =
@@ -121,7 +125,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       config,
       service: createMcpService({
         config,
-        pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer },
+        pipeline: { pool: opts.pool, authorizer: opts.governance.authorizer, audit: opts.governance.audit },
         ...(skillTools ? { skills: skillTools } : {}),
         requestState: opts.governance.requestState,
         log,
