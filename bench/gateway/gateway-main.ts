@@ -1,7 +1,8 @@
 /**
  * Runs the real gateway for benchmarks: config file path in argv[2]; prints {url} when
  * listening. The audit trail is the workspace's own (SQLite, as in production) unless
- * SKILLGATE_BENCH_AUDIT=off, which drops every event — the "audit off" side of bench/audit.ts.
+ * SKILLGATE_BENCH_AUDIT=off, which drops every event — the "audit off" side of bench/audit.ts —
+ * or SKILLGATE_BENCH_AUDIT=immediate, which batches writes on setImmediate instead.
  */
 import type { AuditSink } from '../../src/contracts/audit.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
@@ -12,8 +13,8 @@ import { createGovernance } from '../../src/app/runtime/governance.js';
 
 const loaded = loadConfig(process.argv[2]!);
 const pool = createUpstreamPool(loaded, { log: () => {} });
-const off = process.env.SKILLGATE_BENCH_AUDIT === 'off';
-const workspaceAudit = off ? undefined : await openWorkspaceAudit(loaded);
+const mode = process.env.SKILLGATE_BENCH_AUDIT ?? 'on';
+const workspaceAudit = mode === 'off' ? undefined : await openWorkspaceAudit(loaded, mode === 'immediate' ? { flushOn: 'immediate' } : {});
 const audit: AuditSink = workspaceAudit?.log ?? { record() {} };
 const governance = createGovernance(loaded, { watch: false, audit });
 const gw = await startGateway({ loaded, pool, governance, port: loaded.config.publicUrl ? Number(new URL(loaded.config.publicUrl).port) : 0 });

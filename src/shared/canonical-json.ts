@@ -6,11 +6,26 @@
  */
 import { createHash } from 'node:crypto';
 
+/** Strings JSON writes as they are, between quotes: printable ASCII without `"` and `\`. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** JSON with object keys sorted at every level and no whitespace. */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  // A loop with string concatenation: the audit log serialises every event on the call path's
-  // thread, and map/filter/join allocate three arrays per object.
+  // Loops and string concatenation, and JSON.stringify only for strings that need escaping:
+  // the audit log serialises every event, and this is most of what an event costs
+  // (BENCHMARKS.md, "Audit trail").
+  switch (typeof value) {
+    case 'string':
+      return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
+    case 'number':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'object':
+      break;
+    default:
+      return 'null';
+  }
+  if (value === null) return 'null';
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
@@ -29,7 +44,7 @@ export function canonicalJson(value: unknown): string {
     if (v === undefined) continue;
     if (!first) out += ',';
     first = false;
-    out += `${JSON.stringify(k)}:${canonicalJson(v)}`;
+    out += `${canonicalJson(k)}:${canonicalJson(v)}`;
   }
   return `${out}}`;
 }

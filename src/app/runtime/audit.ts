@@ -31,7 +31,7 @@ export interface WorkspaceAudit {
  */
 export async function openWorkspaceAudit(
   loaded: LoadedConfig,
-  opts: { onProblem?: (message: string, fields: Record<string, unknown>) => void; busyTimeoutMs?: number } = {},
+  opts: { onProblem?: (message: string, fields: Record<string, unknown>) => void; busyTimeoutMs?: number; flushOn?: 'microtask' | 'immediate' } = {},
 ): Promise<WorkspaceAudit> {
   const { config } = loaded;
   const store = openSqliteAuditStore(loaded.path(config.storage.file), { fsync: config.audit.fsync, ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) });
@@ -44,6 +44,7 @@ export async function openWorkspaceAudit(
       checkpointEvery: config.audit.checkpointEvery,
       checkpointIntervalMs: parseDuration(config.audit.checkpointInterval) ?? 60_000,
       ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+      ...(opts.flushOn ? { flushOn: opts.flushOn } : {}),
     });
     return {
       log,
