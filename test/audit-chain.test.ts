@@ -14,6 +14,7 @@ import { exportAudit, readExport } from '../gateway/audit/export.js';
 import { checkpointSigner, loadOrCreateAuditKey, verificationKeys } from '../gateway/audit/keys.js';
 import { createAuditLog } from '../gateway/audit/log.js';
 import { openSqliteAuditStore } from '../gateway/audit/sqlite-store.js';
+import { chainMonitor } from '../gateway/audit/monitor.js';
 import { verifyRecords } from '../gateway/audit/verify.js';
 import { canonicalJson } from '../src/shared/canonical-json.js';
 import { sealEvent } from '../gateway/audit/hash.js';
@@ -244,3 +245,35 @@ describe('the JSONL export', () => {
 function sha(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
+
+describe("the admin page's chain monitor", () => {
+  it('verifies the whole chain, then only what was appended since, and still finds an edit of a new event', async () => {
+    const copy = join(dir, 'monitor.db');
+    copyFileSync(file, copy);
+    const store = openSqliteAuditStore(copy);
+    const log = createAuditLog({ store, signer: await checkpointSigner(loadOrCreateAuditKey(dir)), workspace: 'test', checkpointEvery: 1000 });
+    const monitor = chainMonitor(store, keys);
+    try {
+      const first = await monitor.refresh();
+      expect(first.report).toMatchObject({ ok: true, events: 20, checkpoints: 2, unsigned: 0 });
+      for (let i = 21; i <= 25; i++) log.record(event(i));
+      await log.flush();
+      expect((await monitor.refresh()).report).toMatchObject({ ok: true, events: 25, checkpoints: 2, unsigned: 5, lastSeq: 25 });
+      // A checkpoint over events already verified is picked up too.
+      await log.checkpoint();
+      expect((await monitor.refresh()).report).toMatchObject({ ok: true, events: 25, checkpoints: 3, unsigned: 0, lastCheckpoint: { n: 3, seq: 25 } });
+      log.record(event(26));
+      await log.flush();
+      const db = new Database(copy);
+      db.exec('DROP TRIGGER audit_events_append_only_u');
+      db.prepare('UPDATE audit_events SET body = replace(body, ?, ?) WHERE seq = 26').run('E-26', 'E-27');
+      db.close();
+      expect((await monitor.refresh()).report).toMatchObject({ ok: false, issue: { code: 'edited', seq: 26 } });
+      expect((await monitor.verifyNow()).report).toMatchObject({ ok: false, issue: { code: 'edited', seq: 26 } });
+    } finally {
+      monitor.close();
+      await log.close();
+      store.close();
+    }
+  });
+});

@@ -242,7 +242,11 @@ function sqliteAuditStore(db: SqliteDb, opts: SqliteAuditStoreOptions): AuditSto
     async *records(o = {}) {
       const from = o.fromSeq ?? 1;
       const to = o.toSeq ?? Number.MAX_SAFE_INTEGER;
-      const checkpoints = db.prepare('SELECT n, seq, body, digest FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY n').all(from, to) as Array<{ n: number; seq: number; body: string; digest: string }>;
+      const checkpoints = (
+        o.afterCheckpoint !== undefined
+          ? db.prepare('SELECT n, seq, body, digest FROM audit_checkpoints WHERE n > ? AND seq <= ? ORDER BY n').all(o.afterCheckpoint, to)
+          : db.prepare('SELECT n, seq, body, digest FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY n').all(from, to)
+      ) as Array<{ n: number; seq: number; body: string; digest: string }>;
       let c = 0;
       const emitCheckpointsUpTo = function* (seq: number): Generator<StoredRecord> {
         while (c < checkpoints.length && checkpoints[c]!.seq <= seq) {

@@ -85,8 +85,12 @@ export interface AuditStore {
   get(seq: number): Promise<AuditEvent | undefined>;
   /** Number of events matching (for the page's counts). */
   count(q: Omit<AuditQuery, 'before' | 'after' | 'limit' | 'order'>): Promise<number>;
-  /** Every record from event `fromSeq` on (default 1), checkpoints after the event they cover. */
-  records(opts?: { fromSeq?: number; toSeq?: number }): AsyncIterable<StoredRecord>;
+  /**
+   * Every record from event `fromSeq` on (default 1), checkpoints after the event they cover:
+   * those over these events, or with `afterCheckpoint`, every checkpoint numbered above it (a
+   * resumed verification also needs new checkpoints over events it has seen).
+   */
+  records(opts?: { fromSeq?: number; toSeq?: number; afterCheckpoint?: number }): AsyncIterable<StoredRecord>;
   /** The last checkpoint at or before `seq`. */
   checkpointAtOrBefore(seq: number): Promise<AuditCheckpoint | undefined>;
   /** The first event at or after `time` (exports from a time). */

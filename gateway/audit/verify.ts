@@ -46,6 +46,15 @@ export interface VerifyReport {
   /** Events after the last verified checkpoint: chained, not yet signed. */
   unsigned: number;
   issue?: VerifyIssue;
+  /** Where a verification of what is appended later resumes (when this one is ok). */
+  end?: VerifyState;
+}
+
+/** The chain as verified so far: its last event and last checkpoint. */
+export interface VerifyState {
+  seq: number;
+  hash: string;
+  checkpoint?: { n: number; seq: number; digest: string; time: string; keyId: string };
 }
 
 /** A record as verification reads it: from the store (body as stored) or from an export line. */
@@ -60,6 +69,8 @@ export interface VerifyOptions {
   anchor?: AuditCheckpoint;
   /** Offline: the export's header says how far it goes; falling short is truncation. */
   expectLastSeq?: number;
+  /** Continue a verification that ended ok at this state (records start after it). */
+  resume?: VerifyState;
 }
 
 /**
@@ -84,6 +95,17 @@ export async function verifyRecords(records: AsyncIterable<VerifyRecord> | Itera
     report.unsigned = lastSeen ? lastSeen.seq - (report.lastCheckpoint?.seq ?? firstUnsigned - 1) : 0;
     return report;
   };
+
+  if (opts.resume) {
+    const r = opts.resume;
+    expectSeq = r.seq + 1;
+    prevHash = r.hash;
+    if (r.seq > 0) lastSeen = { seq: r.seq, hash: r.hash };
+    if (r.checkpoint) {
+      prevCheckpoint = { n: r.checkpoint.n, seq: r.checkpoint.seq, digest: r.checkpoint.digest };
+      report.lastCheckpoint = { n: r.checkpoint.n, seq: r.checkpoint.seq, time: r.checkpoint.time, keyId: r.checkpoint.keyId };
+    }
+  }
 
   if (opts.anchor) {
     const a = opts.anchor;
@@ -176,5 +198,10 @@ export async function verifyRecords(records: AsyncIterable<VerifyRecord> | Itera
     return fail({ code: 'truncated', seq: from, message: `the export declares events up to ${opts.expectLastSeq}, but they end at ${report.lastSeq ?? 'nothing'}: events ${from}–${opts.expectLastSeq} were removed` });
   }
   report.unsigned = lastSeen ? lastSeen.seq - (report.lastCheckpoint?.seq ?? firstUnsigned - 1) : 0;
+  report.end = {
+    seq: lastSeen?.seq ?? expectSeq - 1,
+    hash: prevHash,
+    ...(prevCheckpoint && report.lastCheckpoint ? { checkpoint: { ...prevCheckpoint, time: report.lastCheckpoint.time, keyId: report.lastCheckpoint.keyId } } : {}),
+  };
   return report;
 }

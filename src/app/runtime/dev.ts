@@ -16,6 +16,8 @@ import type { LoadedConfig } from '../../config/load.js';
 import { isStdioServer } from '../../config/schema.js';
 import { type Diagnostic, formatDiagnostic } from '../../shared/diagnostics.js';
 import { compileAllSkills, type CompiledSkill } from '../../skills/compile-all.js';
+import { chainMonitor } from '../../../gateway/audit/monitor.js';
+import { verificationKeys } from '../../../gateway/audit/keys.js';
 import { configDigest, openWorkspaceAudit } from './audit.js';
 import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
@@ -223,8 +225,13 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     if (['127.0.0.1', 'localhost', '[::1]'].includes(pub.hostname) && Number(pub.port || 80) !== port) {
       log(`warning: listening on port ${port}, but publicUrl ${config.publicUrl} (set in ${loaded.file}) names port ${pub.port || 80}: tokens are minted for publicUrl; remove publicUrl to follow SKILLGATE_PORT`);
     }
+    // The admin page's chain status: verified now, every 10 minutes, and on request.
+    const monitor = chainMonitor(audit.store, await verificationKeys([{ text: audit.signer.publicKeyPem, where: 'the audit signing key' }]), { intervalMs: 10 * 60_000 });
+    cleanups.push({ what: 'the chain monitor', run: async () => monitor.close() });
+
     log(`starting the MCP front door on 127.0.0.1:${port}…`);
     const gateway = await startGateway({
+      admin: { store: audit.store, monitor },
       loaded,
       pool,
       governance,
@@ -273,6 +280,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       endpoints: [
         ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
         ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
+        { name: 'admin (audit)', url: `${gateway.url}/admin` },
         { name: 'health', url: `${gateway.url}/healthz` },
       ],
       tryIt: [...tokenCommands(config), ...tryItCommands(config, compiled.skills)],

@@ -13,7 +13,10 @@ import { inspectToolCall } from '../../../gateway/adapters/mcp/call-params.js';
 import { createRunActions, type RunActions } from '../../skills/run-actions.js';
 import { createGatewayApp, type HealthReport, resourceUrl } from '../../../gateway/adapters/http/app.js';
 import { hostPolicy } from '../../../gateway/adapters/http/host-check.js';
-import { createDevIdp, type DevIdp } from '../../../gateway/adapters/idp/dev-idp.js';
+import { mountAdmin } from '../../../gateway/adapters/admin/routes.js';
+import { createDevIdp, type DevIdp, devIssuer } from '../../../gateway/adapters/idp/dev-idp.js';
+import type { ChainMonitor } from '../../../gateway/audit/monitor.js';
+import type { AuditStore } from '../../../gateway/audit/store.js';
 import { type TokenVerifier, verifierFromConfig } from '../../../gateway/identity/verify.js';
 import { createSkillTools } from '../../../gateway/adapters/mcp/skill-tools.js';
 import { createMcpService } from '../../../gateway/adapters/mcp/service.js';
@@ -50,6 +53,8 @@ export interface GatewayOptions {
   skillSyncWaitMs?: number;
   /** What /healthz reports beyond the front door itself. */
   health?: () => HealthReport;
+  /** The admin page and API over the audit trail (`/admin`), when given. */
+  admin?: { store: AuditStore; monitor: ChainMonitor };
 }
 
 export interface RunningGateway {
@@ -133,7 +138,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       ...(skillTools ? { skills: skillTools } : {}),
       inspect: inspectToolCall(config.limits),
     },
-    plugins: idp ? [(a) => idp.mount(a)] : [],
+    plugins: [
+      ...(idp ? [(a: FastifyInstance) => idp.mount(a)] : []),
+      ...(opts.admin ? [(a: FastifyInstance) => mountAdmin(a, adminDeps(config, opts.admin!, opts.governance, log))] : []),
+    ],
     ...(opts.health ? { health: opts.health } : {}),
   });
   // Visibility follows the policies and the upstream servers: tell every open session (and
@@ -160,5 +168,25 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     ...(idp ? { idp } : {}),
     resourceUrl: (g) => resourceUrl(publicUrl, g),
     close: () => app.close(),
+  };
+}
+
+/** The admin page's dependencies: its own token verifier (audience `<publicUrl>/admin`, the admin client only) and IdP. */
+function adminDeps(config: SkillgateConfig, admin: NonNullable<GatewayOptions['admin']>, governance: Governance, log: Logger) {
+  const clientId = config.admin.clientId;
+  return {
+    config,
+    store: admin.store,
+    monitor: admin.monitor,
+    audit: governance.audit,
+    verifier: verifierFromConfig(
+      // admin.issuer is trusted for the admin page's tokens even when it issues no agent's.
+      config.admin.issuer && !config.identity.issuers.some((i) => i.issuer === config.admin.issuer)
+        ? { ...config, identity: { ...config.identity, issuers: [...config.identity.issuers, { issuer: config.admin.issuer, algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] }] } }
+        : config,
+      { agents: { [clientId]: { clientId, name: 'Skillgate admin page' } } },
+    ),
+    issuer: config.admin.issuer ?? (config.identity.devIdp ? devIssuer(config) : config.identity.issuers[0]?.issuer),
+    log,
   };
 }
