@@ -154,4 +154,31 @@ describe('the /admin page, in a real browser', () => {
       expect.arrayContaining([expect.objectContaining({ reason: 'ERR_ADMIN_ROLE', user: 'intern' })]),
     );
   });
+
+  it('GET /admin/audit answers an auditor\'s token with the events as JSON, and refuses everyone else', async () => {
+    const adminToken = async (user: string) => (await skillgate(ws.configFile, ['token', '--user', user, '--admin'])).stdout.trim();
+    const get = (path: string, token?: string) => fetch(`${base}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    const ok = await get('/admin/audit?decision=deny&tool=hr.get_compensation', await adminToken('auditor'));
+    expect(ok.status).toBe(200);
+    const body = (await ok.json()) as { events: Array<{ kind: string; user: string; reason: string; decision: { user: { decision: string } } }> };
+    expect(body.events.map((e) => [e.kind, e.user, e.reason, e.decision.user.decision])).toEqual([['decision', 'intern', 'ERR_USER_NOT_PERMITTED', 'deny']]);
+    expect((await get('/admin/audit?decision=maybe', await adminToken('auditor'))).status).toBe(400);
+    expect((await get('/admin/audit', await adminToken('intern'))).status).toBe(403);
+    // An agent's token (for a gateway) is not the admin page's.
+    const agentToken = (await skillgate(ws.configFile, ['token', '--user', 'auditor', '--agent', 'hr-assistant'])).stdout.trim();
+    const wrong = await get('/admin/audit', agentToken);
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect((await get('/admin/audit')).status).toBe(401);
+    // The query is an admin action in the trail; the refusals are there too.
+    const trail = (await skillgate(ws.configFile, ['audit', '--json', '--limit', '20'])).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; reason: string; user?: string });
+    expect(trail).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'admin.action', reason: 'query', user: 'auditor' }),
+        expect.objectContaining({ kind: 'request.refused', reason: 'ERR_ADMIN_ROLE', user: 'intern' }),
+        expect.objectContaining({ kind: 'token.refused', reason: 'ERR_TOKEN_AUDIENCE' }),
+        expect.objectContaining({ kind: 'token.refused', reason: 'ERR_TOKEN_MISSING' }),
+      ]),
+    );
+  });
 });

@@ -181,13 +181,13 @@ export async function verifyRecords(records: AsyncIterable<VerifyRecord> | Itera
     }
     if (!lastSeen || c.seq > lastSeen.seq) {
       const from = (lastSeen?.seq ?? covered - 1) + 1;
-      return fail({ code: 'truncated', seq: from, checkpoint: c.n, message: `checkpoint ${c.n} covers events up to ${c.seq}, but the events end at ${lastSeen?.seq ?? 'nothing'}: events ${from}–${c.seq} were removed` });
+      return fail({ code: 'truncated', seq: from, checkpoint: c.n, message: `checkpoint ${c.n} covers events up to ${c.seq}, but the events end at ${lastSeen?.seq ?? 'nothing'}: ${span(from, c.seq)} removed` });
     }
     if (c.seq !== lastSeen.seq || c.count !== c.seq) {
       return fail({ code: 'checkpoint', seq: covered, checkpoint: c.n, message: `checkpoint ${c.n} (over event ${c.seq}) is out of place after event ${lastSeen.seq}` });
     }
     if (c.headHash !== lastSeen.hash) {
-      return fail({ code: 'checkpoint', seq: covered, checkpoint: c.n, message: `checkpoint ${c.n} does not match events ${covered}–${c.seq}: they were rewritten after it was signed` });
+      return fail({ code: 'checkpoint', seq: covered, checkpoint: c.n, message: `checkpoint ${c.n} does not match ${span(covered, c.seq).replace(/ (was|were)$/, '')}: changed, inserted or removed after it was signed` });
     }
     prevCheckpoint = { n: c.n, seq: c.seq, digest: checkpointDigest(c) };
     report.lastCheckpoint = { n: c.n, seq: c.seq, time: c.time, keyId: c.keyId };
@@ -195,7 +195,7 @@ export async function verifyRecords(records: AsyncIterable<VerifyRecord> | Itera
 
   if (opts.expectLastSeq !== undefined && (report.lastSeq ?? 0) < opts.expectLastSeq) {
     const from = (report.lastSeq ?? firstUnsigned - 1) + 1;
-    return fail({ code: 'truncated', seq: from, message: `the export declares events up to ${opts.expectLastSeq}, but they end at ${report.lastSeq ?? 'nothing'}: events ${from}–${opts.expectLastSeq} were removed` });
+    return fail({ code: 'truncated', seq: from, message: `the export declares events up to ${opts.expectLastSeq}, but they end at ${report.lastSeq ?? 'nothing'}: ${span(from, opts.expectLastSeq)} removed` });
   }
   report.unsigned = lastSeen ? lastSeen.seq - (report.lastCheckpoint?.seq ?? firstUnsigned - 1) : 0;
   report.end = {
@@ -204,4 +204,9 @@ export async function verifyRecords(records: AsyncIterable<VerifyRecord> | Itera
     ...(prevCheckpoint && report.lastCheckpoint ? { checkpoint: { ...prevCheckpoint, time: report.lastCheckpoint.time, keyId: report.lastCheckpoint.keyId } } : {}),
   };
   return report;
+}
+
+/** "event 9 was" / "events 9–12 were", for messages. */
+function span(from: number, to: number): string {
+  return from === to ? `event ${from} was` : `events ${from}–${to} were`;
 }
