@@ -14,6 +14,8 @@ import { exportAudit, readExport } from '../gateway/audit/export.js';
 import { checkpointSigner, loadOrCreateAuditKey, verificationKeys } from '../gateway/audit/keys.js';
 import { createAuditLog } from '../gateway/audit/log.js';
 import { openSqliteAuditStore } from '../gateway/audit/sqlite-store.js';
+import type { AuditStore } from '../gateway/audit/store.js';
+import { AuditError } from '../gateway/audit/errors.js';
 import { chainMonitor } from '../gateway/audit/monitor.js';
 import { verifyRecords } from '../gateway/audit/verify.js';
 import { canonicalJson } from '../src/shared/canonical-json.js';
@@ -275,5 +277,51 @@ describe("the admin page's chain monitor", () => {
       await log.close();
       store.close();
     }
+  });
+});
+
+describe('the log when the store cannot be written', () => {
+  // A real store behind a switch that makes its writes fail, as a locked or full disk would
+  // (neither can be produced reliably here).
+  async function flaky(name: string) {
+    const store = openSqliteAuditStore(join(dir, `${name}.db`));
+    let fail: AuditError | undefined;
+    const wrapped: AuditStore = { ...store, append: (build, o) => (fail ? Promise.reject(fail) : store.append(build, o)) };
+    return { store, wrapped, set: (e: AuditError | undefined) => (fail = e) };
+  }
+
+  it('keeps events while another writer holds the store, and writes them in order once it can; record() never throws or waits', async () => {
+    const f = await flaky('busy');
+    const log = createAuditLog({ store: f.wrapped, signer: await checkpointSigner(loadOrCreateAuditKey(dir)), workspace: 'test' });
+    f.set(new AuditError('ERR_AUDIT_BUSY', 'locked'));
+    for (let i = 1; i <= 3; i++) expect(log.record(event(i))).toBeUndefined();
+    // One turn of the event loop: the write was tried, refused, and the events kept.
+    await new Promise((r) => setImmediate(r));
+    expect(log.status()).toMatchObject({ ok: true, pending: 3 });
+    f.set(undefined);
+    for (let i = 4; i <= 5; i++) log.record(event(i));
+    await log.flush();
+    expect((await f.store.query({ order: 'asc' })).events.map((e) => e.ids?.requestId)).toEqual(['req-1', 'req-2', 'req-3', 'req-4', 'req-5']);
+    await log.close();
+    f.store.close();
+  });
+
+  it('past its bound, counts what it could not keep and records the gap once the store is back', async () => {
+    const f = await flaky('failing');
+    const problems: string[] = [];
+    const log = createAuditLog({ store: f.wrapped, signer: await checkpointSigner(loadOrCreateAuditKey(dir)), workspace: 'test', maxPending: 4, onProblem: (m) => problems.push(m) });
+    f.set(new AuditError('ERR_AUDIT_STORAGE', 'disk full'));
+    for (let i = 1; i <= 10; i++) log.record(event(i));
+    await log.flush();
+    expect(log.status()).toMatchObject({ ok: false, pending: 4, lost: 6, failing: 'disk full' });
+    expect(problems[0]).toMatch(/cannot be written/);
+    f.set(undefined);
+    await log.checkpoint();
+    const stored = (await f.store.query({ order: 'asc' })).events;
+    expect(stored.map((e) => e.kind)).toEqual(['audit.gap', 'tool.call', 'tool.call', 'decision', 'tool.call']);
+    expect(stored[0]!.detail).toMatchObject({ lost: 6, cause: 'disk full' });
+    expect(log.status()).toMatchObject({ ok: true, pending: 0, lost: 0 });
+    await log.close();
+    f.store.close();
   });
 });

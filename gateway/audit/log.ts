@@ -86,7 +86,12 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
 
   let pending: Pending[] = [];
   let scheduled = false;
-  let writing: Promise<void> | undefined;
+  /** A store write has not settled yet (for SQLite: only until its already-resolved promise is observed). */
+  let appending = false;
+  /** Flush again once the write in progress settles; with a checkpoint when asked for one. */
+  let again: { checkpoint: boolean } | undefined;
+  /** Callers of flush()/checkpoint() waiting for the queue to be written. */
+  let waiters: Array<{ resolve: (c: AuditCheckpoint | undefined) => void; checkpoint: boolean }> = [];
   let retry: NodeJS.Timeout | undefined;
   let failures = 0;
   let failing: string | undefined;
@@ -96,13 +101,13 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   /** When the oldest event not covered by a checkpoint was written (undefined: all covered). */
   let unsignedSince: number | undefined;
 
-  const run = () => {
-    scheduled = false;
-    void flush();
-  };
   const schedule = () => {
     if (scheduled || retry) return;
     scheduled = true;
+    const run = () => {
+      scheduled = false;
+      flushNow(false);
+    };
     if (opts.flushOn === 'immediate') setImmediate(run);
     else queueMicrotask(run);
   };
@@ -122,19 +127,41 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     return { ...payload, signature: signer.sign(checkpointPayload(payload)) };
   };
 
-  const write = async (forceCheckpoint: boolean): Promise<AuditCheckpoint | undefined> => {
+  const countLost = (n: number, from: string, to: string) => {
+    lost = { count: lost.count + n, from: lost.from ?? from, to };
+  };
+
+  const settleWaiters = (made: AuditCheckpoint | undefined) => {
+    const done = waiters;
+    waiters = [];
+    for (const w of done) w.resolve(made);
+  };
+
+  /**
+   * Write what is queued, now. The store's `append` is called synchronously from here, so a
+   * store that writes synchronously (SQLite) has the events before this returns; its promise
+   * is observed with `.then` directly (no async hops), so the next flush is not held back.
+   */
+  const flushNow = (forceCheckpoint: boolean): void => {
+    if (appending) {
+      again = { checkpoint: forceCheckpoint || (again?.checkpoint ?? false) };
+      return;
+    }
+    if (pending.length === 0 && lost.count === 0 && !forceCheckpoint) {
+      settleWaiters(undefined);
+      return;
+    }
     const batch = pending;
     pending = [];
-    const gap = lost.count
-      ? { count: lost.count, input: gapEvent(opts.workspace, lost, failing) }
-      : undefined;
+    const gap = lost.count ? { count: lost.count, input: gapEvent(opts.workspace, lost, failing) } : undefined;
     const items: Pending[] = gap ? [{ input: gap.input, time: iso() }, ...batch] : batch;
     const unsignedAfter = (head ? head.seq - (head.checkpoint?.seq ?? 0) : 0) + items.length;
-    const due =
-      forceCheckpoint || unsignedAfter >= every || (unsignedSince !== undefined && now() - unsignedSince >= intervalMs);
+    const due = forceCheckpoint || unsignedAfter >= every || (unsignedSince !== undefined && now() - unsignedSince >= intervalMs);
     let made: AuditCheckpoint | undefined;
+    appending = true;
+    let written: Promise<ChainHead>;
     try {
-      head = await store.append(
+      written = store.append(
         (h) => {
           made = undefined;
           let seq = h.seq;
@@ -151,58 +178,57 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
         { durable: due },
       );
     } catch (err) {
-      // Keep them, in order, ahead of anything recorded meanwhile (bounded).
-      pending = batch.concat(pending);
-      if (pending.length > maxPending) {
-        const dropped = pending.splice(maxPending);
-        countLost(dropped.length, dropped[0]!.time, dropped[dropped.length - 1]!.time);
-      }
-      const busy = err instanceof AuditError && err.code === 'ERR_AUDIT_BUSY';
-      if (!busy) {
-        failures++;
-        failing = (err as Error).message;
-        problem('the audit store cannot be written; events are kept in memory and retried', { error: failing, pending: pending.length, lost: lost.count });
-      }
-      const delay = busy ? 5 + Math.floor(Math.random() * 10) : Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
-      retry ??= setTimeout(() => {
-        retry = undefined;
-        void flush();
-      }, delay);
-      retry.unref?.();
-      throw err;
+      written = Promise.reject(err as Error);
     }
-    if (gap) lost = { count: lost.count - gap.count };
-    if (failing) problem('the audit store takes writes again', { pending: pending.length });
-    failures = 0;
-    failing = undefined;
-    const unsigned = head.seq - (head.checkpoint?.seq ?? 0);
-    if (unsigned === 0) unsignedSince = undefined;
-    else unsignedSince ??= now();
-    return made;
-  };
-
-  const countLost = (n: number, from: string, to: string) => {
-    lost = { count: lost.count + n, from: lost.from ?? from, to };
-  };
-
-  const flush = async (forceCheckpoint = false): Promise<AuditCheckpoint | undefined> => {
-    while (writing) await writing;
-    if (pending.length === 0 && lost.count === 0 && !forceCheckpoint) return undefined;
-    let result: AuditCheckpoint | undefined;
-    const w = write(forceCheckpoint).then(
-      (c) => {
-        result = c;
+    written.then(
+      (h) => {
+        appending = false;
+        head = h;
+        if (gap) lost = { count: lost.count - gap.count };
+        if (failing) problem('the audit store takes writes again', { pending: pending.length });
+        failures = 0;
+        failing = undefined;
+        if (head.seq - (head.checkpoint?.seq ?? 0) === 0) unsignedSince = undefined;
+        else unsignedSince ??= now();
+        const next = again;
+        again = undefined;
+        if (next || pending.length) flushNow(next?.checkpoint ?? false);
+        else settleWaiters(made);
       },
-      () => {},
+      (err: unknown) => {
+        appending = false;
+        // Keep them, in order, ahead of anything recorded meanwhile (bounded).
+        pending = batch.concat(pending);
+        if (pending.length > maxPending) {
+          const dropped = pending.splice(maxPending);
+          countLost(dropped.length, dropped[0]!.time, dropped[dropped.length - 1]!.time);
+        }
+        const busy = err instanceof AuditError && err.code === 'ERR_AUDIT_BUSY';
+        if (!busy) {
+          failures++;
+          failing = (err as Error).message;
+          problem('the audit store cannot be written; events are kept in memory and retried', { error: failing, pending: pending.length, lost: lost.count });
+          // Whoever waits hears now; the events stay queued for the retry.
+          settleWaiters(undefined);
+        }
+        const forced = again?.checkpoint === true || forceCheckpoint;
+        again = undefined;
+        const delay = busy ? 5 + Math.floor(Math.random() * 10) : Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        retry ??= setTimeout(() => {
+          retry = undefined;
+          flushNow(forced);
+        }, delay);
+        retry.unref?.();
+      },
     );
-    writing = w;
-    try {
-      await w;
-    } finally {
-      if (writing === w) writing = undefined;
-    }
-    return result;
   };
+
+  /** Write the queue (with a checkpoint when asked); settles once written, or once writing has failed. */
+  const flush = (forceCheckpoint = false): Promise<AuditCheckpoint | undefined> =>
+    new Promise((resolve) => {
+      waiters.push({ resolve, checkpoint: forceCheckpoint });
+      if (!retry) flushNow(forceCheckpoint);
+    });
 
   const timer = setInterval(() => {
     if (unsignedSince !== undefined && now() - unsignedSince >= intervalMs) void flush(true);
@@ -212,7 +238,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   // A process ending on an uncaught error still writes what it queued (stores that write
   // synchronously, like SQLite, complete inside this handler).
   const onExit = () => {
-    if (pending.length && !writing) void write(false).catch(() => {});
+    if (pending.length && !appending) flushNow(false);
   };
   process.on('exit', onExit);
 
