@@ -26,6 +26,8 @@ import { checkpointSigner, loadOrCreateAuditKey, verificationKeys } from '../gat
 import { createAuditLog } from '../gateway/audit/log.js';
 import { openSqliteAuditStore } from '../gateway/audit/sqlite-store.js';
 import { verifyRecords } from '../gateway/audit/verify.js';
+import { parseAuditQuery } from '../gateway/audit/query.js';
+import { eventsPage, type Filters, type PageContext } from '../gateway/adapters/admin/page.js';
 import { parseConfig } from '../src/config/load.js';
 import { withDevIssuer } from '../src/app/runtime/front-door.js';
 import type { AuditEventInput } from '../src/contracts/audit.js';
@@ -261,6 +263,22 @@ try {
     await time('page 100 (before = seq 50,000)', () => store.query({ before: 50_000, limit: 50 })),
     await time('count, filter user + deny', () => store.count({ user: 'intern', outcome: 'deny' })),
   ];
+  // The admin page: its queries plus rendering 50 rows to HTML, as the route does.
+  const ctx: PageContext = {
+    workspace: 'acme-bank',
+    user: { id: 'auditor', roles: ['auditor'] },
+    temporal: { ui: 'http://127.0.0.1:8233', namespace: 'default' },
+    chain: { running: false },
+    known: { users, agents: ['credit-assistant'], gateways: ['credit-desk'], tools: ['core-banking.*'], skills: [] },
+  };
+  const page = async (f: Filters) => {
+    const q = parseAuditQuery(f);
+    const [r, total] = await Promise.all([store.query({ ...q, limit: 50 }), store.count(q)]);
+    return eventsPage(ctx, f, { ...r, total });
+  };
+  c.push(await time('admin page: no filter (query + count + HTML)', () => page({})));
+  c.push(await time('admin page: user + deny + 7d (query + count + HTML)', () => page({ user: 'intern', decision: 'deny', since: '7d' })));
+  c.push(await time('admin page: gateway (unindexed, common) + tool', () => page({ gateway: 'credit-desk', tool: 'core-banking.issue_credit' })));
   const keys = await verificationKeys([{ text: (await checkpointSigner(loadOrCreateAuditKey(dir))).publicKeyPem, where: 'bench' }]);
   const verify = await time('verify the whole chain', async () => {
     const r = await verifyRecords(store.records(), { keys });
