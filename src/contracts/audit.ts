@@ -98,8 +98,10 @@ export interface AuditEventInput {
 }
 
 /**
- * Where producers send events. `record` never throws and never waits for storage: the call
- * path is not slowed or broken by the audit trail (the log buffers and flushes on its own).
+ * Where producers send events. `record` never throws and never waits: it queues the event,
+ * which the log (gateway/audit/log.ts) writes at the end of the current microtask run — with
+ * SQLite, before the answer of the call that caused it goes out. A failing store never breaks
+ * the call path: events are kept, retried, and what could not be kept is counted (`audit.gap`).
  */
 export interface AuditSink {
   record(event: AuditEventInput): void;
