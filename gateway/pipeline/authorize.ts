@@ -13,7 +13,7 @@ export const authorize: PipelineStep = (ctx, { authorizer }) => {
     {
       visibility: skill === undefined,
       compensation: skill?.compensation === true,
-      audit: { ...(ids ? { ids } : {}), ...(skill ? { skill: skill.name, step: skill.stepId } : {}) },
+      audit: { ids: { ...ids, ...(ctx.traceId ? { traceId: ctx.traceId } : {}) }, ...(skill ? { skill: skill.name, step: skill.stepId } : {}) },
     },
   );
 };

@@ -2,7 +2,7 @@
  * What flows through the tool-call pipeline: one object per call, filled step by step.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { AuditDlpMark, AuditIds, AuditSink } from '../../src/contracts/audit.js';
+import type { AuditIds, AuditSink } from '../../src/contracts/audit.js';
 import type { Json } from '../../src/contracts/json.js';
 import type { Allowed, Authorizer } from '../authz/authorizer.js';
 import type { Principal } from '../../src/contracts/principal.js';
@@ -20,10 +20,7 @@ export interface ToolCallRequest {
   meta?: { [key: string]: Json };
   /** Set when the call is a step of a skill run. */
   skill?: { name: string; stepId: string; compensation?: boolean };
-  /**
-   * Correlation ids for the call's audit events: the front door's request and session, a skill
-   * step's workflow, run and activity, and the trace (`traceId`, set by the tracing step).
-   */
+  /** Correlation ids for the call's audit events: the front door's request and session, a skill step's workflow, run and activity. */
   ids?: AuditIds;
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -44,8 +41,16 @@ export interface ToolCallContext {
   output?: Json;
   /** The AND-gate's allow (set by `authorize`): its decision id and the arguments as recorded. */
   decision?: Allowed;
-  /** What the data-loss filters found and did (set by their steps); carried to the audit event as `detail.dlp`. */
-  dlp?: AuditDlpMark;
+  /**
+   * The trace this call belongs to (32 hex digits), set by tracing (issue 12 part 5); the
+   * call's audit event carries it as `ids.traceId`.
+   */
+  traceId?: string;
+  /**
+   * What the data-loss filters found and did (set by their steps, issue 12 part 6: rule,
+   * where, action — never a value); the call's audit event carries it as `detail.dlp`.
+   */
+  dlp?: Json;
 }
 
 /** What the steps need from the runtime. Later steps (vault, audit) add their own. */

@@ -16,6 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { AuditEventInput } from '../../src/contracts/audit.js';
+import type { Json } from '../../src/contracts/json.js';
 import { AuthzError } from '../authz/authorizer.js';
 import { authorize } from './authorize.js';
 import { callUpstream } from './call-upstream.js';
@@ -64,10 +65,10 @@ function errorCode(err: unknown): string {
 
 /** The audit event of a call that got past the AND-gate (or failed before it for another reason). */
 function callEvent(ctx: ToolCallContext, started: number, how: { outcome: 'ok' | 'error'; reason: string; message?: string }): AuditEventInput {
-  const { request: r, decision, dlp } = ctx;
+  const { request: r, decision, dlp, traceId } = ctx;
   const detail: NonNullable<AuditEventInput['detail']> = {};
   if (how.message) detail.error = how.message.slice(0, 500);
-  if (dlp) detail.dlp = dlp as unknown as NonNullable<AuditEventInput['detail']>[string];
+  if (dlp !== undefined) detail.dlp = dlp as Json;
   return {
     kind: r.skill?.compensation ? 'run.compensation' : 'tool.call',
     outcome: how.outcome,
@@ -81,7 +82,7 @@ function callEvent(ctx: ToolCallContext, started: number, how: { outcome: 'ok' |
     ...(r.skill ? { skill: r.skill.name, step: r.skill.stepId } : {}),
     ...(decision ? { args: decision.args } : {}),
     latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
-    ids: { ...r.ids, ...(decision ? { decisionId: decision.decisionId } : {}) },
+    ids: { ...r.ids, ...(traceId ? { traceId } : {}), ...(decision ? { decisionId: decision.decisionId } : {}) },
     ...(Object.keys(detail).length ? { detail } : {}),
   };
 }

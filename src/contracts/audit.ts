@@ -108,16 +108,6 @@ export interface AuditSink {
 }
 
 /**
- * What the data-loss filters (gateway/pipeline, issue 12 part 6) found in one call, carried to
- * its `tool.call` event as `detail.dlp`. Never the matched value: the rule and where.
- */
-export interface AuditDlpMark {
-  /** What the filter did to the call: redacted the matches, blocked the call, or let it pass. */
-  action: 'redact' | 'block' | 'allow';
-  findings: Array<{ rule: string; where: 'arguments' | 'result'; count: number }>;
-}
-
-/**
  * A stored event: what the producer recorded plus what the log adds. `hash` is the SHA-256
  * (hex) of the RFC 8785 canonical JSON of every other field, `prevHash` included, so each event
  * commits to the whole chain before it.
