@@ -2,11 +2,12 @@
  * Looks for tokens in what the test suite wrote. Three ways, so that neither a token-shaped
  * regex alone nor a list of known tokens alone decides:
  *
- *  1. every JWS compact serialization (three base64url parts) whose first part decodes to a
- *     JSON header with `alg` — whoever minted it, however it got there;
- *  2. every token a test process signed (the ledger, test/setup/token-watch.ts), and each of its
- *     payload and signature parts alone — a token cut up, or logged without its header;
- *  3. the same parts in standard base64 and percent-encoding.
+ *  1. every JWT — a JSON header with `alg`, a dot, a JSON payload: whoever minted it, however
+ *     it got there, and also cut short (a path truncated after the token began);
+ *  2. every token a test process signed (the ledger, test/setup/token-watch.ts), its payload
+ *     and its signature alone, and 32-character pieces of its signature (the high-entropy part:
+ *     a token logged without its header, or cut up);
+ *  3. the same in standard base64 and percent-encoding.
  *
  * Run attestations (JWTs of type `skillgate-run+jwt` / `skillgate-approval+jwt`, docs/security.md)
  * are not bearer credentials and belong in workflow histories: allowed there, findings elsewhere.
@@ -29,7 +30,8 @@ export interface ScanReport {
   findings: Finding[];
 }
 
-const JWS = /[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g;
+// A JOSE header and the start of a JSON payload (`eyJ` is base64url of `{"`); the signature may be cut off.
+const JWT = /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]*)?/g;
 const ATTESTATION = /^skillgate-(run|approval)\+jwt$/;
 
 /** What kind of file this is, for the report (and where attestations are allowed). */
@@ -43,7 +45,13 @@ export function kindOf(file: string): string {
   return 'other';
 }
 
-function header(part: string): { alg?: unknown; typ?: unknown } | undefined {
+/** A run attestation's header (docs/security.md): bound to its run, kept in its history. */
+export function isAttestation(h: { typ?: unknown }): boolean {
+  return typeof h.typ === 'string' && ATTESTATION.test(h.typ);
+}
+
+/** The JOSE header of a token, if its first part is one. */
+export function header(part: string): { alg?: unknown; typ?: unknown } | undefined {
   try {
     const h = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
     return h && typeof h === 'object' && 'alg' in h ? (h as { alg?: unknown; typ?: unknown }) : undefined;
@@ -54,13 +62,14 @@ function header(part: string): { alg?: unknown; typ?: unknown } | undefined {
 
 /**
  * The needles of one known token: the whole; its payload and signature parts; and 32-character
- * pieces of each (the start, the middle, the end), so a token cut short — a path truncated to
- * 200 characters, a prefix in a message — is found as well. In three encodings. (The header
- * is left out: every token of an issuer shares it.)
+ * pieces of its signature (the start, the middle, the end). In three encodings. (The header is
+ * left out: every token of an issuer shares it; a token cut short after its header is rule 1's.)
  */
 export function needlesOf(token: string): string[] {
   const parts = token.split('.');
-  const pieces = parts.slice(1).flatMap((p) => (p.length >= 64 ? [p.slice(0, 32), p.slice(Math.floor(p.length / 2) - 16, Math.floor(p.length / 2) + 16), p.slice(-32)] : []));
+  const signature = parts[2] ?? '';
+  // Pieces of the signature only: a payload's start (`{"scope":"openid mcp",…`) is shared by many tokens.
+  const pieces = signature.length >= 64 ? [signature.slice(0, 32), signature.slice(Math.floor(signature.length / 2) - 16, Math.floor(signature.length / 2) + 16), signature.slice(-32)] : [];
   const raw = [token, ...parts.slice(1).filter((p) => p.length >= 24), ...pieces];
   const out = new Set<string>();
   for (const r of raw) {
@@ -75,11 +84,11 @@ export function needlesOf(token: string): string[] {
 export function scanText(file: string, text: string, needles: ReadonlyArray<{ needle: string; token: string }>): Finding[] {
   const findings: Finding[] = [];
   const kind = kindOf(file);
-  for (const m of text.matchAll(JWS)) {
+  for (const m of text.matchAll(JWT)) {
     const h = header(m[0].split('.')[0]!);
     if (!h) continue;
-    if (kind === 'history' && typeof h.typ === 'string' && ATTESTATION.test(h.typ)) continue;
-    findings.push({ file, what: `a JWT (alg ${String(h.alg)}, typ ${String(h.typ ?? '-')})`, sample: `${m[0].slice(0, 12)}…` });
+    if (kind === 'history' && isAttestation(h)) continue;
+    findings.push({ file, what: `a JWT${m[0].split('.').length < 3 ? ', cut short,' : ''} (alg ${String(h.alg)}, typ ${String(h.typ ?? '-')})`, sample: `${m[0].slice(0, 12)}…` });
   }
   for (const { needle, token } of needles) {
     if (text.includes(needle)) findings.push({ file, what: `part of a token a test minted (${needle === token ? 'whole' : `${needle.length} characters of it`})`, sample: `${needle.slice(0, 8)}…` });

@@ -2,7 +2,8 @@
  * Test-suite instrumentation for test/no-raw-token.test.ts (never loaded by product code):
  *
  *  - every JWS a test process signs with jose (`SignJWT`, `CompactSign`: the dev IdP's minter,
- *    oidc-provider's access and ID tokens) goes to the suite's token ledger;
+ *    oidc-provider's access and ID tokens) goes to the suite's token ledger — except run
+ *    attestations, which belong in workflow histories (helpers/token-scan.ts);
  *  - before a test deletes one of its `skillgate-*` temp folders (fs.rmSync / fs.promises.rm),
  *    everything in it — logs, audit stores, exports, Temporal databases — is scanned for
  *    tokens (helpers/token-scan.ts) and the result appended to `<suite dir>/scans.jsonl`.
@@ -14,7 +15,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CompactSign, SignJWT } from 'jose';
-import { mintedTokens, scanPath } from '../helpers/token-scan.js';
+import { header, isAttestation, mintedTokens, scanPath } from '../helpers/token-scan.js';
 
 const suiteDir = process.env.SKILLGATE_SUITE_DIR;
 const installed = globalThis as { __skillgateTokenWatch?: boolean };
@@ -26,7 +27,8 @@ if (suiteDir && !installed.__skillgateTokenWatch) {
     const sign = cls.prototype.sign as (...args: unknown[]) => Promise<string>;
     cls.prototype.sign = async function (this: unknown, ...args: unknown[]) {
       const token = await sign.apply(this, args);
-      appendFileSync(ledger, `${token}\n`);
+      const h = header(token.split('.')[0] ?? '');
+      if (!h || !isAttestation(h)) appendFileSync(ledger, `${token}\n`);
       return token;
     } as typeof cls.prototype.sign;
   }
