@@ -1,8 +1,9 @@
 /**
  * Runs the real gateway for benchmarks: config file path in argv[2]; prints {url} when
- * listening. The audit trail is the workspace's own (SQLite, as in production) unless
- * SKILLGATE_BENCH_AUDIT=off, which drops every event — the "audit off" side of bench/audit.ts —
- * or SKILLGATE_BENCH_AUDIT=immediate, which batches writes on setImmediate instead.
+ * listening. SKILLGATE_BENCH_AUDIT says what happens to audit events: `off` (the default, as
+ * for bench:gateway, which measures the front door alone) drops them; `on` records them in the
+ * workspace's own audit trail (SQLite, as in production); `immediate` does too, batching writes
+ * on setImmediate. bench/audit.ts runs the three side by side.
  */
 import type { AuditSink } from '../../src/contracts/audit.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
@@ -13,7 +14,7 @@ import { createGovernance } from '../../src/app/runtime/governance.js';
 
 const loaded = loadConfig(process.argv[2]!);
 const pool = createUpstreamPool(loaded, { log: () => {} });
-const mode = process.env.SKILLGATE_BENCH_AUDIT ?? 'on';
+const mode = process.env.SKILLGATE_BENCH_AUDIT ?? 'off';
 const workspaceAudit = mode === 'off' ? undefined : await openWorkspaceAudit(loaded, mode === 'immediate' ? { flushOn: 'immediate' } : {});
 const audit: AuditSink = workspaceAudit?.log ?? { record() {} };
 const governance = createGovernance(loaded, { watch: false, audit });
