@@ -47,6 +47,8 @@ export interface McpRequestContext {
   era: 'legacy' | 'modern';
   /** The front door's request id (log lines, never a client-chosen value). */
   requestId?: string;
+  /** Legacy era: the MCP session the request belongs to (audit events). */
+  sessionId?: string;
   signal: AbortSignal;
   /** The request's `_meta` (idempotency key, progress token, trace context, …). */
   meta: Record<string, unknown>;
@@ -289,7 +291,7 @@ export function createMcpService(deps: McpServiceDeps): McpService {
           server: parsed.server,
           tool: parsed.name,
           arguments: args,
-          ...(ctx.requestId ? { ids: { requestId: ctx.requestId } } : {}),
+          ids: { ...(ctx.requestId ? { requestId: ctx.requestId } : {}), ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}) },
           signal: ctx.signal,
           upstream: relayOptions(ctx, upstream),
         });
