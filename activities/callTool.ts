@@ -36,6 +36,10 @@ export function createCallTool(deps: PipelineDeps) {
         meta: { [META_IDEMPOTENCY_KEY]: idempotencyKey, [META_SKILL]: input.skill, [META_STEP]: input.stepId },
         skill: { name: input.skill, stepId: input.stepId, compensation: input.compensation },
         ...(input.toolHash !== undefined ? { toolHash: input.toolHash } : {}),
+        ids: {
+          ...(workflowExecution ? { workflowId: workflowExecution.workflowId, runId: workflowExecution.runId } : {}),
+          activityId,
+        },
         signal: ctx.cancellationSignal,
       });
       if (res.result.isError) {

@@ -2,8 +2,8 @@
  * The activities of a Skillgate worker, built from their dependencies (Temporal samples'
  * `createActivities(deps)`). Workflows import this module as types only.
  *
- * Every dependency that governs is required: a worker without the AND-gate or without the
- * run attestor cannot be built (tests that mean "allow everything" pass that explicitly).
+ * Every dependency that governs is required: a worker without the AND-gate, the run attestor
+ * or the audit sink cannot be built (tests that mean "allow everything" pass that explicitly).
  */
 import type { RunAttestor } from '../gateway/authz/run-attestation.js';
 import type { PipelineDeps } from '../gateway/pipeline/context.js';

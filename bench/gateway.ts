@@ -31,6 +31,7 @@ import { verifierFromConfig } from '../gateway/identity/verify.js';
 import { createPolicyEngine } from '../gateway/policy/engine.js';
 import { parseConfig } from '../src/config/load.js';
 import { withDevIssuer } from '../src/app/runtime/front-door.js';
+import type { AuditSink } from '../src/contracts/audit.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SEQ_CALLS = Number(process.env.BENCH_SEQ_CALLS ?? 3000);
@@ -209,8 +210,10 @@ try {
   const policy = createPolicyEngine({ config: loaded, watch: false });
   const policyNoCache = createPolicyEngine({ config: loaded, watch: false, cacheSize: 0 });
   const revocations = openRevocations(loaded.path(config.stateDir));
-  const authz = createAuthorizer({ config, policy, revocations });
-  const authzNoCache = createAuthorizer({ config, policy: policyNoCache, revocations });
+  // The decision alone, as before the audit trail: its events are dropped here (bench/audit.ts measures recording them).
+  const discard: AuditSink = { record() {} };
+  const authz = createAuthorizer({ config, policy, revocations, audit: discard });
+  const authzNoCache = createAuthorizer({ config, policy: policyNoCache, revocations, audit: discard });
   const id = await verifier.verify(token, { audience: resource });
   const decide = async (a: typeof authz, i: number) => {
     const t0 = performance.now();

@@ -56,16 +56,19 @@ import { compileOptions } from '../src/skills/compile-all.js';
 import { compileSkill } from '../src/skills/compile.js';
 import { startSkillRun } from '../src/skills/runs.js';
 import type { RunSkillInput, RunSkillWorkflow } from '../src/contracts/run.js';
+import type { AuditSink } from '../src/contracts/audit.js';
 
 /**
  * The engine's overhead is measured without Cedar (its own figure is in BENCHMARKS.md,
  * `bench:decision`): an explicit allow-all. The run attestation is real — its verification at
  * start and its signing are part of what a run costs.
  */
-const ALLOW_ALL: Authorizer = { check() {}, admit() {}, canList: () => true };
+const ALLOW_ALL: Authorizer = { check: () => ({ decisionId: 'bench-allow-all', args: { digest: 'sha256:not-recorded' } }), admit() {}, canList: () => true };
 /** No data-loss rules: the benchmark measures the engine, not the filters (bench/dlp.ts does). */
 const NO_DATA_LOSS: DataLossFilters = { rulesFor: () => NO_RULES, log: silentLogger };
 const attestor = createRunAttestor(randomBytes(32));
+/** The engine's overhead without the audit trail (its own cost is in bench/audit.ts): events dropped, said here. */
+const DISCARD: AuditSink = { record() {} };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 100);
@@ -218,7 +221,7 @@ async function prepare(
         workflowBundle: await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') }),
         activities: { noop: (tag: string) => pool.callTool('bench', 'noop', { tag }) },
       })
-    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS }), ...(v.tuning ? { tuning: v.tuning } : {}) });
+    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit: DISCARD }), audit: DISCARD, ...(v.tuning ? { tuning: v.tuning } : {}) });
   const running = worker.run();
   cleanups.unshift(async () => {
     worker.shutdown();

@@ -36,7 +36,24 @@ export interface Refusal extends LogFields {
 
 /** One line per refusal, the same shape wherever it happens. */
 export function refusal(log: Logger, r: Refusal): void {
-  log.warn(`refused ${r.code}`, { event: 'refusal', ...r });
+  log.warn(`refused ${r.code}`, { event: 'refusal', ...r, ...(typeof r.path === 'string' ? { path: withoutQueryValues(r.path) } : {}) });
+}
+
+/**
+ * A request path as a log may show it: the query's parameter names, never their values — a
+ * token sent as `?access_token=…` (refused, RFC 6750 §2.3) must not reach the log through the
+ * path either.
+ */
+export function withoutQueryValues(path: string): string {
+  const q = path.indexOf('?');
+  if (q === -1) return path;
+  const names = path
+    .slice(q + 1)
+    .split('&')
+    .map((kv) => kv.split('=')[0]!)
+    .filter(Boolean)
+    .map((n) => `${n.slice(0, 40)}=…`);
+  return `${path.slice(0, q)}${names.length ? `?${names.join('&')}` : ''}`;
 }
 
 function wrap(p: pino.Logger): Logger {

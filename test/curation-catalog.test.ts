@@ -18,7 +18,8 @@ import { createRunActions } from '../src/skills/run-actions.js';
 import { createSkillRegistry, type SkillRegistry } from '../src/skills/registry.js';
 import { RunError } from '../src/skills/runs.js';
 import { ALLOW_ALL } from './helpers/allow-all.js';
-import { approve, memoryAudit } from './helpers/catalog.js';
+import { approve } from './helpers/catalog.js';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
 import { startRugPullServer, type RugPullServer } from './helpers/rugpull-server.js';
 import { eventually } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
@@ -30,7 +31,7 @@ let pool: UpstreamPool;
 let catalog: PinnedCatalog;
 let lockFile: string;
 const log = memoryLogger();
-const audit = memoryAudit();
+const audit = memoryAuditSink();
 
 const SKILL_MD = `---
 name: forecast-check
@@ -152,6 +153,7 @@ describe('skills pinned to the definitions they were compiled against', () => {
       skills: () => registry.skills(),
       held: registry.held,
       log,
+      audit,
     });
     const principal = { user: { id: 'ceo', roles: [], groups: [] }, agent: { id: 'a' } };
 

@@ -20,7 +20,7 @@ import { createUpstreamPool } from '../gateway/upstream/pool.js';
 import { loadConfig } from '../src/config/load.js';
 import { canonicalJson, CanonicalJsonError } from '../src/shared/canonical-json.js';
 import { INSTRUCTIONS, TOOLS } from './fixtures/curation/poisoned-server.js';
-import { memoryAudit } from './helpers/catalog.js';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
 import { ROOT } from './helpers/workspace.js';
 
 const addFormats = addFormatsModule as unknown as <T>(a: T) => T;
@@ -118,7 +118,7 @@ describe('the shipped tools.lock.json', () => {
   const loaded = loadConfig(join(ROOT, 'skillgate.yaml'));
   const pool = createUpstreamPool(loaded, { log: () => {} });
   const log = memoryLogger();
-  const catalog = createPinnedCatalog({ pool, lockFile: loaded.path(loaded.config.catalog.lockFile), servers: loaded.config.servers, workspace: 'acme-bank', audit: memoryAudit(), log, watch: false });
+  const catalog = createPinnedCatalog({ pool, lockFile: loaded.path(loaded.config.catalog.lockFile), servers: loaded.config.servers, workspace: 'acme-bank', audit: memoryAuditSink(), log, watch: false });
   beforeAll(() => {
     // The demo servers run from dist/ (npm run build, which npm test runs first).
     expect(readFileSync(join(ROOT, 'dist/demo/hr/main.js'), 'utf8').length).toBeGreaterThan(0);

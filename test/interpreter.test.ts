@@ -22,6 +22,10 @@ import { compileSkill } from '../src/skills/compile.js';
 import { validateInputs } from '../src/skills/runs.js';
 import { createSkillWorker } from '../src/temporal/worker.js';
 import { CLERK, FIXTURE_SKILLS } from './helpers/skill-harness.js';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
+
+/** The runs' own events (started, ended), kept in memory. */
+const runEvents = memoryAuditSink();
 
 /** The probe server's tools (test/helpers/probe-server.ts), as the compiler sees them. */
 const PROBE_TOOLS: Tool[] = [
@@ -103,7 +107,7 @@ beforeAll(async () => {
     if (!r.plan) throw new Error(`${name}: ${JSON.stringify(r.diagnostics)}`);
     plans[name] = r.plan;
   }
-  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities });
+  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities, audit: runEvents });
   running = worker.run();
 }, 120_000);
 

@@ -71,7 +71,7 @@ describe('the README walkthrough on SKILLGATE_PORT', () => {
     expect(output).not.toContain('127.0.0.1:8787');
   });
 
-  it('runs every README line as written: token, Inspector, skill runs, approval, revocation, validate', async () => {
+  it('runs every README line as written: token, Inspector, skill runs, approval, revocation, validate, the audit trail', async () => {
     const lines = readmeLines('## After `npm start`', '## Architecture');
     expect(lines.length).toBeGreaterThanOrEqual(7);
     const outputs: Array<{ line: string; stdout: string }> = [];
@@ -98,5 +98,9 @@ describe('the README walkthrough on SKILLGATE_PORT', () => {
     expect(out('skillgate approve')).toMatch(/^approved by credit-officer: skill-credit-issuance-/);
     expect(out('skillgate revoke')).toContain('revoked loan-clerk');
     expect(out('skillgate validate')).toContain('all valid');
+    // The intern's read of the CEO's compensation is refused, and the audit trail has it, with both sides.
+    expect(out('--tool-name hr.get_compensation')).toContain('not permitted for this user');
+    expect(out('skillgate audit --decision deny')).toMatch(/decision\s+deny\s+ERR_USER_NOT_PERMITTED\s+intern via hr-assistant\s+on hr-desk\s+hr\.get_compensation\s+\[agent allow agent\.hr-assistant\.hr-tools; user deny; policies \w+\]/);
+    expect(out('skillgate audit verify')).toMatch(/^ok: .*skillgate\.db: \d+ events/);
   }, 240_000);
 });

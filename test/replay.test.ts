@@ -13,8 +13,9 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
 import { workflowTracingModule } from '../src/temporal/tracing.js';
-import { workflowBundle } from '../src/temporal/worker.js';
+import { runAuditSinks, workflowBundle } from '../src/temporal/worker.js';
 
 try {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -35,16 +36,20 @@ describe('recorded histories replay on today\'s interpreter', () => {
   it('replays every one without a determinism violation', async () => {
     const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(readFileSync(join(DIR, f), 'utf8'))) }));
     const failures: string[] = [];
-    for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    // The runs' audit sinks are registered as on a real worker: a replay must record nothing.
+    const audit = memoryAuditSink();
+    for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), sinks: runAuditSinks(audit) }, histories)) {
       if (r.error) failures.push(`${r.workflowId}: ${r.error.name}: ${r.error.message}`);
     }
     expect(failures).toEqual([]);
+    expect(audit.events).toEqual([]);
   }, 120_000);
 
   it('replays every one with tracing on (OpenTelemetry workflow interceptors bundled): runs in flight survive turning tracing on', async () => {
     const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(readFileSync(join(DIR, f), 'utf8'))) }));
     const exported = new InMemorySpanExporter();
-    const sinks = { exporter: makeWorkflowExporter(new SimpleSpanProcessor(exported), new Resource({})) };
+    const audit = memoryAuditSink();
+    const sinks = { ...runAuditSinks(audit), exporter: makeWorkflowExporter(new SimpleSpanProcessor(exported), new Resource({})) };
     const traced = await workflowBundle({ interceptorModule: workflowTracingModule() });
     expect('code' in traced && traced.code.includes('OpenTelemetryInboundInterceptor')).toBe(true);
     const failures: string[] = [];
@@ -52,5 +57,6 @@ describe('recorded histories replay on today\'s interpreter', () => {
       if (r.error) failures.push(`${r.workflowId}: ${r.error.name}: ${r.error.message}`);
     }
     expect(failures).toEqual([]);
+    expect(audit.events).toEqual([]);
   }, 180_000);
 });

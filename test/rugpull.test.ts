@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveServer, inspectServer } from '../gateway/curation/service.js';
 import type { AuditEventInput } from '../src/contracts/audit.js';
 import { silentLogger } from '../gateway/log.js';
-import { memoryAudit } from './helpers/catalog.js';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
 import { startTestGateway, type TestGateway, textOf } from './helpers/gateway.js';
 import { FORECAST, startRugPullServer, type RugPullServer } from './helpers/rugpull-server.js';
 import { eventually } from './helpers/skill-harness.js';
@@ -20,7 +20,7 @@ let rug: RugPullServer;
 let t: TestGateway;
 let client: Client;
 let notified = 0;
-const approvals = memoryAudit();
+const approvals = memoryAuditSink();
 
 beforeAll(async () => {
   rug = await startRugPullServer();
@@ -40,7 +40,7 @@ afterAll(async () => {
 
 const listed = async (): Promise<string[]> => (await client.listTools()).tools.map((x) => x.name);
 const call = (name: string, args: Record<string, unknown>) => client.callTool({ name, arguments: args });
-const catalogEvents = (kind: AuditEventInput['kind'], tool: string): AuditEventInput[] => t.audit.filter((e) => e.kind === kind && e.tool === tool);
+const catalogEvents = (kind: AuditEventInput['kind'], tool: string): AuditEventInput[] => (t.audit.events ?? []).filter((e) => e.kind === kind && e.tool === tool);
 
 /** Re-approval as `skillgate curate everything --approve <tool>` does it: score, pin, write the lock. */
 async function approveAgain(tool: string): Promise<void> {

@@ -26,6 +26,7 @@ import { loadOrCreateRunKey } from '../gateway/authz/run-key.js';
 import { ALLOW_ALL, CLERK, FIXTURE_SKILLS, ROOT } from './helpers/skill-harness.js';
 import { approveEverything, NO_DATA_LOSS } from './helpers/allow-all.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
 
 let env: TestWorkflowEnvironment;
 let ws: TestWorkspace;
@@ -42,7 +43,8 @@ beforeAll(async () => {
   ws = testWorkspace();
   pool = createUpstreamPool(ws.loaded, { log: () => {} });
   attestor = createRunAttestor(loadOrCreateRunKey(ws.stateDir));
-  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS }) });
+  const audit = memoryAuditSink();
+  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit }), audit });
   running = worker.run();
 });
 

@@ -14,6 +14,7 @@ import { getRunStatus, waitForResult } from '../src/skills/runs.js';
 import { eventually, ROOT, startHarness, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 import { approveWorkspace } from './helpers/catalog.js';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
 
 let ws: TestWorkspace;
 let h: SkillHarness;
@@ -33,7 +34,7 @@ beforeAll(async () => {
   // The CLI compiles skills against the approved tools: approve the workspace's servers.
   await approveWorkspace(ws.loaded.file);
   // The worker checks what the run-actions service decided, with the workspace's real policies.
-  governance = createGovernance(ws.loaded, { watch: false });
+  governance = createGovernance(ws.loaded, { watch: false, audit: memoryAuditSink() });
   h = await startHarness(inject('temporalAddress'), ws.loaded, { taskQueue, authorizer: governance.authorizer });
 });
 

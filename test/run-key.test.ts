@@ -13,6 +13,7 @@ import { decodeRunKey, loadOrCreateRunKey, runKeyFile } from '../gateway/authz/r
 import { ConfigError, parseConfig } from '../src/config/load.js';
 import { createGovernance } from '../src/app/runtime/governance.js';
 import { ROOT } from './helpers/workspace.js';
+import { memoryAuditSink } from '../gateway/audit/memory.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skillgate-run-key-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,8 +45,8 @@ describe('the run key', () => {
     try {
       const loaded = parseConfig(text, file);
       expect(loaded.config.runs.attestationKey).toBe('${env:SKILLGATE_TEST_RUN_KEY}');
-      const gateway = createGovernance(loaded, { watch: false });
-      const worker = createGovernance(loaded, { watch: false });
+      const gateway = createGovernance(loaded, { watch: false, audit: memoryAuditSink() });
+      const worker = createGovernance(loaded, { watch: false, audit: memoryAuditSink() });
       try {
         const token = await gateway.attestor.signRun(claims);
         await expect(worker.attestor.verifyRun(token, claims)).resolves.toBeUndefined();

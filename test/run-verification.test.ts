@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AuthzError, type Authorizer } from '../gateway/authz/authorizer.js';
 import { approveRun, getRunStatus, RunError, waitForResult } from '../src/skills/runs.js';
 import type { RunSkillInput } from '../src/contracts/run.js';
+import { ALLOWED } from './helpers/allow-all.js';
 import { startProbeServer, type ProbeServer } from './helpers/probe-server.js';
 import { CLERK, eventually, failureOf, FIXTURE_SKILLS, historyEvents, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
@@ -23,6 +24,7 @@ const refused = new Set<string>();
 const authorizer: Authorizer = {
   check(req) {
     if (refused.has(req.principal.user.id)) throw new AuthzError('ERR_USER_REVOKED', 'not permitted for this user', `user ${req.principal.user.id} revoked (test)`);
+    return ALLOWED;
   },
   admit() {},
   canList: () => true,

@@ -18,6 +18,9 @@
  *   compensated in reverse completion order (non-cancellable), then the run fails with an
  *   ApplicationFailure whose message names the step and whose `type` is a RunFailureType.
  *
+ * - The audit trail hears of the run's start and end through Temporal sinks (`proxySinks`):
+ *   they emit no command, so they need no patch and old histories replay unchanged.
+ *
  * Deterministic code only: no Node built-ins, no I/O (eslint.config.js enforces it).
  */
 import {
@@ -32,11 +35,13 @@ import {
   proxyActivities,
   setCurrentDetails,
   proxyLocalActivities,
+  proxySinks,
   type RetryPolicy,
   setHandler,
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type { CallToolInput, CallToolOutput, SkillgateActivities, VerifyApprovalOutput } from '../src/contracts/activities.js';
+import type { RunAuditFacts, RunAuditSinks } from '../src/contracts/audit.js';
 import type { Json } from '../src/contracts/json.js';
 import type { ApprovalSpec, PlanStep, RetrySpec, ToolRef, ToolStep, ValueTemplate } from '../src/contracts/plan.js';
 import type {
@@ -69,6 +74,7 @@ const PATCH_VERIFIED_APPROVALS = 'skillgate-verified-approvals';
 const VERIFY_RETRY: RetryPolicy = { maximumAttempts: 3, initialInterval: '200ms', nonRetryableErrorTypes: ['NotPermitted'] };
 const { verifyRun } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: VERIFY_RETRY });
 const { verifyApproval } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: VERIFY_RETRY });
+const { skillgateAudit } = proxySinks<RunAuditSinks>();
 
 /** Why a step (or the run) failed, before compensation adds its report. */
 interface Failure {
@@ -101,7 +107,33 @@ interface ApprovalWait {
  * nonRetryable ApplicationFailure of a RunFailureType whose `details[0]` is RunFailureDetails.
  */
 export async function runSkill(input: RunSkillInput): Promise<RunSkillResult> {
-  return new Interpreter(input).run();
+  const facts: RunAuditFacts = {
+    workspace: input.workspace,
+    gateway: input.gateway,
+    skill: input.plan.skill.name,
+    skillVersion: input.plan.skill.version,
+    planHash: input.planHash,
+    user: input.principal.user.id,
+    agent: input.principal.agent.id,
+  };
+  skillgateAudit.runStarted(facts);
+  try {
+    const result = await new Interpreter(input).run();
+    skillgateAudit.runEnded({ ...facts, outcome: 'ok', reason: 'completed', executed: result.executed });
+    return result;
+  } catch (err) {
+    // Anything else fails the workflow task (a bug), which Temporal retries: the run has not ended.
+    if (!(err instanceof ApplicationFailure) && !isCancellation(err)) throw err;
+    const details = err instanceof ApplicationFailure ? (err.details?.[0] as RunFailureDetails | undefined) : undefined;
+    skillgateAudit.runEnded({
+      ...facts,
+      outcome: 'error',
+      reason: (err instanceof ApplicationFailure ? err.type : undefined) ?? (err as Error).name ?? 'Error',
+      message: (err as Error).message,
+      ...(details?.compensated ? { compensated: details.compensated } : {}),
+    });
+    throw err;
+  }
 }
 
 class Interpreter {

@@ -1,7 +1,15 @@
-/** Runs the real gateway for benchmarks: config file path in argv[2]; prints {url} when listening. */
+/**
+ * Runs the real gateway for benchmarks: config file path in argv[2]; prints {url} when
+ * listening. SKILLGATE_BENCH_AUDIT says what happens to audit events: `off` (the default, as
+ * for bench:gateway, which measures the front door alone) drops them; `on` records them in the
+ * workspace's own audit trail (SQLite, as in production); `immediate` does too, batching writes
+ * on setImmediate. bench/audit.ts runs the three side by side.
+ */
 import { silentLogger } from '../../gateway/log.js';
+import type { AuditSink } from '../../src/contracts/audit.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { loadConfig } from '../../src/config/load.js';
+import { openWorkspaceAudit } from '../../src/app/runtime/audit.js';
 import { startGateway } from '../../src/app/runtime/front-door.js';
 import { createGovernance } from '../../src/app/runtime/governance.js';
 import { approvedCatalog } from '../../test/helpers/catalog.js';
@@ -9,9 +17,12 @@ import { startTelemetry } from '../../src/app/runtime/telemetry.js';
 
 const loaded = loadConfig(process.argv[2]!);
 const pool = createUpstreamPool(loaded, { log: () => {} });
-const governance = createGovernance(loaded, { watch: false });
+const mode = process.env.SKILLGATE_BENCH_AUDIT ?? 'off';
+const workspaceAudit = mode === 'off' ? undefined : await openWorkspaceAudit(loaded, mode === 'immediate' ? { flushOn: 'immediate' } : {});
+const audit: AuditSink = workspaceAudit?.log ?? { record() {} };
+const governance = createGovernance(loaded, { watch: false, audit });
 // The real pinned catalog, every tool approved: its check is part of what is measured.
-const catalog = await approvedCatalog(loaded, pool, silentLogger);
+const catalog = await approvedCatalog(loaded, pool, silentLogger, audit);
 // Traced when OTEL_EXPORTER_OTLP_ENDPOINT is set (bench/gateway-observability.ts).
 const tracing = await startTelemetry(loaded, process.env);
 const gw = await startGateway({
@@ -23,5 +34,11 @@ const gw = await startGateway({
   ...(tracing ? { telemetry: tracing.telemetry } : {}),
 });
 process.stdout.write(`${JSON.stringify({ url: gw.url })}\n`);
-process.on('SIGTERM', () => void gw.close().then(() => pool.close()).then(() => process.exit(0)));
+const stop = async () => {
+  await gw.close();
+  await pool.close();
+  await workspaceAudit?.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => process.exit(0));

@@ -23,12 +23,15 @@ import { withDevIssuer } from '../../src/app/runtime/front-door.js';
 import { createGovernance } from '../../src/app/runtime/governance.js';
 import type { Principal } from '../../src/contracts/principal.js';
 import type { Json } from '../../src/contracts/json.js';
+import type { AuditSink } from '../../src/contracts/audit.js';
 
 const loaded = loadConfig(process.argv[2]!);
 const config = withDevIssuer(loaded.config);
 const pool = createUpstreamPool(loaded, { log: () => {} });
-const governance = createGovernance(loaded, { watch: false });
-const authorizer = createAuthorizer({ config, policy: governance.policy, revocations: governance.revocations });
+// Like gateway-main.ts by default: the front door alone, events dropped (bench/audit.ts measures the audit trail).
+const audit: AuditSink = { record() {} };
+const governance = createGovernance(loaded, { watch: false, audit });
+const authorizer = createAuthorizer({ config, policy: governance.policy, revocations: governance.revocations, audit });
 const verifier = verifierFromConfig(config);
 // The real pinned catalog, every tool approved, as the product's front door has it.
 const catalog = await approvedCatalog(loaded, pool, silentLogger);
@@ -52,7 +55,7 @@ const handler = createMcpHandler(({ authInfo }) => {
     const name = req.params.name;
     const dot = name.indexOf('.');
     const ctx = await invokeTool(
-      { pool, authorizer, catalog, dataLoss },
+      { pool, authorizer, catalog, dataLoss, audit },
       { principal: principal!, workspace: config.workspace, gateway, server: name.slice(0, dot), tool: name.slice(dot + 1), arguments: (req.params.arguments ?? {}) as { [k: string]: Json } },
     );
     return ctx.result as never;

@@ -109,3 +109,8 @@ export function insufficientScope(required: readonly string[], granted: readonly
 export function isAuthError(err: unknown, code?: AuthErrorCode): err is AuthError {
   return err instanceof AuthError && (code === undefined || err.code === code);
 }
+
+/** Whether `code` is one of authentication's codes (a token refusal, for the audit trail's `token.refused`). */
+export function isAuthErrorCode(code: string): code is AuthErrorCode {
+  return Object.hasOwn(FACES, code);
+}

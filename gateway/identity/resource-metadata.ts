@@ -17,6 +17,11 @@ export function resourceUrl(publicUrl: string, gateway: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/mcp/${gateway}`;
 }
 
+/** `<publicUrl>/admin`: the resource the admin page's tokens are for (their `aud`). */
+export function adminResourceUrl(publicUrl: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/admin`;
+}
+
 /**
  * Where the metadata of a gateway is served. RFC 9728 §3.1: the well-known segment goes between
  * the host and the resource's path, so `http://h/mcp/hr-desk` →

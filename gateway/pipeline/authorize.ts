@@ -7,9 +7,13 @@ import type { PipelineStep } from './context.js';
  * captured at start, so a revocation or a policy change stops the run at its next step.
  */
 export const authorize: PipelineStep = (ctx, { authorizer }) => {
-  const { principal, gateway, server, tool, arguments: args, skill } = ctx.request;
-  authorizer.check(
+  const { principal, gateway, server, tool, arguments: args, skill, ids } = ctx.request;
+  ctx.decision = authorizer.check(
     { principal, action: 'call_tool', resource: { type: 'tool', server, tool }, gateway, arguments: args },
-    { visibility: skill === undefined, compensation: skill?.compensation === true },
+    {
+      visibility: skill === undefined,
+      compensation: skill?.compensation === true,
+      audit: { ids: { ...ids, ...(ctx.traceId ? { traceId: ctx.traceId } : {}) }, ...(skill ? { skill: skill.name, step: skill.stepId } : {}) },
+    },
   );
 };

@@ -2,9 +2,10 @@
  * What flows through the tool-call pipeline: one object per call, filled step by step.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { AuditIds, AuditSink } from '../../src/contracts/audit.js';
 import type { DataLossOutcome } from '../../src/contracts/data-loss.js';
 import type { Json } from '../../src/contracts/json.js';
-import type { Authorizer } from '../authz/authorizer.js';
+import type { Allowed, Authorizer } from '../authz/authorizer.js';
 import type { DataLossFilters } from '../dlp/filters.js';
 import type { Principal } from '../../src/contracts/principal.js';
 import type { PinnedCatalog } from '../curation/catalog.js';
@@ -26,6 +27,8 @@ export interface ToolCallRequest {
   skill?: { name: string; stepId: string; compensation?: boolean };
   /** A skill step: the definition hash its plan was compiled against (the pinned one must still be it). */
   toolHash?: string;
+  /** Correlation ids for the call's audit events: the front door's request and session, a skill step's workflow, run and activity. */
+  ids?: AuditIds;
   signal?: AbortSignal;
   timeoutMs?: number;
   /**
@@ -49,19 +52,22 @@ export interface ToolCallContext {
   result?: CallToolResult;
   /** What the caller gets as the step output (structured when possible). */
   output?: Json;
+  /** The AND-gate's allow (set by `authorize`): its decision id and the arguments as recorded. */
+  decision?: Allowed;
   /**
    * The arguments sent upstream when the argument filter redacted some (else
    * `request.arguments` are sent). `request` keeps what the caller sent, for the audit digest.
    */
   arguments?: { [key: string]: Json };
   /**
-   * The trace this call belongs to (32 hex digits), for the audit event: the active span's
+   * The trace this call belongs to (32 hex digits), the call's audit event carries it as `ids.traceId`: the active span's
    * when tracing is on, else the caller's `traceparent`'s; absent when neither exists.
    */
   traceId?: string;
   /**
    * What the data-loss filters found and did (rule, where, action — never a value). Absent
-   * when nothing matched; `blocked` set when the call was refused or its result withheld.
+   * when nothing matched; `blocked` set when the call was refused or its result withheld. The
+   * call's audit event carries it as `detail.dlp`.
    */
   dlp?: DataLossOutcome;
   /** The upstream call's span (tracing on), ended by `invokeTool` once the result is filtered. */
@@ -79,6 +85,8 @@ export interface PipelineDeps {
   dataLoss: DataLossFilters;
   /** Tracing (absent: off, and the call path pays nothing for it). */
   telemetry?: Telemetry;
+  /** Where the call's outcome is recorded (its decision is recorded by the authorizer). Required. */
+  audit: AuditSink;
 }
 
 /** One step: inspects or fills the context, or throws a ToolCallError / UpstreamError. */

@@ -68,10 +68,12 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   const baseDir = dirname(resolve(file));
   const secretCtx = { env: opts.env ?? process.env, baseDir };
   const key = result.data.runs.attestationKey;
+  const auditKey = result.data.audit.signingKey;
   const problems = [
     ...checkServerSecrets(result.data.servers, secretCtx),
     ...(key === undefined ? [] : checkSecretValue(key, ['runs', 'attestationKey'], secretCtx)),
     ...Object.entries(result.data.telemetry.otlp.headers).flatMap(([h, v]) => checkSecretValue(v, ['telemetry', 'otlp', 'headers', h], secretCtx)),
+    ...(auditKey === undefined ? [] : checkSecretValue(auditKey, ['audit', 'signingKey'], secretCtx)),
   ];
   for (const problem of problems) {
     diags.push({

@@ -66,6 +66,9 @@ const userSchema = z
 
 const durationSchema = z.string().regex(DURATION_RE, 'a duration like "500ms", "30s", "5m", "24h"');
 
+/** A JSON Pointer (RFC 6901), with `*` tokens allowed (audit masks). */
+const jsonPointer = z.string().regex(/^(\/([^~/]|~[01])*)*$/, 'a JSON Pointer like "/password" or "/items/*/card" (RFC 6901: "~0" for "~", "~1" for "/")');
+
 /** A trusted token issuer (the company IdP in production, the embedded dev IdP in dev). */
 const issuerSchema = z
   .object({
@@ -188,6 +191,8 @@ export const configSchema = z
         address: z.string().optional(),
         namespace: z.string().default('default'),
         taskQueue: z.string().default('skillgate'),
+        /** Base URL of the Temporal Web UI, for links to runs (default: the embedded dev server's UI when no address is set). */
+        uiUrl: z.url().optional(),
         /** The embedded dev server (used when no address is set). */
         dev: z
           .object({
@@ -315,6 +320,36 @@ export const configSchema = z
       })
       .strict()
       .default({ otlp: { headers: {} }, serviceName: 'skillgate', captureContent: false }),
+    /** The audit trail: hash-chained events with signed checkpoints, in `storage` (docs/audit.md). */
+    audit: z
+      .object({
+        /** Sign a checkpoint once this many events are unsigned… */
+        checkpointEvery: z.number().int().min(1).default(1000),
+        /** …or once the oldest unsigned event is this old. */
+        checkpointInterval: durationSchema.default('1m'),
+        /** `checkpoint`: fsync at every checkpoint (a process crash loses nothing, a power loss what is after the last checkpoint); `commit`: at every write. */
+        fsync: z.enum(['checkpoint', 'commit']).default('checkpoint'),
+        /** Ed25519 signing key (PKCS#8 PEM or base64url seed), usually a secret reference. Default: generated into `<stateDir>/keys/audit-signing.key`. */
+        signingKey: secretValue.optional(),
+        /** Argument fields masked in events: `<server>.<tool>` or `skill.<name>` (`*` allowed) → JSON Pointers (RFC 6901; `*` matches every member). */
+        mask: z.record(z.string().min(1), z.array(jsonPointer)).default({}),
+      })
+      .strict()
+      .default({ checkpointEvery: 1000, checkpointInterval: '1m', fsync: 'checkpoint', mask: {} }),
+    /** The admin page (`/admin`) and API (`GET /admin/audit`): who may read the audit trail. */
+    admin: z
+      .object({
+        /** Users holding any of these roles (from the IdP's token) may read the audit trail. None: nobody. */
+        roles: z.array(z.string().min(1)).default([]),
+        /** The admin page's OAuth client at the IdP (public, PKCE). The dev IdP registers it. */
+        clientId: z.string().min(1).default('skillgate-admin'),
+        /** The IdP people sign in with. Default: the dev IdP when it runs, else the first of identity.issuers. */
+        issuer: z.url().optional(),
+        /** How long a sign-in lasts. */
+        session: durationSchema.default('8h'),
+      })
+      .strict()
+      .default({ roles: [], clientId: 'skillgate-admin', session: '8h' }),
     /** Default per-attempt timeout of a tool step. */
     defaults: z
       .object({

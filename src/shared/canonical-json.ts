@@ -1,6 +1,6 @@
 /**
  * Canonical JSON per RFC 8785 (JCS), and content hashes over it: a compiled plan's hash, a
- * tool definition's pin (gateway/curation/definition.ts).
+ * tool definition's pin (gateway/curation/definition.ts), the audit chain (gateway/audit/).
  *
  * JCS is JSON.stringify's own output with object keys sorted and no whitespace (§3.2): numbers
  * as ECMAScript's Number-to-String (§3.2.2.3, which JSON.stringify applies), strings with
@@ -25,7 +25,13 @@ export class CanonicalJsonError extends Error {
 /** A lone surrogate: a high one not followed by a low one, or a low one without a high one before it. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Strings JSON writes as they are, between quotes: printable ASCII without `"` and `\`. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 function str(s: string, path: string): string {
+  // The audit log serialises every event and most of its strings are plain: no regex for
+  // surrogates, no JSON.stringify for them (BENCHMARKS.md, "Audit trail").
+  if (PLAIN.test(s)) return `"${s}"`;
   if (LONE_SURROGATE.test(s)) throw new CanonicalJsonError('a string with a lone surrogate (not valid I-JSON, RFC 8785 §3.1)', path);
   return JSON.stringify(s);
 }

@@ -19,13 +19,18 @@
  * the run itself refuses any that did not come through here.
  *
  * Every refusal is a RunError with a stable code (RUN_ERROR_STATUS maps it to HTTP) and is
- * logged once, here, with both identities and the deciding side and policies.
+ * logged once, here, with both identities and the deciding side and policies — and recorded in
+ * the audit trail: the AND-gate's decisions by the authorizer, the other refusals through the
+ * audited logger. A cancel is recorded as an `admin.action`; starts, approvals and ends are
+ * recorded by the run itself (the worker), where they take effect.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { AuthzError, type Authorizer } from '../../gateway/authz/authorizer.js';
 import type { RunAttestor } from '../../gateway/authz/run-attestation.js';
 import type { Principal } from '../contracts/principal.js';
+import type { AuditSink } from '../contracts/audit.js';
+import { auditedLogger } from '../../gateway/audit/refusals.js';
 import { type Logger, refusal } from '../../gateway/log.js';
 import type { AuthorizationRequest } from '../../gateway/policy/model.js';
 import type { ApprovalRecord, RunSkillResult, RunStatus } from '../contracts/run.js';
@@ -63,6 +68,8 @@ export interface RunActionsDeps {
    */
   held: (skill: CompiledSkill) => string | undefined;
   log: Logger;
+  /** The audit trail. Required: every refusal and every cancel is recorded. */
+  audit: AuditSink;
 }
 
 /** A run this caller has just started: its id, and reads that need no further authorization. */
@@ -134,12 +141,13 @@ export function idempotentWorkflowId(skill: string, workspace: string, gateway: 
  * const run = await actions.start(principal, 'credit-desk', 'credit-issuance', { customerId: 'C-1001', amount: 5000 });
  */
 export function createRunActions(deps: RunActionsDeps): RunActions {
-  const { client, authorizer, log } = deps;
+  const { client, authorizer, audit } = deps;
+  const log = auditedLogger(deps.log, audit, deps.workspace);
 
-  /** Runs the AND-gate; a refusal becomes RunError ERR_RUN_NOT_PERMITTED (logged here, once). */
+  /** Runs the AND-gate (which records the decision); a refusal becomes RunError ERR_RUN_NOT_PERMITTED (logged here, once). */
   const authorize = (req: AuthorizationRequest, ctx: { runId?: string }): void => {
     try {
-      authorizer.check(req);
+      authorizer.check(req, { audit: { ids: ctx.runId ? { workflowId: ctx.runId } : {} } });
     } catch (err) {
       if (!(err instanceof AuthzError)) throw err;
       const skill = req.resource.type === 'skill' ? req.resource.name : undefined;
@@ -188,8 +196,9 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
           throw err;
         }
       })();
-      authorize({ principal: who, action: 'run_skill', resource: { type: 'skill', name: skillName }, gateway, arguments: inputs }, {});
-      const workflowId = opts.workflowId ?? (opts.idempotencyKey ? idempotentWorkflowId(skillName, deps.workspace, gateway, who, opts.idempotencyKey) : undefined);
+      // The id first, so that the decision to start names the run it started.
+      const workflowId = opts.workflowId ?? (opts.idempotencyKey ? idempotentWorkflowId(skillName, deps.workspace, gateway, who, opts.idempotencyKey) : `skill-${skillName}-${randomUUID()}`);
+      authorize({ principal: who, action: 'run_skill', resource: { type: 'skill', name: skillName }, gateway, arguments: inputs }, { runId: workflowId });
       const handle = await startSkillRun(client, {
         attestor: deps.attestor,
         plan: skill.plan,
@@ -199,7 +208,7 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
         workspace: deps.workspace,
         gateway,
         taskQueue: deps.taskQueue,
-        ...(workflowId ? { workflowId } : {}),
+        workflowId,
       });
       log.info('skill run started', { skill: skillName, runId: handle.workflowId, user: who.user.id, agent: who.agent.id, gateway });
       const id = handle.workflowId;
@@ -286,6 +295,18 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
       if (status !== 'RUNNING') throw refused('ERR_RUN_FINISHED', `skill run ${runId} has already ended (${status.toLowerCase()}): nothing to cancel`, who, gateway, { runId, skill });
       await client.workflow.getHandle(runId).cancel();
       log.info('skill run cancel requested', { runId, skill, user: who.user.id, agent: who.agent.id, gateway, ...(reason ? { reason: reason.slice(0, 200) } : {}) });
+      audit.record({
+        kind: 'admin.action',
+        outcome: 'ok',
+        reason: 'cancel',
+        workspace: deps.workspace,
+        gateway,
+        user: who.user.id,
+        agent: who.agent.id,
+        skill,
+        ids: { workflowId: runId },
+        detail: { action: 'cancel', startedBy: input.principal.user.id, ...(reason ? { reason: reason.slice(0, 200) } : {}) },
+      });
     },
 
     async list(who, gateway, cursor) {
@@ -307,14 +328,17 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
         const facts = await runFacts(client, id, deps.workspace).catch(() => undefined);
         if (!facts || facts.input.principal.user.id !== who.user.id || facts.input.principal.agent.id !== who.agent.id || facts.input.gateway !== gateway) continue;
         try {
-          authorizer.check({
-            principal: who,
-            action: 'read_run',
-            resource: { type: 'skill', name: facts.input.plan.skill.name },
-            gateway,
-            arguments: facts.input.inputs,
-            run: { startedBy: who.user.id },
-          });
+          authorizer.check(
+            {
+              principal: who,
+              action: 'read_run',
+              resource: { type: 'skill', name: facts.input.plan.skill.name },
+              gateway,
+              arguments: facts.input.inputs,
+              run: { startedBy: who.user.id },
+            },
+            { audit: { ids: { workflowId: id } } },
+          );
         } catch (err) {
           if (err instanceof AuthzError) continue;
           throw err;

@@ -6,8 +6,9 @@
  * connection loss) starts in well under a second.
  */
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, type InjectedSinks, type NativeConnection, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import type { SkillgateActivities } from '../contracts/activities.js';
+import type { AuditSink, RunAuditSinks } from '../contracts/audit.js';
 
 /**
  * Tracing of a worker (tracing.ts `workerTracing`, loaded only when tracing is on): activity
@@ -37,8 +38,10 @@ export interface SkillWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
   taskQueue: string;
-  /** From `createActivities({ pool, authorizer, attestor })` (activities/index.ts). */
+  /** From `createActivities({ pool, authorizer, attestor, audit })` (activities/index.ts). */
   activities: SkillgateActivities;
+  /** Where the runs' own events (started, ended) are recorded. Required. */
+  audit: AuditSink;
   /** Extra worker tuning (cache sizes, concurrency). */
   tuning?: WorkerTuning;
   /** Trace workflows and activities; absent: off, and the bundle has no interceptors. */
@@ -94,10 +97,60 @@ export async function createSkillWorker(opts: SkillWorkerOptions): Promise<Worke
     taskQueue: opts.taskQueue,
     workflowBundle: await workflowBundle(opts.tracing ? { interceptorModule: opts.tracing.workflowModule } : {}),
     activities: opts.activities,
-    ...opts.tracing?.options,
+    ...(opts.tracing ? { interceptors: opts.tracing.options.interceptors } : {}),
+    sinks: { ...runAuditSinks(opts.audit), ...opts.tracing?.options.sinks },
     // On shutdown (Ctrl-C) running tool calls get a moment to finish; an unfinished one is
     // retried by the next worker with the same idempotency key.
     shutdownGraceTime: '5s',
     ...opts.tuning,
   });
+}
+
+/**
+ * What the workflow reports through Temporal sinks, recorded as `run.started` / `run.ended`.
+ * A sink emits no command (old histories replay unchanged) and runs before the workflow task's
+ * completion is sent: at least once, never on replay, and — the store writing synchronously —
+ * in the audit trail before Temporal learns that the run ended.
+ */
+export function runAuditSinks(audit: AuditSink): InjectedSinks<RunAuditSinks> {
+  return {
+    skillgateAudit: {
+      runStarted: {
+        fn: (info, f) =>
+          audit.record({
+            kind: 'run.started',
+            outcome: 'info',
+            reason: 'started',
+            workspace: f.workspace,
+            gateway: f.gateway,
+            user: f.user,
+            agent: f.agent,
+            skill: f.skill,
+            ids: { workflowId: info.workflowId, runId: info.runId },
+            detail: { skillVersion: f.skillVersion, planHash: f.planHash },
+          }),
+      },
+      runEnded: {
+        fn: (info, f) =>
+          audit.record({
+            kind: 'run.ended',
+            outcome: f.outcome,
+            reason: f.reason,
+            workspace: f.workspace,
+            gateway: f.gateway,
+            user: f.user,
+            agent: f.agent,
+            skill: f.skill,
+            ids: { workflowId: info.workflowId, runId: info.runId },
+            detail: {
+              skillVersion: f.skillVersion,
+              planHash: f.planHash,
+              ...(f.message ? { message: f.message.slice(0, 500) } : {}),
+              ...(f.executed ? { executed: f.executed } : {}),
+              ...(f.compensated ? { compensated: f.compensated } : {}),
+            },
+          }),
+      },
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import type { Authorizer } from '../../gateway/authz/authorizer.js';
+import type { Allowed, Authorizer } from '../../gateway/authz/authorizer.js';
 import type { PinnedCatalog } from '../../gateway/curation/catalog.js';
 import { definitionHash } from '../../gateway/curation/definition.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
@@ -6,11 +6,14 @@ import type { DataLossFilters } from '../../gateway/dlp/filters.js';
 import { NO_RULES } from '../../gateway/dlp/rules.js';
 import { silentLogger } from '../../gateway/log.js';
 
+/** What a stand-in authorizer answers for an allowed action (no decision was recorded: no real id). */
+export const ALLOWED: Allowed = { decisionId: 'test-allow-all', args: { digest: 'sha256:not-recorded' } };
+
 /**
  * The AND-gate replaced by "allow everything", for interpreter tests that are not about
  * authorization. Said explicitly: the activities cannot be built without an authorizer.
  */
-export const ALLOW_ALL: Authorizer = { check() {}, admit() {}, canList: () => true };
+export const ALLOW_ALL: Authorizer = { check: () => ALLOWED, admit() {}, canList: () => true };
 
 /**
  * The pinned catalog replaced by "every tool the server lists is approved", for interpreter

@@ -11,13 +11,9 @@ import { scoreServer } from '../../gateway/curation/score.js';
 import type { Logger } from '../../gateway/log.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../src/config/load.js';
-import type { AuditEventInput, AuditSink } from '../../src/contracts/audit.js';
+import type { AuditSink } from '../../src/contracts/audit.js';
+import { memoryAuditSink } from '../../gateway/audit/memory.js';
 import { own } from '../../src/shared/own.js';
-
-/** An AuditSink that keeps what it is given (tests read it back). */
-export function memoryAudit(events: AuditEventInput[] = []): AuditSink & { events: AuditEventInput[] } {
-  return { events, record: (e) => void events.push(e) };
-}
 
 /** Score `servers` (default: all) and approve them, or only `tools`, into the workspace's lock file. */
 export async function approve(loaded: LoadedConfig, pool: UpstreamPool, opts: { servers?: string[]; tools?: string[]; by?: string } = {}): Promise<PinLock> {
@@ -37,7 +33,7 @@ export async function approve(loaded: LoadedConfig, pool: UpstreamPool, opts: { 
 }
 
 /** Approve every server's tools, then the catalog over the lock (watching it, like the runtime). */
-export async function approvedCatalog(loaded: LoadedConfig, pool: UpstreamPool, log: Logger, audit: AuditSink = memoryAudit()): Promise<PinnedCatalog> {
+export async function approvedCatalog(loaded: LoadedConfig, pool: UpstreamPool, log: Logger, audit: AuditSink = memoryAuditSink()): Promise<PinnedCatalog> {
   await approve(loaded, pool);
   return createPinnedCatalog({ pool, lockFile: loaded.path(loaded.config.catalog.lockFile), servers: loaded.config.servers, workspace: loaded.config.workspace, audit, log });
 }

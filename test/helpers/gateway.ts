@@ -12,8 +12,10 @@ import { fetchCatalog } from '../../src/skills/catalog.js';
 import { compileSkill } from '../../src/skills/compile.js';
 import { createSkillWorker } from '../../src/temporal/worker.js';
 import { createDataLossFilters } from '../../gateway/dlp/filters.js';
+import { memoryAuditSink } from '../../gateway/audit/memory.js';
 import { type Logger, memoryLogger } from '../../gateway/log.js';
 import type { TelemetryRuntime } from '../../src/app/runtime/telemetry.js';
+import type { AuditEventInput, AuditSink } from '../../src/contracts/audit.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { CompiledSkill } from '../../src/skills/compile-all.js';
@@ -21,8 +23,7 @@ import { type RunningGateway, startGateway } from '../../src/app/runtime/front-d
 import { createGovernance, type Governance } from '../../src/app/runtime/governance.js';
 import { governedWorkspace, type TestWorkspace } from './workspace.js';
 import type { PinnedCatalog } from '../../gateway/curation/catalog.js';
-import type { AuditEventInput } from '../../src/contracts/audit.js';
-import { approvedCatalog, memoryAudit } from './catalog.js';
+import { approvedCatalog } from './catalog.js';
 
 export interface TestGateway {
   ws: TestWorkspace;
@@ -31,8 +32,8 @@ export interface TestGateway {
   governance: Governance;
   /** The real pinned catalog, over a lock that approves every tool of the workspace at start. */
   catalog: PinnedCatalog;
-  /** What the catalog recorded in the audit trail. */
-  audit: AuditEventInput[];
+  /** What was recorded in the audit trail (a memory sink unless the caller gave one). */
+  audit: AuditSink & { events?: AuditEventInput[] };
   /** Every line the gateway logged (level, msg and fields flattened). */
   logs: Array<{ level: string; msg: string } & Record<string, unknown>>;
   /** The logger those lines come from (workers of the same test log there too). */
@@ -51,14 +52,16 @@ export async function startTestGateway(
     skills?: () => ReadonlyMap<string, CompiledSkill>;
     skillSyncWaitMs?: number;
     tracing?: TelemetryRuntime;
+    /** Where audit events go (default: a memory sink, `audit.events`). */
+    audit?: AuditSink;
   } = {},
 ): Promise<TestGateway> {
   const ws = governedWorkspace(opts.extra);
   const pool = createUpstreamPool(ws.loaded, { log: () => {} });
-  const governance = createGovernance(ws.loaded, { watch: true });
+  const audit = opts.audit ?? memoryAuditSink();
+  const governance = createGovernance(ws.loaded, { watch: true, audit });
   const log = memoryLogger();
   const logs = log.lines;
-  const audit = memoryAudit();
   const catalog = await approvedCatalog(ws.loaded, pool, log, audit);
   const options = {
     loaded: ws.loaded,
@@ -81,7 +84,7 @@ export async function startTestGateway(
     pool,
     governance,
     catalog,
-    audit: audit.events,
+    audit,
     logs,
     log,
     token,
@@ -159,6 +162,7 @@ export async function startSkillGateway(opts: {
   skillSyncWaitMs?: number;
   /** Trace the front door, the runs and the upstream calls (src/app/runtime/telemetry.ts). */
   tracing?: TelemetryRuntime;
+  audit?: AuditSink;
 }): Promise<SkillGateway> {
   const taskQueue = `skills-${randomUUID()}`;
   const connection = await Connection.connect({ address: opts.address });
@@ -172,6 +176,7 @@ export async function startSkillGateway(opts: {
     skills: () => skills,
     ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),
     ...(opts.tracing ? { tracing: opts.tracing } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
   });
   // Compiled against the approved tools, as the runtime does (src/skills/registry.ts).
   const catalog = (await t.catalog.approvedTools(t.pool.servers())) as Awaited<ReturnType<typeof fetchCatalog>>;
@@ -189,9 +194,11 @@ export async function startSkillGateway(opts: {
       attestor: t.governance.attestor,
       catalog: t.catalog,
       dataLoss: createDataLossFilters(t.ws.loaded.config.gateways, t.log),
+      audit: t.audit,
       ...(opts.tracing ? { telemetry: opts.tracing.telemetry } : {}),
     }),
     ...(opts.tracing ? { tracing: opts.tracing.worker } : {}),
+    audit: t.audit,
   });
   const running = worker.run();
   const closeGateway = t.close;

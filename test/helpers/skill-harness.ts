@@ -25,6 +25,7 @@ import type { CompiledPlan } from '../../src/contracts/plan.js';
 import { approveRun, getRunStatus, RunError, startSkillRun, waitForResult } from '../../src/skills/runs.js';
 import type { ApprovalDecision, ApprovalRecord } from '../../src/contracts/run.js';
 import { expect } from 'vitest';
+import { memoryAuditSink } from '../../gateway/audit/memory.js';
 
 // Failed runs are what many tests expect: keep the worker's per-run warnings out of the output.
 try {
@@ -54,6 +55,8 @@ export interface SkillHarness {
   compile(dir: string): Promise<CompiledFixture>;
   /** Signs starts and approvals under the workspace's run key (the worker verifies them). */
   attestor: RunAttestor;
+  /** What the worker recorded (run started/ended, steps, decisions of the authorizer given). */
+  audit: ReturnType<typeof memoryAuditSink>;
   /** Start a run of a compiled skill as `principal` (default: the loan clerk through credit-assistant). */
   start(skill: CompiledFixture, inputs: unknown, opts?: { principal?: Principal; workflowId?: string }): ReturnType<typeof startSkillRun>;
   /**
@@ -78,12 +81,14 @@ export async function startHarness(
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const pool = createUpstreamPool(loaded, { log: () => {} });
+  // What the runs record, kept for tests that look (the audit trail's own tests use the real store).
+  const audit = memoryAuditSink();
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
   if (opts.withWorker !== false) {
     nativeConnection = await NativeConnection.connect({ address });
-    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: opts.authorizer ?? ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS }) });
+    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: opts.authorizer ?? ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit }), audit });
     running = worker.run();
   }
   let catalog: ReturnType<typeof fetchCatalog> | undefined;
@@ -92,6 +97,7 @@ export async function startHarness(
     taskQueue,
     pool,
     attestor,
+    audit,
     async compile(dir) {
       catalog ??= fetchCatalog(pool);
       const r = compileSkill(dir, await catalog, compileOptions(loaded));

@@ -14,6 +14,7 @@ import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createSkillWorker } from '../../src/temporal/worker.js';
 import { ALLOW_ALL, approveEverything, NO_DATA_LOSS } from './allow-all.js';
+import { memoryAuditSink } from '../../gateway/audit/memory.js';
 
 const [configFile, taskQueue] = process.argv.slice(2);
 const address = process.env.TEMPORAL_ADDRESS;
@@ -25,12 +26,15 @@ if (!configFile || !taskQueue || !address) {
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 const loaded = loadConfig(configFile);
 const pool = createUpstreamPool(loaded, { log: () => {} });
+// Durability of runs is what this worker is for; what it records is not looked at (said here: a sink is required).
+const audit = memoryAuditSink();
 const connection = await NativeConnection.connect({ address });
 const worker = await createSkillWorker({
   connection,
   taskQueue,
   // The harness's run key (same state folder), and "allow all": the crash test is about durability.
-  activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor: createRunAttestor(loadOrCreateRunKey(loaded.path(loaded.config.stateDir))), catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS }),
+  activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor: createRunAttestor(loadOrCreateRunKey(loaded.path(loaded.config.stateDir))), catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit }),
+  audit,
   // A killed worker's sticky queue holds the run's next workflow task until this timeout (SDK
   // default 10 s) before the server hands it to another worker; short here to keep tests quick.
   tuning: { stickyQueueScheduleToStartTimeout: '2s' },

@@ -15,15 +15,14 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
-import { approveEverything } from '../helpers/allow-all.js';
 import { AuthzError, type Authorizer } from '../../gateway/authz/authorizer.js';
 import { startEmbeddedTemporal } from '../../src/app/runtime/temporal.js';
 import { resolveTemporalExecutable } from '../../src/app/runtime/temporal-binary.js';
 import { createSkillWorker } from '../../src/temporal/worker.js';
 import { approveRun, waitForResult } from '../../src/skills/runs.js';
+import { ALLOWED, approveEverything, NO_DATA_LOSS } from '../helpers/allow-all.js';
 import { startProbeServer } from '../helpers/probe-server.js';
 import { FIXTURE_SKILLS, startHarness } from '../helpers/skill-harness.js';
-import { NO_DATA_LOSS } from '../helpers/allow-all.js';
 import { testWorkspace } from '../helpers/workspace.js';
 
 // (skill-harness installs the Temporal runtime with an ERROR-level logger.)
@@ -38,6 +37,7 @@ let revoked = false;
 const authorizer: Authorizer = {
   check(_req, opts) {
     if (revoked && !opts?.compensation) throw new AuthzError('ERR_USER_REVOKED', 'not permitted for this user', 'recorded revocation');
+    return ALLOWED;
   },
   admit() {},
   canList: () => true,
@@ -50,7 +50,7 @@ const probe = await startProbeServer();
 const ws = testWorkspace({ servers: { probe: { url: probe.url } } });
 const h = await startHarness(temporal.address, ws.loaded, { withWorker: false });
 const native = await NativeConnection.connect({ address: temporal.address });
-const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer, attestor: h.attestor, catalog: approveEverything(h.pool), dataLoss: NO_DATA_LOSS }) });
+const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer, attestor: h.attestor, catalog: approveEverything(h.pool), dataLoss: NO_DATA_LOSS, audit: h.audit }), audit: h.audit });
 const running = worker.run();
 
 const compiled = async (name: string) => h.compile(join(FIXTURE_SKILLS, name));

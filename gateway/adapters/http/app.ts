@@ -30,7 +30,7 @@ import { bearerRefusal, bearerToken } from '../../identity/bearer.js';
 import { AuthError } from '../../identity/errors.js';
 import { protectedResourceMetadata, resourceMetadataUrl, resourceUrl } from '../../identity/resource-metadata.js';
 import type { Principal } from '../../../src/contracts/principal.js';
-import { type Logger, refusal } from '../../log.js';
+import { type Logger, refusal, withoutQueryValues } from '../../log.js';
 import type { McpServerDeps } from '../mcp/server.js';
 import { createGatewayMcpServer } from '../mcp/server.js';
 import { HttpServerTransport } from '../mcp/http-transport.js';
@@ -105,7 +105,7 @@ export async function createGatewayApp(
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) {
-      log.error('request failed', { requestId: req.id, path: req.url.slice(0, 200), error: err.message });
+      log.error('request failed', { requestId: req.id, path: withoutQueryValues(req.url.slice(0, 200)), error: err.message });
       return reply.code(500).send({ error: 'server_error', error_description: 'internal error', request_id: req.id });
     }
     refusal(log, { code: err.code ?? 'ERR_BAD_REQUEST', status, requestId: req.id, path: req.url.slice(0, 200), detail: err.message });

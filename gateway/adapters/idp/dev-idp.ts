@@ -12,6 +12,9 @@
  * - Resource indicators (RFC 8707): a token is requested for one gateway resource URL
  *   (`<publicUrl>/mcp/<gateway>`); access tokens are RS256 JWTs (RFC 9068) whose `aud` is that
  *   URL, carrying `sub`, `client_id`, `azp`, `roles`, `groups` and `scope`.
+ * - The admin page (`/admin`) is a client too (`admin.clientId`, a public web client with
+ *   PKCE whose redirect URI is `<publicUrl>/admin/callback`); its tokens are for the resource
+ *   `<publicUrl>/admin` and carry the user's roles, which the admin page checks.
  * - Login: a page listing the demo users, no password (login.ts); consent is automatic.
  * - State under `<stateDir>/idp/`: the signing key (jwks.json), cookie keys and sessions
  *   (store.json), all 0600, so tokens and logins survive a restart.
@@ -21,7 +24,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import Provider, { type Configuration, errors as oidcErrors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { SkillgateConfig } from '../../../src/config/schema.js';
-import { resourceUrl } from '../../identity/resource-metadata.js';
+import { adminResourceUrl, resourceUrl } from '../../identity/resource-metadata.js';
 import { openFileStore } from './file-store.js';
 import { idpDir, loadCookieKeys, loadSigningKeys } from './keys.js';
 import { createLoginHandler, esc, htmlPage, interactionPath, PAGE_HEADERS } from './login.js';
@@ -87,9 +90,10 @@ export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
 
   /** Gateway resource URL → gateway name: the only resources tokens are issued for. */
   const resources = new Map(Object.keys(config.gateways).map((g) => [resourceUrl(config.publicUrl, g), g]));
+  const adminResource = adminResourceUrl(config.publicUrl);
   const agentByClient = new Map(Object.entries(config.agents).map(([id, a]) => [a.clientId, id]));
 
-  const clients: Configuration['clients'] = Object.values(config.agents).map((agent) => ({
+  const clients: NonNullable<Configuration['clients']>[number][] = Object.values(config.agents).map((agent) => ({
     client_id: agent.clientId,
     client_name: agent.name ?? agent.clientId,
     application_type: 'native',
@@ -98,6 +102,17 @@ export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     response_types: ['code'],
     redirect_uris: ['127.0.0.1', 'localhost'].flatMap((h) => CALLBACK_PATHS.map((p) => `http://${h}${p}`)),
   }));
+  if (!agentByClient.has(config.admin.clientId)) {
+    clients.push({
+      client_id: config.admin.clientId,
+      client_name: 'Skillgate admin page',
+      application_type: 'web',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [`${adminResource}/callback`],
+    });
+  }
 
   const account = (sub: string) => {
     const u = Object.hasOwn(config.users, sub) ? config.users[sub] : undefined;
@@ -123,12 +138,18 @@ export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
         // agent allowed on exactly one gateway gets a token for that gateway.
         defaultResource: async (_ctx, client, oneOf) => {
           if (oneOf) return oneOf;
+          if (client?.clientId === config.admin.clientId) return adminResource;
           const agent = client ? agentByClient.get(client.clientId) : undefined;
           const allowed = agent ? Object.entries(config.gateways).filter(([, g]) => g.agents.includes(agent)) : [];
           return allowed.length === 1 ? resourceUrl(config.publicUrl, allowed[0]![0]) : undefined;
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, resource) => {
+        getResourceServerInfo: async (_ctx, resource, client) => {
+          if (resource === adminResource) {
+            // Only the admin page's own client gets tokens for the admin page.
+            if (client.clientId !== config.admin.clientId) throw new oidcErrors.InvalidTarget(`${resource} is only for the admin page's client`);
+            return { scope: 'audit', audience: resource, accessTokenTTL: Math.min(accessTokenTTL, 3600), accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+          }
           if (!resources.has(resource)) throw new oidcErrors.InvalidTarget(`${resource} is not a gateway of this workspace`);
           return { scope: 'mcp', audience: resource, accessTokenTTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
         },

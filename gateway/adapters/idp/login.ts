@@ -131,7 +131,9 @@ function loginPage(
     })
     .join('\n');
   const resources = (Array.isArray(v.resource) ? v.resource : v.resource ? [v.resource] : []).map((r) => `<code>${esc(String(r))}</code>`).join(', ');
-  const who = v.agent
+  const who = v.client === v.config.admin.clientId
+    ? '<p>Sign in to the <b>Skillgate admin page</b> (the audit trail).</p>'
+    : v.agent
     ? `<p>Agent <b>${esc(v.agent.name)}</b> (<code>${esc(v.client)}</code>) asks to act for you${resources ? ` on ${resources}` : ''}.</p>`
     : `<p>Client <code>${esc(v.client)}</code> asks to act for you${resources ? ` on ${resources}` : ''}. <b>It is not a registered agent</b>: Skillgate gateways will refuse its tokens until its client id is listed under <code>agents</code> in skillgate.yaml.</p>`;
   page(

@@ -23,6 +23,8 @@ export interface MintOptions {
   user: string;
   /** A key of the config's `agents`: its clientId becomes `client_id` and `azp`. */
   agent: string;
+  /** Mint for this OAuth client instead of the agent's (the admin page's client, `admin.clientId`). */
+  clientId?: string;
   /** The resource (gateway URL) the token is for: becomes `aud` (RFC 8707). */
   audience: string;
   /** Lifetime as a duration (`"15m"`, `"1h"`); default 1 h, at most 24 h. */
@@ -73,7 +75,7 @@ export async function createTokenMinter(opts: { config: SkillgateConfig; stateDi
     async mintToken(m) {
       const u = Object.hasOwn(config.users, m.user) ? config.users[m.user] : undefined;
       if (!u) throw new MintError('ERR_MINT_USER_UNKNOWN', `unknown user "${m.user}"`);
-      const a = Object.hasOwn(config.agents, m.agent) ? config.agents[m.agent] : undefined;
+      const a = m.clientId !== undefined && m.clientId === config.admin.clientId ? { clientId: m.clientId } : Object.hasOwn(config.agents, m.agent) ? config.agents[m.agent] : undefined;
       if (!a) throw new MintError('ERR_MINT_AGENT_UNKNOWN', `unknown agent "${m.agent}"`);
       const ttlSec = m.ttlSec ?? (m.ttl !== undefined ? (parseDuration(m.ttl) ?? NaN) / 1000 : 3600);
       if (!Number.isFinite(ttlSec) || ttlSec < 1 || ttlSec > MAX_TOKEN_TTL_SEC) {

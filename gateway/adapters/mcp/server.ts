@@ -115,6 +115,7 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
       gateway,
       era: 'legacy',
       requestId: requestIdOf(extra),
+      ...(extra.sessionId ? { sessionId: extra.sessionId } : {}),
       signal: extra.signal,
       meta,
       clientCapabilities: (server.getClientCapabilities() ?? {}) as ClientCapabilities,

@@ -49,6 +49,8 @@ export interface McpRequestContext {
   era: 'legacy' | 'modern';
   /** The front door's request id (log lines, never a client-chosen value). */
   requestId?: string;
+  /** Legacy era: the MCP session the request belongs to (audit events). */
+  sessionId?: string;
   signal: AbortSignal;
   /** The request's `_meta` (idempotency key, progress token, trace context, …). */
   meta: Record<string, unknown>;
@@ -165,13 +167,16 @@ export function createMcpService(deps: McpServiceDeps): McpService {
   /** The AND-gate for one use of an upstream resource; a refusal becomes the right MCP answer. */
   function authorize(ctx: McpRequestContext, resource: PolicyResource, name: string, args?: Record<string, unknown>): void {
     try {
-      authorizer.check({
-        principal: ctx.principal,
-        action: resource.type === 'resource' ? 'read_resource' : resource.type === 'prompt' ? 'get_prompt' : 'call_tool',
-        resource,
-        gateway: ctx.gateway,
-        ...(args ? { arguments: args } : {}),
-      });
+      authorizer.check(
+        {
+          principal: ctx.principal,
+          action: resource.type === 'resource' ? 'read_resource' : resource.type === 'prompt' ? 'get_prompt' : 'call_tool',
+          resource,
+          gateway: ctx.gateway,
+          ...(args ? { arguments: args } : {}),
+        },
+        { audit: { ids: ctx.requestId ? { requestId: ctx.requestId } : {} } },
+      );
     } catch (err) {
       if (!(err instanceof AuthzError)) throw err;
       // Something the gateway does not expose is answered as unknown; the log still says why.
@@ -291,6 +296,7 @@ export function createMcpService(deps: McpServiceDeps): McpService {
           server: parsed.server,
           tool: parsed.name,
           arguments: args,
+          ids: { ...(ctx.requestId ? { requestId: ctx.requestId } : {}), ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}) },
           signal: ctx.signal,
           upstream: relayOptions(ctx, upstream),
           ...(ctx.trace ? { trace: ctx.trace } : {}),

@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createPinnedCatalog, type PinnedCatalog } from '../../../gateway/curation/catalog.js';
 import { createLogger, type Logger } from '../../../gateway/log.js';
 import { createUpstreamPool } from '../../../gateway/upstream/pool.js';
-import { logAuditSink } from '../runtime/audit-sink.js';
+import type { AuditSink } from '../../contracts/audit.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { CliError } from './errors.js';
@@ -47,16 +47,16 @@ export function cliLogger(loaded: LoadedConfig): { logger: Logger; flush(): void
 }
 
 /**
- * The pinned catalog over the CLI's pool (no watcher: a command is short), logging and
- * auditing to the runtime's log.
+ * The pinned catalog over the CLI's pool (no watcher: a command is short), logging to the
+ * runtime's log and recording to the workspace's audit trail.
  */
-export function openCatalog(loaded: LoadedConfig, pool: UpstreamPool, logger: Logger): PinnedCatalog {
+export function openCatalog(loaded: LoadedConfig, pool: UpstreamPool, logger: Logger, audit: AuditSink): PinnedCatalog {
   return createPinnedCatalog({
     pool,
     lockFile: loaded.path(loaded.config.catalog.lockFile),
     servers: loaded.config.servers,
     workspace: loaded.config.workspace,
-    audit: logAuditSink(logger),
+    audit,
     log: logger,
     watch: false,
   });

@@ -15,7 +15,7 @@ import type { Logger } from '../../../gateway/log.js';
 import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { ServerConfig } from '../../config/schema.js';
-import { logAuditSink } from '../runtime/audit-sink.js';
+import type { AuditSink } from '../../contracts/audit.js';
 import { CliError } from './errors.js';
 
 export interface CurateRunOptions {
@@ -27,6 +27,8 @@ export interface CurateRunOptions {
   by?: string;
   probe?: boolean;
   log: Logger;
+  /** The workspace's audit trail: approvals and the changes found are recorded there. */
+  audit: AuditSink;
 }
 
 export interface CurateOutcome {
@@ -72,7 +74,7 @@ export function formatText(reports: readonly CurationReport[]): string {
 /** Score `names` (reachable through `pool`), render, and approve when asked. */
 export async function curateServers(loaded: LoadedConfig, servers: Readonly<Record<string, ServerConfig>>, pool: UpstreamPool, names: string[], opts: CurateRunOptions): Promise<CurateOutcome> {
   const lockFile = loaded.path(loaded.config.catalog.lockFile);
-  const deps = { pool, servers, lockFile, workspace: loaded.config.workspace, audit: logAuditSink(opts.log), log: opts.log };
+  const deps = { pool, servers, lockFile, workspace: loaded.config.workspace, audit: opts.audit, log: opts.log };
   let lock;
   try {
     lock = currentLock(lockFile);

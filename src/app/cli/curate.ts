@@ -158,15 +158,18 @@ export function register(program: Command): void {
       }
       if (Array.isArray(opts.approve) && names.length !== 1) throw new CliError('tools to approve are named for one server', 2);
 
-      const [{ curateServers }, { withPool, cliLogger }] = await Promise.all([import('./curate-run.js'), import('./connections.js')]);
+      const [{ curateServers }, { withPool, cliLogger }, { openWorkspaceAudit }] = await Promise.all([import('./curate-run.js'), import('./connections.js'), import('../runtime/audit.js')]);
       const log = cliLogger(loaded);
+      // Approvals and the changes found go to the workspace's audit trail, like the gateway's.
+      const audit = await openWorkspaceAudit(loaded, { busyTimeoutMs: 5_000, onProblem: (msg, fields) => log.logger.error(msg, { component: 'cli', ...fields }) });
       try {
-        const outcome = await withPool(target, (pool) => curateServers(loaded, target.config.servers, pool, names, { ...opts, log: log.logger }), opts.verbose);
+        const outcome = await withPool(target, (pool) => curateServers(loaded, target.config.servers, pool, names, { ...opts, log: log.logger, audit: audit.log }), opts.verbose);
         process.stdout.write(outcome.stdout);
         for (const line of outcome.messages) process.stderr.write(`${line}\n`);
         if (opts.html !== undefined) writeHtml(opts.html, outcome.html);
         process.exitCode = outcome.exitCode;
       } finally {
+        await audit.close();
         log.flush();
       }
     });

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { register as registerApprove } from './approve.js';
+import { register as registerAudit } from './audit.js';
 import { register as registerCancel } from './cancel.js';
 import { register as registerCompile } from './compile.js';
 import { register as registerCurate } from './curate.js';
@@ -31,6 +32,7 @@ registerApprove(program);
 registerCancel(program);
 registerToken(program);
 registerRevoke(program);
+registerAudit(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
 import { openRevocations } from '../../../gateway/identity/revocations.js';
+import { openWorkspaceAudit } from '../runtime/audit.js';
 import { configFrom } from './context.js';
 import { CliError } from './errors.js';
 
 /**
  * `skillgate revoke --user <id>`: stop a user at once — every gateway refuses their requests
  * and their running skills fail at the next step (and compensate). `--restore` lifts it.
+ * Both are recorded in the audit trail (`admin.action`, user = the user revoked or restored,
+ * `detail.by` = the operator's login).
  */
 export function register(program: Command): void {
   program
@@ -15,7 +18,7 @@ export function register(program: Command): void {
     .option('--reason <text>', 'kept with the revocation')
     .option('--restore', 'lift the revocation instead')
     .option('--list', 'list revoked users')
-    .action((opts: { user?: string; reason?: string; restore?: boolean; list?: boolean }, cmd: Command) => {
+    .action(async (opts: { user?: string; reason?: string; restore?: boolean; list?: boolean }, cmd: Command) => {
       const loaded = configFrom(cmd);
       const store = openRevocations(loaded.path(loaded.config.stateDir));
       if (opts.list) {
@@ -26,12 +29,30 @@ export function register(program: Command): void {
         return;
       }
       if (!opts.user) throw new CliError('--user <id> is required (or --list)', 2);
-      if (opts.restore) {
-        if (!store.restore(opts.user)) throw new CliError(`user "${opts.user}" is not revoked`, 1);
-        process.stdout.write(`restored ${opts.user}\n`);
-        return;
+      const user = opts.user;
+      const by = process.env.USER ?? 'cli';
+      const audit = await openWorkspaceAudit(loaded, { busyTimeoutMs: 5_000, onProblem: (m) => process.stderr.write(`skillgate: audit: ${m}\n`) });
+      try {
+        const record = (action: 'revoke' | 'restore') =>
+          audit.log.record({
+            kind: 'admin.action',
+            outcome: 'ok',
+            reason: action,
+            workspace: loaded.config.workspace,
+            user,
+            detail: { action, by, component: 'cli', ...(opts.reason ? { reason: opts.reason.slice(0, 200) } : {}) },
+          });
+        if (opts.restore) {
+          if (!store.restore(user)) throw new CliError(`user "${user}" is not revoked`, 1);
+          record('restore');
+          process.stdout.write(`restored ${user}\n`);
+          return;
+        }
+        store.revoke(user, { by, ...(opts.reason ? { reason: opts.reason } : {}) });
+        record('revoke');
+        process.stdout.write(`revoked ${user}: refused from the next request and the next skill step on (${store.file})\n`);
+      } finally {
+        await audit.close();
       }
-      store.revoke(opts.user, { by: process.env.USER ?? 'cli', ...(opts.reason ? { reason: opts.reason } : {}) });
-      process.stdout.write(`revoked ${opts.user}: refused from the next request and the next skill step on (${store.file})\n`);
     });
 }

@@ -12,6 +12,7 @@
 import type { Principal } from '../../contracts/principal.js';
 import { createLogger } from '../../../gateway/log.js';
 import type { LoadedConfig } from '../../config/load.js';
+import { openWorkspaceAudit } from '../runtime/audit.js';
 import { createGovernance } from '../runtime/governance.js';
 import type { CompiledSkill } from '../../skills/compile-all.js';
 import { createRunActions, type RunActions } from '../../skills/run-actions.js';
@@ -43,8 +44,14 @@ export async function withRunActions<T>(
   const { config } = loaded;
   const d = config.logging.destination;
   const { logger, flush } = createLogger({ destination: d === 'stderr' || d === 'stdout' ? d : loaded.path(d), level: config.logging.level });
-  const governance = createGovernance(loaded, { watch: false });
-  const temporal = await connectClient(loaded);
+  // The CLI's own decisions and refusals go to the workspace's audit trail, like the gateway's
+  // (the store serialises the two processes; the CLI may wait for the lock).
+  const audit = await openWorkspaceAudit(loaded, { busyTimeoutMs: 5_000, onProblem: (msg, fields) => logger.error(msg, { component: 'cli', ...fields }) });
+  const governance = createGovernance(loaded, { watch: false, audit: audit.log });
+  const temporal = await connectClient(loaded).catch(async (err: unknown) => {
+    await audit.close();
+    throw err;
+  });
   try {
     const actions = createRunActions({
       client: temporal.client,
@@ -55,6 +62,7 @@ export async function withRunActions<T>(
       skills: () => skills.skills,
       held: skills.held,
       log: logger.child({ component: 'cli' }),
+      audit: audit.log,
     });
     const deadlineMs = opts.deadlineMs;
     if (deadlineMs === undefined) return await fn(actions);
@@ -76,6 +84,7 @@ export async function withRunActions<T>(
   } finally {
     governance.close();
     await temporal.close();
+    await audit.close();
     flush();
   }
 }

@@ -53,8 +53,10 @@ export function register(program: Command): void {
 
       // Compiled against the tools the pinned catalog serves, as the gateway compiles it.
       const log = cliLogger(loaded);
+      const { openWorkspaceAudit } = await import('../runtime/audit.js');
+      const audit = await openWorkspaceAudit(loaded, { busyTimeoutMs: 5_000, onProblem: (msg, fields) => log.logger.error(msg, { component: 'cli', ...fields }) });
       const { skill, held } = await withPool(loaded, async (pool) => {
-        const catalog = openCatalog(loaded, pool, log.logger);
+        const catalog = openCatalog(loaded, pool, log.logger, audit.log);
         try {
           const skill = await loadSkill(loaded, pool, skillName, await approvedCatalog(loaded, catalog, [loaded.path(loaded.config.skillsDir)]));
           return { skill, held: heldReason(catalog, skill) };
@@ -68,7 +70,7 @@ export function register(program: Command): void {
           catalog.close();
           log.flush();
         }
-      });
+      }).finally(() => audit.close());
 
       await withRunActions(loaded, { skills: new Map([[skillName, skill]]), held: () => held }, async (actions) => {
         let run;

@@ -19,7 +19,9 @@ import { type Diagnostic, formatDiagnostic } from '../../shared/diagnostics.js';
 import type { CompiledSkill } from '../../skills/compile-all.js';
 import { createSkillRegistry } from '../../skills/registry.js';
 import { createPinnedCatalog, type PinnedCatalog } from '../../../gateway/curation/catalog.js';
-import { logAuditSink } from './audit-sink.js';
+import { chainMonitor } from '../../../gateway/audit/monitor.js';
+import { verificationKeys } from '../../../gateway/audit/keys.js';
+import { configDigest, openWorkspaceAudit } from './audit.js';
 import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
@@ -144,6 +146,18 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     cleanups.push({ what: 'the state lock', run: async () => lock.release() });
     if (lock.previous) await stopLeftovers(lock.previous, log);
 
+    // The audit trail opens first and closes last (with a final checkpoint): everything after
+    // records into it.
+    const audit = await openWorkspaceAudit(loaded, { onProblem: (msg, fields) => logger.error(msg, { component: 'audit', ...fields }) });
+    cleanups.push({ what: 'the audit trail', run: () => audit.close() });
+    audit.log.record({
+      kind: 'config.loaded',
+      outcome: 'ok',
+      reason: 'start',
+      workspace: config.workspace,
+      detail: { file: loaded.file, digest: configDigest(loaded), pid: process.pid },
+    });
+
     // Traces (off unless an OTLP endpoint is configured); flushed last, after everything that makes spans.
     const tracing = await startTelemetry(loaded, env);
     if (tracing) {
@@ -183,9 +197,8 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     const pool = createUpstreamPool(loaded);
     cleanups.push({ what: 'the upstream MCP servers', run: () => pool.close() });
     // The pinned catalog: only approved tools whose definition equals the pin are served.
-    // Until the audit log lands, audit events are structured log lines (audit-sink.ts).
     const lockFile = loaded.path(config.catalog.lockFile);
-    const catalog = createPinnedCatalog({ pool, lockFile, servers: config.servers, workspace: config.workspace, audit: logAuditSink(logger), log: logger });
+    const catalog = createPinnedCatalog({ pool, lockFile, servers: config.servers, workspace: config.workspace, audit: audit.log, log: logger });
     cleanups.push({ what: 'the catalog watcher', run: async () => catalog.close() });
     const servers = await describeServers(loaded, pool, catalog);
 
@@ -194,8 +207,17 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     cleanups.push({ what: 'the skill registry', run: async () => registry.close() });
 
     // One AND-gate for the front door and for every skill step the worker runs.
-    const governance = createGovernance(loaded, { log });
+    const governance = createGovernance(loaded, { log, audit: audit.log });
     cleanups.push({ what: 'the policy watcher', run: async () => governance.close() });
+    const policies = governance.policy.policySet();
+    audit.log.record({
+      kind: 'policy.loaded',
+      outcome: 'ok',
+      reason: 'start',
+      workspace: config.workspace,
+      decision: { stage: 'policy', policyRevision: policies.version },
+      detail: { policies: policies.policies.length, trigger: 'start' },
+    });
 
     const worker: Worker = await createSkillWorker({
       connection: temporal.nativeConnection,
@@ -206,10 +228,12 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         authorizer: governance.authorizer,
         attestor: governance.attestor,
         catalog,
+        audit: audit.log,
         dataLoss: createDataLossFilters(config.gateways, logger),
         ...(tracing ? { telemetry: tracing.telemetry } : {}),
       }),
       ...(tracing ? { tracing: tracing.worker } : {}),
+      audit: audit.log,
     });
     const running = worker.run();
     // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
@@ -228,8 +252,13 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     if (['127.0.0.1', 'localhost', '[::1]'].includes(pub.hostname) && Number(pub.port || 80) !== port) {
       log(`warning: listening on port ${port}, but publicUrl ${config.publicUrl} (set in ${loaded.file}) names port ${pub.port || 80}: tokens are minted for publicUrl; remove publicUrl to follow SKILLGATE_PORT`);
     }
+    // The admin page's chain status: verified now, every 10 minutes, and on request.
+    const monitor = chainMonitor(audit.store, await verificationKeys([{ text: audit.signer.publicKeyPem, where: 'the audit signing key' }]), { intervalMs: 10 * 60_000 });
+    cleanups.push({ what: 'the chain monitor', run: async () => monitor.close() });
+
     log(`starting the MCP front door on 127.0.0.1:${port}…`);
     const gateway = await startGateway({
+      admin: { store: audit.store, monitor },
       loaded,
       pool,
       governance,
@@ -247,6 +276,8 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         if (!t.ok) checks.temporal = t.detail ?? 'down';
         const state = worker.getState();
         if (state !== 'RUNNING') checks.worker = `the worker is ${state.toLowerCase()}`;
+        const a = audit.log.status();
+        if (!a.ok) checks.audit = a.failing ? `the audit trail cannot be written (${a.pending} events waiting): ${a.failing}` : `${a.lost} audit events lost`;
         return { status: Object.keys(checks).length ? 'degraded' : 'ok', checks };
       },
     }).catch((err: unknown) => {
@@ -284,6 +315,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       endpoints: [
         ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
         ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
+        { name: 'admin (audit)', url: `${gateway.url}/admin` },
         { name: 'health', url: `${gateway.url}/healthz` },
         ...(tracing ? [{ name: 'traces (OTLP/HTTP)', url: tracing.endpoint }] : []),
       ],

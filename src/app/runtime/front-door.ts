@@ -7,12 +7,16 @@
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { auditedLogger } from '../../../gateway/audit/refusals.js';
 import { type Logger, silentLogger } from '../../../gateway/log.js';
 import { inspectToolCall } from '../../../gateway/adapters/mcp/call-params.js';
 import { createRunActions, type RunActions } from '../../skills/run-actions.js';
 import { createGatewayApp, type HealthReport, resourceUrl } from '../../../gateway/adapters/http/app.js';
 import { hostPolicy } from '../../../gateway/adapters/http/host-check.js';
-import { createDevIdp, type DevIdp } from '../../../gateway/adapters/idp/dev-idp.js';
+import { mountAdmin } from '../../../gateway/adapters/admin/routes.js';
+import { createDevIdp, type DevIdp, devIssuer } from '../../../gateway/adapters/idp/dev-idp.js';
+import type { ChainMonitor } from '../../../gateway/audit/monitor.js';
+import type { AuditStore } from '../../../gateway/audit/store.js';
 import { type TokenVerifier, verifierFromConfig } from '../../../gateway/identity/verify.js';
 import { createSkillTools } from '../../../gateway/adapters/mcp/skill-tools.js';
 import { createMcpService } from '../../../gateway/adapters/mcp/service.js';
@@ -63,6 +67,8 @@ export interface GatewayOptions {
   health?: () => HealthReport;
   /** Tracing (src/app/runtime/telemetry.ts); absent: off. */
   telemetry?: Telemetry;
+  /** The admin page and API over the audit trail (`/admin`), when given. */
+  admin?: { store: AuditStore; monitor: ChainMonitor };
 }
 
 export interface RunningGateway {
@@ -80,7 +86,9 @@ export interface RunningGateway {
 
 /** Start the front door. With port 0, `publicUrl` becomes the bound address. */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
-  const log = opts.log ?? silentLogger;
+  // Every refusal the front door logs is recorded too (the run-actions service wraps its own).
+  const plainLog = opts.log ?? silentLogger;
+  const log = auditedLogger(plainLog, opts.governance.audit, opts.loaded.config.workspace);
   const host = opts.host ?? '127.0.0.1';
   // The public URL decides token audiences and the dev IdP's issuer, so it is fixed before
   // anything is built; with port 0 we bind first and build once the port is known.
@@ -113,7 +121,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           attestor: opts.governance.attestor,
           skills: opts.skills,
           held,
-          log,
+          log: plainLog,
+          audit: opts.governance.audit,
         })
       : undefined;
   const skillTools =
@@ -142,6 +151,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           pool: opts.pool,
           authorizer: opts.governance.authorizer,
           catalog: opts.catalog,
+          audit: opts.governance.audit,
           dataLoss: createDataLossFilters(config.gateways, log),
           ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
         },
@@ -153,7 +163,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       ...(skillTools ? { skills: skillTools } : {}),
       inspect: inspectToolCall(config.limits),
     },
-    plugins: idp ? [(a) => idp.mount(a)] : [],
+    plugins: [
+      ...(idp ? [(a: FastifyInstance) => idp.mount(a)] : []),
+      ...(opts.admin ? [(a: FastifyInstance) => mountAdmin(a, adminDeps(config, opts.admin!, opts.governance, log))] : []),
+    ],
     ...(opts.health ? { health: opts.health } : {}),
   });
   // Visibility follows the policies, the upstream servers and the pinned catalog: tell every
@@ -191,5 +204,25 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     ...(idp ? { idp } : {}),
     resourceUrl: (g) => resourceUrl(publicUrl, g),
     close: () => app.close(),
+  };
+}
+
+/** The admin page's dependencies: its own token verifier (audience `<publicUrl>/admin`, the admin client only) and IdP. */
+function adminDeps(config: SkillgateConfig, admin: NonNullable<GatewayOptions['admin']>, governance: Governance, log: Logger) {
+  const clientId = config.admin.clientId;
+  return {
+    config,
+    store: admin.store,
+    monitor: admin.monitor,
+    audit: governance.audit,
+    verifier: verifierFromConfig(
+      // admin.issuer is trusted for the admin page's tokens even when it issues no agent's.
+      config.admin.issuer && !config.identity.issuers.some((i) => i.issuer === config.admin.issuer)
+        ? { ...config, identity: { ...config.identity, issuers: [...config.identity.issuers, { issuer: config.admin.issuer, algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] }] } }
+        : config,
+      { agents: { [clientId]: { clientId, name: 'Skillgate admin page' } } },
+    ),
+    issuer: config.admin.issuer ?? (config.identity.devIdp ? devIssuer(config) : config.identity.issuers[0]?.issuer),
+    log,
   };
 }

@@ -1,9 +1,11 @@
 /**
  * The governance of a workspace, shared by the front door, the worker's activities and the
  * CLI's run actions: the revocation list, the Cedar policy engine (reloaded when a policy file
- * changes), the AND-gate authorizer and the run attestor under the workspace's run key. No
- * HTTP, no IdP: the CLI loads this without the front door.
+ * changes), the AND-gate authorizer, the run attestor under the workspace's run key, and the
+ * audit sink every decision is recorded in. No HTTP, no IdP: the CLI loads this without the
+ * front door.
  */
+import type { AuditSink } from '../../contracts/audit.js';
 import { type Authorizer, createAuthorizer } from '../../../gateway/authz/authorizer.js';
 import { createRunAttestor, type RunAttestor } from '../../../gateway/authz/run-attestation.js';
 import { createRequestStateCodec, type RequestStateCodec } from '../../../gateway/authz/request-state.js';
@@ -24,14 +26,20 @@ export interface Governance {
   attestor: RunAttestor;
   /** Seals MCP `requestState` (input_required relays), under a key derived from the run key. */
   requestState: RequestStateCodec;
+  /** Where decisions, actions and refusals are recorded. */
+  audit: AuditSink;
   /** Be told after every successful policy reload (what each (user, agent) may see may have changed). */
   onPolicyReload(listener: () => void): () => void;
   close(): void;
 }
 
-/** Revocations + Cedar (watching the policy files) + the AND-gate, for one workspace. */
-export function createGovernance(loaded: LoadedConfig, opts: { log?: (line: string) => void; watch?: boolean } = {}): Governance {
+/**
+ * Revocations + Cedar (watching the policy files) + the AND-gate, for one workspace, recording
+ * into `audit` (required). Each reload of the policies is a `policy.loaded` event.
+ */
+export function createGovernance(loaded: LoadedConfig, opts: { audit: AuditSink; log?: (line: string) => void; watch?: boolean }): Governance {
   const { config } = loaded;
+  const { audit } = opts;
   const revocations = openRevocations(loaded.path(config.stateDir));
   const listeners = new Set<() => void>();
   const policy = createPolicyEngine({
@@ -39,10 +47,22 @@ export function createGovernance(loaded: LoadedConfig, opts: { log?: (line: stri
     watch: opts.watch ?? true,
     onReload: (r) => {
       opts.log?.(r.ok ? `policies reloaded (${r.policies} policies, version ${r.version})` : `policy reload failed, keeping the previous set:\n${r.diagnostics.map((d) => `  ${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n')}`);
+      audit.record(
+        r.ok
+          ? { kind: 'policy.loaded', outcome: 'ok', reason: 'reloaded', workspace: config.workspace, decision: { stage: 'policy', policyRevision: r.version }, detail: { policies: r.policies, trigger: 'file-change' } }
+          : {
+              kind: 'policy.loaded',
+              outcome: 'error',
+              reason: 'ERR_POLICY_INVALID',
+              workspace: config.workspace,
+              decision: { stage: 'policy', policyRevision: r.version },
+              detail: { trigger: 'file-change', kept: r.version, problems: r.diagnostics.slice(0, 10).map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}`) },
+            },
+      );
       if (r.ok) for (const l of listeners) l();
     },
   });
-  const authorizer = createAuthorizer({ config, policy, revocations });
+  const authorizer = createAuthorizer({ config, policy, revocations, audit });
   const key = runKey(loaded);
   const attestor = createRunAttestor(key);
   const requestState = createRequestStateCodec(key);
@@ -53,6 +73,7 @@ export function createGovernance(loaded: LoadedConfig, opts: { log?: (line: stri
     authorizer,
     attestor,
     requestState,
+    audit,
     onPolicyReload: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);

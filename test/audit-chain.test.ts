@@ -1,0 +1,327 @@
+/**
+ * The audit chain itself, on a real SQLite store: events chained and checkpointed as they are
+ * recorded, verification of a clean store and of its JSONL export (offline, with the public key
+ * only), and each kind of tampering found and named by its first broken event.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditCheckpoint, AuditEventInput } from '../src/contracts/audit.js';
+import { exportAudit, readExport } from '../gateway/audit/export.js';
+import { checkpointSigner, loadOrCreateAuditKey, verificationKeys } from '../gateway/audit/keys.js';
+import { createAuditLog } from '../gateway/audit/log.js';
+import { openSqliteAuditStore } from '../gateway/audit/sqlite-store.js';
+import type { AuditStore } from '../gateway/audit/store.js';
+import { AuditError } from '../gateway/audit/errors.js';
+import { chainMonitor } from '../gateway/audit/monitor.js';
+import { verifyRecords } from '../gateway/audit/verify.js';
+import { canonicalJson } from '../src/shared/canonical-json.js';
+import { sealEvent } from '../gateway/audit/hash.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skillgate-audit-chain-'));
+const file = join(dir, 'skillgate.db');
+let keys: Map<string, import('node:crypto').KeyObject>;
+let publicPem: string;
+
+function event(i: number): AuditEventInput {
+  return {
+    kind: i % 3 === 0 ? 'decision' : 'tool.call',
+    outcome: i % 3 === 0 ? (i % 2 ? 'deny' : 'allow') : 'ok',
+    workspace: 'test',
+    gateway: 'hr-desk',
+    user: i % 2 ? 'intern' : 'ceo',
+    agent: 'hr-assistant',
+    server: 'hr',
+    tool: 'get_employee',
+    args: { digest: `sha256:${'a'.repeat(64)}`, masked: { employeeId: `E-${i}` } },
+    ids: { requestId: `req-${i}` },
+  };
+}
+
+beforeAll(async () => {
+  const signer = await checkpointSigner(loadOrCreateAuditKey(dir));
+  publicPem = signer.publicKeyPem;
+  keys = await verificationKeys([{ text: publicPem, where: 'test' }]);
+  const store = openSqliteAuditStore(file);
+  const log = createAuditLog({ store, signer, workspace: 'test', checkpointEvery: 8 });
+  // Recorded in three bursts, as calls arrive: each burst is one write.
+  for (let i = 1; i <= 20; i++) {
+    log.record(event(i));
+    if (i % 7 === 0) await log.flush();
+  }
+  await log.close();
+  store.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A copy of the store, tampered with by `sql` as an attacker with the file would (triggers dropped first). */
+async function tampered(name: string, tamper: (db: Database.Database) => void) {
+  const copy = join(dir, `${name}.db`);
+  copyFileSync(file, copy);
+  const db = new Database(copy);
+  db.exec('DROP TRIGGER audit_events_append_only_u; DROP TRIGGER audit_events_append_only_d; DROP TRIGGER audit_checkpoints_append_only_u; DROP TRIGGER audit_checkpoints_append_only_d;');
+  tamper(db);
+  db.close();
+  const store = openSqliteAuditStore(copy);
+  try {
+    return await verifyRecords(store.records(), { keys });
+  } finally {
+    store.close();
+  }
+}
+
+const body = (db: Database.Database, seq: number) => (db.prepare('SELECT body, hash FROM audit_events WHERE seq = ?').get(seq) as { body: string; hash: string });
+
+describe('the chain as written', () => {
+  it('holds 20 events, chained, with a checkpoint once 8 are unsigned and one at close', async () => {
+    const store = openSqliteAuditStore(file);
+    try {
+      const report = await verifyRecords(store.records(), { keys });
+      expect(report).toMatchObject({ ok: true, events: 20, checkpoints: 2, firstSeq: 1, lastSeq: 20, unsigned: 0, lastCheckpoint: { n: 2, seq: 20 } });
+      const cps: AuditCheckpoint[] = [];
+      for await (const r of store.records()) if (r.type === 'checkpoint') cps.push(r.checkpoint!);
+      // Written in bursts of 7 (7, 14, then 20 at close): the write reaching 8 unsigned events carries checkpoint 1.
+      expect(cps.map((c) => [c.n, c.seq, c.count])).toEqual([[1, 14, 14], [2, 20, 20]]);
+      expect(cps[1]!.prev).not.toBe(cps[0]!.prev);
+      // Each event's hash is the SHA-256 of its canonical body, prevHash included.
+      const e7 = (await store.get(7))!;
+      expect(e7.prevHash).toBe((await store.get(6))!.hash);
+      expect(sealEvent({ ...event(7) }, e7.time, 7, e7.prevHash).event).toEqual(e7);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('answers queries by user, tool, outcome and time, newest first, in pages', async () => {
+    const store = openSqliteAuditStore(file);
+    try {
+      const page1 = await store.query({ user: 'intern', limit: 4 });
+      expect(page1.events.map((e) => e.seq)).toEqual([19, 17, 15, 13]);
+      const page2 = await store.query({ user: 'intern', limit: 4, before: page1.next });
+      expect(page2.events.map((e) => e.seq)).toEqual([11, 9, 7, 5]);
+      expect((await store.query({ tool: 'get_employee', outcome: 'deny' })).events.map((e) => e.seq)).toEqual([15, 9, 3]);
+      expect((await store.query({ tool: 'hr.get_employee', kind: 'decision', outcome: 'allow' })).events.map((e) => e.seq)).toEqual([18, 12, 6]);
+      expect(await store.count({ since: (await store.get(10))!.time })).toBeGreaterThanOrEqual(11);
+      expect((await store.query({ user: 'nobody' })).events).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('tampering with the store is found, naming the first broken event', () => {
+  it('one byte of an event changed', async () => {
+    const r = await tampered('edit', (db) => {
+      const { body: b } = body(db, 5);
+      db.prepare('UPDATE audit_events SET body = ? WHERE seq = 5').run(b.replace('E-5', 'E-6'));
+    });
+    expect(r).toMatchObject({ ok: false, issue: { code: 'edited', seq: 5 } });
+  });
+
+  it('an indexed column changed to hide an event from queries', async () => {
+    const r = await tampered('column', (db) => db.prepare("UPDATE audit_events SET user = 'ceo' WHERE seq = 9").run());
+    expect(r).toMatchObject({ ok: false, issue: { code: 'edited', seq: 9 } });
+    expect(r.issue!.message).toMatch(/user differs/);
+  });
+
+  it('an event edited and its hash recomputed', async () => {
+    const r = await tampered('rehash', (db) => {
+      const e = JSON.parse(body(db, 6).body);
+      e.user = 'mallory';
+      const forged = canonicalJson(e);
+      db.prepare('UPDATE audit_events SET body = ?, user = ?, hash = ? WHERE seq = 6').run(forged, 'mallory', sha(forged));
+    });
+    expect(r).toMatchObject({ ok: false, issue: { code: 'chain', seq: 6 } });
+  });
+
+  it('one event deleted', async () => {
+    const r = await tampered('delete', (db) => db.prepare('DELETE FROM audit_events WHERE seq = 11').run());
+    expect(r).toMatchObject({ ok: false, issue: { code: 'missing', seq: 11 } });
+  });
+
+  it('one event inserted (the ones after it renumbered)', async () => {
+    const r = await tampered('insert', (db) => {
+      db.exec('UPDATE audit_events SET seq = -seq WHERE seq >= 8; UPDATE audit_events SET seq = 1 - seq WHERE seq < 0;');
+      const prev = body(db, 7).hash;
+      const { event: forged, body: b } = sealEvent(event(99), new Date().toISOString(), 8, prev);
+      db.prepare('INSERT INTO audit_events (seq, time, kind, outcome, workspace, gateway, agent, user, tool, request_id, body, hash) VALUES (8, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+        forged.time, forged.kind, forged.outcome, forged.workspace, forged.gateway, forged.agent, forged.user, 'hr.get_employee', 'req-99', b, forged.hash,
+      );
+    });
+    expect(r).toMatchObject({ ok: false, issue: { code: 'missing', seq: 8 } });
+  });
+
+  it('two events swapped', async () => {
+    const r = await tampered('swap', (db) => {
+      db.exec('UPDATE audit_events SET seq = -12 WHERE seq = 12; UPDATE audit_events SET seq = 12 WHERE seq = 13; UPDATE audit_events SET seq = 13 WHERE seq = -12;');
+    });
+    expect(r).toMatchObject({ ok: false, issue: { code: 'missing', seq: 12 } });
+  });
+
+  it('the tail truncated', async () => {
+    const r = await tampered('truncate', (db) => db.prepare('DELETE FROM audit_events WHERE seq > 17').run());
+    expect(r).toMatchObject({ ok: false, issue: { code: 'truncated', seq: 18, checkpoint: 2 } });
+  });
+
+  it("a checkpoint's signature replaced", async () => {
+    const other = generateKeyPairSync('ed25519').privateKey;
+    const otherSigner = await checkpointSigner(other);
+    const r = await tampered('signature', (db) => {
+      const row = db.prepare('SELECT body FROM audit_checkpoints WHERE n = 2').get() as { body: string };
+      const c = JSON.parse(row.body) as AuditCheckpoint;
+      const { signature: _s, ...payload } = c;
+      c.signature = otherSigner.sign(canonicalJson(payload));
+      db.prepare('UPDATE audit_checkpoints SET body = ? WHERE n = 2').run(canonicalJson(c));
+    });
+    expect(r).toMatchObject({ ok: false, issue: { code: 'signature', seq: 15, checkpoint: 2 } });
+  });
+
+  it('the whole chain after checkpoint 1 rewritten with recomputed hashes', async () => {
+    const r = await tampered('rewrite', (db) => {
+      let prev = body(db, 14).hash;
+      for (let seq = 15; seq <= 20; seq++) {
+        const e = JSON.parse(body(db, seq).body);
+        const { event: forged, body: b } = sealEvent({ ...e, seq: undefined, time: undefined, prevHash: undefined, outcome: 'ok' }, e.time, seq, prev);
+        db.prepare('UPDATE audit_events SET body = ?, hash = ?, outcome = ? WHERE seq = ?').run(b, forged.hash, 'ok', seq);
+        prev = forged.hash;
+      }
+    });
+    expect(r).toMatchObject({ ok: false, issue: { code: 'checkpoint', seq: 15, checkpoint: 2 } });
+  });
+});
+
+describe('the JSONL export', () => {
+  const exported = join(dir, 'export.jsonl');
+  beforeAll(async () => {
+    const store = openSqliteAuditStore(file);
+    const lines: string[] = [];
+    await exportAudit(store, { workspace: 'test' }, (l) => void lines.push(l));
+    store.close();
+    writeFileSync(exported, lines.join(''));
+  });
+
+  const offline = async (text: string) => {
+    const f = join(dir, `x-${Math.random().toString(36).slice(2)}.jsonl`);
+    writeFileSync(f, text);
+    const parsed = await readExport(f);
+    return verifyRecords(parsed.records, { keys, ...(parsed.anchor ? { anchor: parsed.anchor } : {}), expectLastSeq: parsed.header.lastSeq });
+  };
+  const lines = () => readFileSync(exported, 'utf8').trimEnd().split('\n');
+
+  it('verifies offline with the public key alone', async () => {
+    expect(lines()[0]).toContain('"format":"skillgate-audit/1"');
+    expect(await offline(readFileSync(exported, 'utf8'))).toMatchObject({ ok: true, events: 20, checkpoints: 2, unsigned: 0 });
+  });
+
+  it('fails with another public key', async () => {
+    const otherKeys = await verificationKeys([{ text: (await checkpointSigner(generateKeyPairSync('ed25519').privateKey)).publicKeyPem, where: 'other' }]);
+    const parsed = await readExport(exported);
+    expect(await verifyRecords(parsed.records, { keys: otherKeys })).toMatchObject({ ok: false, issue: { code: 'signature', seq: 1, checkpoint: 1 } });
+  });
+
+  it('names the first broken event of an edited, deleted, swapped or truncated export', async () => {
+    const l = lines();
+    const at = (seq: number) => l.findIndex((x) => x.includes(`"seq":${seq},`) && x.startsWith('{"type":"event"'));
+    const edited = [...l];
+    edited[at(4)] = edited[at(4)]!.replace('E-4', 'E-5');
+    expect((await offline(edited.join('\n'))).issue).toMatchObject({ code: 'edited', seq: 4 });
+    const deleted = l.filter((_, i) => i !== at(9));
+    expect((await offline(deleted.join('\n'))).issue).toMatchObject({ code: 'missing', seq: 9 });
+    const swapped = [...l];
+    [swapped[at(3)], swapped[at(4)]] = [swapped[at(4)]!, swapped[at(3)]!];
+    expect((await offline(swapped.join('\n'))).issue).toMatchObject({ code: 'missing', seq: 3 });
+    const inserted = [...l];
+    inserted.splice(at(10), 0, l[at(10)]!.replace('E-10', 'E-11'));
+    expect((await offline(inserted.join('\n'))).issue).toMatchObject({ seq: 10 });
+    const truncated = l.slice(0, at(16));
+    expect((await offline(truncated.join('\n'))).issue).toMatchObject({ code: 'truncated', seq: 16 });
+    const broken = [...l];
+    broken[at(2)] = broken[at(2)]!.slice(0, 40);
+    expect((await offline(broken.join('\n'))).issue).toMatchObject({ code: 'malformed', seq: 2 });
+  });
+});
+
+function sha(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+describe("the admin page's chain monitor", () => {
+  it('verifies the whole chain, then only what was appended since, and still finds an edit of a new event', async () => {
+    const copy = join(dir, 'monitor.db');
+    copyFileSync(file, copy);
+    const store = openSqliteAuditStore(copy);
+    const log = createAuditLog({ store, signer: await checkpointSigner(loadOrCreateAuditKey(dir)), workspace: 'test', checkpointEvery: 1000 });
+    const monitor = chainMonitor(store, keys);
+    try {
+      const first = await monitor.refresh();
+      expect(first.report).toMatchObject({ ok: true, events: 20, checkpoints: 2, unsigned: 0 });
+      for (let i = 21; i <= 25; i++) log.record(event(i));
+      await log.flush();
+      expect((await monitor.refresh()).report).toMatchObject({ ok: true, events: 25, checkpoints: 2, unsigned: 5, lastSeq: 25 });
+      // A checkpoint over events already verified is picked up too.
+      await log.checkpoint();
+      expect((await monitor.refresh()).report).toMatchObject({ ok: true, events: 25, checkpoints: 3, unsigned: 0, lastCheckpoint: { n: 3, seq: 25 } });
+      log.record(event(26));
+      await log.flush();
+      const db = new Database(copy);
+      db.exec('DROP TRIGGER audit_events_append_only_u');
+      db.prepare('UPDATE audit_events SET body = replace(body, ?, ?) WHERE seq = 26').run('E-26', 'E-27');
+      db.close();
+      expect((await monitor.refresh()).report).toMatchObject({ ok: false, issue: { code: 'edited', seq: 26 } });
+      expect((await monitor.verifyNow()).report).toMatchObject({ ok: false, issue: { code: 'edited', seq: 26 } });
+    } finally {
+      monitor.close();
+      await log.close();
+      store.close();
+    }
+  });
+});
+
+describe('the log when the store cannot be written', () => {
+  // A real store behind a switch that makes its writes fail, as a locked or full disk would
+  // (neither can be produced reliably here).
+  async function flaky(name: string) {
+    const store = openSqliteAuditStore(join(dir, `${name}.db`));
+    let fail: AuditError | undefined;
+    const wrapped: AuditStore = { ...store, append: (build, o) => (fail ? Promise.reject(fail) : store.append(build, o)) };
+    return { store, wrapped, set: (e: AuditError | undefined) => (fail = e) };
+  }
+
+  it('keeps events while another writer holds the store, and writes them in order once it can; record() never throws or waits', async () => {
+    const f = await flaky('busy');
+    const log = createAuditLog({ store: f.wrapped, signer: await checkpointSigner(loadOrCreateAuditKey(dir)), workspace: 'test' });
+    f.set(new AuditError('ERR_AUDIT_BUSY', 'locked'));
+    for (let i = 1; i <= 3; i++) expect(log.record(event(i))).toBeUndefined();
+    // One turn of the event loop: the write was tried, refused, and the events kept.
+    await new Promise((r) => setImmediate(r));
+    expect(log.status()).toMatchObject({ ok: true, pending: 3 });
+    f.set(undefined);
+    for (let i = 4; i <= 5; i++) log.record(event(i));
+    await log.flush();
+    expect((await f.store.query({ order: 'asc' })).events.map((e) => e.ids?.requestId)).toEqual(['req-1', 'req-2', 'req-3', 'req-4', 'req-5']);
+    await log.close();
+    f.store.close();
+  });
+
+  it('past its bound, counts what it could not keep and records the gap once the store is back', async () => {
+    const f = await flaky('failing');
+    const problems: string[] = [];
+    const log = createAuditLog({ store: f.wrapped, signer: await checkpointSigner(loadOrCreateAuditKey(dir)), workspace: 'test', maxPending: 4, onProblem: (m) => problems.push(m) });
+    f.set(new AuditError('ERR_AUDIT_STORAGE', 'disk full'));
+    for (let i = 1; i <= 10; i++) log.record(event(i));
+    await log.flush();
+    expect(log.status()).toMatchObject({ ok: false, pending: 4, lost: 6, failing: 'disk full' });
+    expect(problems[0]).toMatch(/cannot be written/);
+    f.set(undefined);
+    await log.checkpoint();
+    const stored = (await f.store.query({ order: 'asc' })).events;
+    expect(stored.map((e) => e.kind)).toEqual(['audit.gap', 'tool.call', 'tool.call', 'decision', 'tool.call']);
+    expect(stored[0]!.detail).toMatchObject({ lost: 6, cause: 'disk full' });
+    expect(log.status()).toMatchObject({ ok: true, pending: 0, lost: 0 });
+    await log.close();
+    f.store.close();
+  });
+});
