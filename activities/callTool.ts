@@ -10,6 +10,8 @@ import type { PipelineDeps } from '../gateway/pipeline/context.js';
 import { ToolCallError } from '../gateway/pipeline/errors.js';
 import { resultText } from '../gateway/pipeline/normalize-result.js';
 import { UpstreamError, UpstreamInputRequired } from '../gateway/upstream/types.js';
+import { DownstreamError, GrantRequiredError } from '../gateway/downstream/errors.js';
+import { AUTHORIZATION_REQUIRED } from '../src/contracts/grants.js';
 import type { ActivityFailureType, CallToolInput, CallToolOutput } from '../src/contracts/activities.js';
 import { META_IDEMPOTENCY_KEY, META_SKILL, META_STEP } from '../src/contracts/meta.js';
 
@@ -33,7 +35,7 @@ export function createCallTool(deps: PipelineDeps) {
         tool: input.tool,
         arguments: input.arguments,
         meta: { [META_IDEMPOTENCY_KEY]: idempotencyKey, [META_SKILL]: input.skill, [META_STEP]: input.stepId },
-        skill: { name: input.skill, stepId: input.stepId, compensation: input.compensation },
+        skill: { name: input.skill, stepId: input.stepId, compensation: input.compensation, ...(workflowExecution ? { workflowId: workflowExecution.workflowId } : {}) },
         signal: ctx.cancellationSignal,
       });
       if (res.result.isError) {
@@ -63,6 +65,18 @@ export function createCallTool(deps: PipelineDeps) {
           type: 'UpstreamProtocolError' satisfies CallToolFailureType,
           nonRetryable: true,
         });
+      }
+      if (err instanceof GrantRequiredError) {
+        // The run waits for the user (URL elicitation) and tries the step again: not a retry.
+        throw ApplicationFailure.create({
+          message: `${what}: ${toolName} needs authorization: ${err.required.message}`,
+          type: AUTHORIZATION_REQUIRED,
+          nonRetryable: true,
+          details: [err.required],
+        });
+      }
+      if (err instanceof DownstreamError) {
+        throw ApplicationFailure.create({ message: `${what}: ${toolName}: ${err.message} (${err.code})`, type: 'UpstreamUnavailable' satisfies CallToolFailureType, nonRetryable: false });
       }
       if (err instanceof ToolCallError) {
         throw ApplicationFailure.create({ message: `${what}: ${err.message}`, type: 'UnknownTool' satisfies CallToolFailureType, nonRetryable: true });

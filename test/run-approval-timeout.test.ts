@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
+import { type Credentials, openCredentials } from '../src/app/runtime/credentials.js';
+let credentials: Credentials;
 import type { UpstreamPool } from '../gateway/upstream/types.js';
 import { formatDiagnostic } from '../src/shared/diagnostics.js';
 import { projectTestServerPath } from '../src/app/runtime/temporal-binary.js';
@@ -40,8 +42,9 @@ beforeAll(async () => {
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
   ws = testWorkspace();
   pool = createUpstreamPool(ws.loaded, { log: () => {} });
+  credentials = await openCredentials(ws.loaded);
   attestor = createRunAttestor(loadOrCreateRunKey(ws.stateDir));
-  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor }) });
+  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, credentials: credentials.service }) });
   running = worker.run();
 });
 

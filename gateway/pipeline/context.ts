@@ -6,6 +6,7 @@ import type { Json } from '../../src/contracts/json.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import type { Principal } from '../../src/contracts/principal.js';
 import type { UpstreamCallOptions, UpstreamPool } from '../upstream/types.js';
+import type { Credential, CredentialService } from '../downstream/credentials.js';
 
 /** A request to call one upstream tool on behalf of a principal. */
 export interface ToolCallRequest {
@@ -18,7 +19,7 @@ export interface ToolCallRequest {
   /** Sent upstream as the request's `_meta` (idempotency key, …). */
   meta?: { [key: string]: Json };
   /** Set when the call is a step of a skill run. */
-  skill?: { name: string; stepId: string; compensation?: boolean };
+  skill?: { name: string; stepId: string; compensation?: boolean; workflowId?: string };
   signal?: AbortSignal;
   timeoutMs?: number;
   /**
@@ -32,6 +33,8 @@ export interface ToolCallRequest {
 /** The call as it moves through the pipeline. */
 export interface ToolCallContext {
   readonly request: ToolCallRequest;
+  /** What the call carries upstream (credential step); never logged. */
+  credential?: Credential;
   /** The upstream answer (may be `isError`). */
   result?: CallToolResult;
   /** What the caller gets as the step output (structured when possible). */
@@ -43,6 +46,8 @@ export interface PipelineDeps {
   pool: UpstreamPool;
   /** The AND-gate. Required: there is no tool call without it (tests that mean "allow all" say so). */
   authorizer: Authorizer;
+  /** Downstream credentials (trinary tokens, the vault). Required: a server with `auth` is never called without one. */
+  credentials: CredentialService;
 }
 
 /** One step: inspects or fills the context, or throws a ToolCallError / UpstreamError. */

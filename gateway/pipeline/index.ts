@@ -6,13 +6,15 @@
  *   ─────────────────  ───────────────────────────────────────────────────────────
  *   authorize          the AND-gate: user not revoked, agent on gateway, visible, Cedar agent ∧ user
  *   resolve-tool       the tool exists on the server (its pinned definition, later)
+ *   credential         trinary token, or the user's vault grant (else a URL elicitation)
  *   call-upstream      call over the pooled MCP connection, with `_meta`
  *   normalize-result   structured output for skills and callers
  *
- * New checks (downstream grant, egress filter, audit) are inserted in this table.
+ * New checks (egress filter, audit) are inserted in this table.
  */
 import { authorize } from './authorize.js';
 import { callUpstream } from './call-upstream.js';
+import { credential } from './credential.js';
 import type { PipelineDeps, PipelineStep, ToolCallContext, ToolCallRequest } from './context.js';
 import { normalizeResult } from './normalize-result.js';
 import { resolveTool } from './resolve-tool.js';
@@ -20,6 +22,7 @@ import { resolveTool } from './resolve-tool.js';
 export const PIPELINE: ReadonlyArray<readonly [name: string, step: PipelineStep]> = [
   ['authorize', authorize],
   ['resolve-tool', resolveTool],
+  ['credential', credential],
   ['call-upstream', callUpstream],
   ['normalize-result', normalizeResult],
 ];

@@ -17,7 +17,7 @@ export interface SkillgateActivities {
 }
 
 /** Failure `type`s of `callTool` (ApplicationFailure.type); `NotPermitted` also of the verifications. */
-export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted';
+export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted' | 'AuthorizationRequired';
 
 export interface CallToolInput {
   server: string;

@@ -18,9 +18,24 @@ import type { CompiledSkill } from '../../src/skills/compile-all.js';
 import { type RunningGateway, startGateway } from '../../src/app/runtime/front-door.js';
 import { createGovernance, type Governance } from '../../src/app/runtime/governance.js';
 import { governedWorkspace, type TestWorkspace } from './workspace.js';
+import { type Credentials, openCredentials } from '../../src/app/runtime/credentials.js';
+import { createServer } from 'node:net';
+
+/** A free loopback port (released at once: the gateway binds it next). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
 
 export interface TestGateway {
   ws: TestWorkspace;
+  credentials: Credentials;
   gw: RunningGateway;
   pool: UpstreamPool;
   governance: Governance;
@@ -34,28 +49,33 @@ export interface TestGateway {
 }
 
 export async function startTestGateway(
-  opts: { extra?: Record<string, unknown>; temporal?: { client: TemporalClient; taskQueue: string }; skills?: () => ReadonlyMap<string, CompiledSkill>; skillSyncWaitMs?: number } = {},
+  opts: { port?: number; extra?: Record<string, unknown>; temporal?: { client: TemporalClient; taskQueue: string }; skills?: () => ReadonlyMap<string, CompiledSkill>; skillSyncWaitMs?: number } = {},
 ): Promise<TestGateway> {
-  const ws = governedWorkspace(opts.extra);
+  // The port first: publicUrl names Skillgate as the issuer of the tokens its servers verify.
+  const port = opts.port ?? (await freePort());
+  const ws = governedWorkspace({ publicUrl: `http://127.0.0.1:${port}`, ...opts.extra });
   const pool = createUpstreamPool(ws.loaded, { log: () => {} });
   const governance = createGovernance(ws.loaded, { watch: true });
+  const credentials = await openCredentials(ws.loaded, { serverUrl: (s) => pool.url(s) });
   const log = memoryLogger();
   const logs = log.lines;
   const options = {
     loaded: ws.loaded,
     pool,
     governance,
+    credentials,
     log,
     ...(opts.temporal ? { temporal: opts.temporal } : {}),
     ...(opts.skills ? { skills: opts.skills } : {}),
     ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),
   };
-  let gw = await startGateway({ ...options, port: 0 });
+  let gw = await startGateway({ ...options, port });
   const clients: Client[] = [];
   const token = (user: string, agent: string, gateway: string, o: { ttlSec?: number } = {}) =>
     self.gw.idp!.mintToken({ user, agent, audience: gw.resourceUrl(gateway), ...(o.ttlSec ? { ttlSec: o.ttlSec } : {}) });
   const self: TestGateway = {
     ws,
+    credentials,
     gw,
     pool,
     governance,
@@ -80,6 +100,7 @@ export async function startTestGateway(
       await gw.close();
       await pool.close();
       governance.close();
+      credentials.close();
       ws.cleanup();
     },
   };
@@ -127,13 +148,14 @@ export interface SkillGateway extends TestGateway {
  * real servers, a Temporal client and a worker on its own task queue whose activities run
  * the gateway's own governance (Cedar, revocations, the run key).
  */
-export async function startSkillGateway(opts: { address: string; skillDirs: string[]; extra?: Record<string, unknown>; skillSyncWaitMs?: number }): Promise<SkillGateway> {
+export async function startSkillGateway(opts: { address: string; skillDirs: string[]; port?: number; extra?: Record<string, unknown>; skillSyncWaitMs?: number }): Promise<SkillGateway> {
   const taskQueue = `skills-${randomUUID()}`;
   const connection = await Connection.connect({ address: opts.address });
   const native = await NativeConnection.connect({ address: opts.address });
   const client = new TemporalClientClass({ connection });
   const skills = new Map<string, CompiledSkill>();
   const t = await startTestGateway({
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.extra ? { extra: opts.extra } : {}),
     temporal: { client, taskQueue },
     skills: () => skills,
@@ -148,7 +170,7 @@ export async function startSkillGateway(opts: { address: string; skillDirs: stri
   const worker = await createSkillWorker({
     connection: native,
     taskQueue,
-    activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor }),
+    activities: createActivities({ pool: t.pool, authorizer: t.governance.authorizer, attestor: t.governance.attestor, credentials: t.credentials.service }),
   });
   const running = worker.run();
   const closeGateway = t.close;

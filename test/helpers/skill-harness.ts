@@ -14,6 +14,8 @@ import { createRunAttestor, type RunAttestor } from '../../gateway/authz/run-att
 import { loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
 import type { Principal } from '../../src/contracts/principal.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
+import { openCredentials } from '../../src/app/runtime/credentials.js';
+import type { CredentialService } from '../../gateway/downstream/credentials.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { formatDiagnostic } from '../../src/shared/diagnostics.js';
@@ -50,6 +52,8 @@ export interface SkillHarness {
   client: Client;
   taskQueue: string;
   pool: UpstreamPool;
+  /** The workspace's downstream credentials (the activities' trinary tokens and vault). */
+  credentials: CredentialService;
   /** Compile a skill folder (absolute path) against the workspace's real servers; throws with every diagnostic. */
   compile(dir: string): Promise<CompiledFixture>;
   /** Signs starts and approvals under the workspace's run key (the worker verifies them). */
@@ -78,12 +82,13 @@ export async function startHarness(
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const pool = createUpstreamPool(loaded, { log: () => {} });
+  const credentials = await openCredentials(loaded);
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
   if (opts.withWorker !== false) {
     nativeConnection = await NativeConnection.connect({ address });
-    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: opts.authorizer ?? ALLOW_ALL, attestor }) });
+    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: opts.authorizer ?? ALLOW_ALL, attestor, credentials: credentials.service }) });
     running = worker.run();
   }
   let catalog: ReturnType<typeof fetchCatalog> | undefined;
@@ -91,6 +96,7 @@ export async function startHarness(
     client,
     taskQueue,
     pool,
+    credentials: credentials.service,
     attestor,
     async compile(dir) {
       catalog ??= fetchCatalog(pool);
@@ -134,6 +140,7 @@ export async function startHarness(
         await running;
       }
       await pool.close();
+      credentials.close();
       await nativeConnection?.close();
       await connection.close();
     },

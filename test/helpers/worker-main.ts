@@ -11,6 +11,7 @@ import { createActivities } from '../../activities/index.js';
 import { createRunAttestor } from '../../gateway/authz/run-attestation.js';
 import { loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
+import { openCredentials } from '../../src/app/runtime/credentials.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createSkillWorker } from '../../src/temporal/worker.js';
 import { ALLOW_ALL } from './allow-all.js';
@@ -25,12 +26,13 @@ if (!configFile || !taskQueue || !address) {
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 const loaded = loadConfig(configFile);
 const pool = createUpstreamPool(loaded, { log: () => {} });
+const credentials = await openCredentials(loaded);
 const connection = await NativeConnection.connect({ address });
 const worker = await createSkillWorker({
   connection,
   taskQueue,
   // The harness's run key (same state folder), and "allow all": the crash test is about durability.
-  activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor: createRunAttestor(loadOrCreateRunKey(loaded.path(loaded.config.stateDir))) }),
+  activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor: createRunAttestor(loadOrCreateRunKey(loaded.path(loaded.config.stateDir))), credentials: credentials.service }),
   // A killed worker's sticky queue holds the run's next workflow task until this timeout (SDK
   // default 10 s) before the server hands it to another worker; short here to keep tests quick.
   tuning: { stickyQueueScheduleToStartTimeout: '2s' },

@@ -89,7 +89,7 @@ export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   const resources = new Map(Object.keys(config.gateways).map((g) => [resourceUrl(config.publicUrl, g), g]));
   const agentByClient = new Map(Object.entries(config.agents).map(([id, a]) => [a.clientId, id]));
 
-  const clients: Configuration['clients'] = Object.values(config.agents).map((agent) => ({
+  const clients: Array<NonNullable<Configuration['clients']>[number]> = Object.values(config.agents).map((agent) => ({
     client_id: agent.clientId,
     client_name: agent.name ?? agent.clientId,
     application_type: 'native',
@@ -98,6 +98,18 @@ export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     response_types: ['code'],
     redirect_uris: ['127.0.0.1', 'localhost'].flatMap((h) => CALLBACK_PATHS.map((p) => `http://${h}${p}`)),
   }));
+
+  // Skillgate's own /connect pages sign users in here (gateway/adapters/connect): a public web
+  // client with PKCE whose tokens are refused by every gateway (it is not an agent).
+  clients.push({
+    client_id: 'skillgate-web',
+    client_name: 'Skillgate (connect a service)',
+    application_type: 'web',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [`${config.publicUrl.replace(/\/+$/, '')}/connect/callback/login`],
+  });
 
   const account = (sub: string) => {
     const u = Object.hasOwn(config.users, sub) ? config.users[sub] : undefined;

@@ -34,6 +34,8 @@ import type { PolicyResource } from '../../policy/model.js';
 import { invokeTool } from '../../pipeline/index.js';
 import type { PipelineDeps } from '../../pipeline/context.js';
 import { ToolCallError } from '../../pipeline/errors.js';
+import { DownstreamError, GrantRequiredError } from '../../downstream/errors.js';
+import { answerGrantRequired } from './elicitation.js';
 import { RpcError } from '../../upstream/modern.js';
 import { type UpstreamCallOptions, UpstreamError, UpstreamInputRequired } from '../../upstream/types.js';
 import { echo } from './call-params.js';
@@ -63,6 +65,8 @@ export interface McpRequestContext {
    * tasks; a client that did not say so never gets one.
    */
   task?: { ttlMs?: number };
+  /** Legacy sessions: remember that this session was asked a URL elicitation (notifications/elicitation/complete). */
+  elicitationAsked?: (elicitationId: string) => void;
 }
 
 /** A retry of a request an upstream answered `input_required` (MRTR). */
@@ -299,6 +303,16 @@ export function createMcpService(deps: McpServiceDeps): McpService {
             throw new McpError(ErrorCode.InvalidParams, `unknown tool "${echo(name)}"`);
           }
           refusal(log, { ...err.logFields(), ...ids(ctx), tool: name });
+          return { kind: 'complete', result: toolError(`${name}: ${err.message}`) };
+        }
+        if (err instanceof GrantRequiredError) {
+          const r = err.required;
+          const legacyUrl = ctx.era === 'legacy' && ctx.clientCapabilities.elicitation?.url !== undefined;
+          refusal(log, { code: err.code, ...(legacyUrl ? { status: -32042 } : {}), ...ids(ctx), tool: name, provider: r.provider, reason: r.reason, elicitationId: r.elicitationId });
+          return { kind: 'complete', result: answerGrantRequired(ctx.era === 'legacy' ? ctx.clientCapabilities : undefined, err, ctx.elicitationAsked) };
+        }
+        if (err instanceof DownstreamError) {
+          log.warn('downstream credential failure', { ...ids(ctx), tool: name, code: err.code, error: err.message, detail: err.detail });
           return { kind: 'complete', result: toolError(`${name}: ${err.message}`) };
         }
         if (err instanceof ToolCallError) throw unknownTool(err.code);

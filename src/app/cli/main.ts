@@ -8,6 +8,7 @@ import { register as registerApprove } from './approve.js';
 import { register as registerCancel } from './cancel.js';
 import { register as registerCompile } from './compile.js';
 import { register as registerDev } from './dev.js';
+import { register as registerGrants } from './grants.js';
 import { register as registerRevoke } from './revoke.js';
 import { register as registerRun } from './run.js';
 import { register as registerToken } from './token.js';
@@ -29,6 +30,7 @@ registerApprove(program);
 registerCancel(program);
 registerToken(program);
 registerRevoke(program);
+registerGrants(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -18,6 +18,7 @@ import { type Diagnostic, formatDiagnostic } from '../../shared/diagnostics.js';
 import { compileAllSkills, type CompiledSkill } from '../../skills/compile-all.js';
 import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
+import { openCredentials } from './credentials.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
 import { createSkillWorker } from '../../temporal/worker.js';
 
@@ -94,7 +95,7 @@ export interface DevRuntime {
  * await rt.done;
  */
 export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOptions = {}): Promise<DevRuntime> {
-  const { config } = loaded;
+  let { config } = loaded;
   const env = opts.env ?? process.env;
   const log = opts.log ?? (() => {});
   const stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
@@ -164,6 +165,14 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       },
     });
 
+    // The port (and so publicUrl, the token issuer's name) is fixed before anything derives from it.
+    let port = opts.port ?? (env.SKILLGATE_PORT ? Number(env.SKILLGATE_PORT) : Number(new URL(config.publicUrl).port || 80));
+    if (port === 0) {
+      port = await freePort();
+      loaded = { ...loaded, config: { ...config, publicUrl: `http://127.0.0.1:${port}` } };
+      config = loaded.config;
+    }
+
     log('connecting to the upstream MCP servers…');
     const pool = createUpstreamPool(loaded);
     cleanups.push({ what: 'the upstream MCP servers', run: () => pool.close() });
@@ -176,12 +185,15 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     // One AND-gate for the front door and for every skill step the worker runs.
     const governance = createGovernance(loaded, { log });
     cleanups.push({ what: 'the policy watcher', run: async () => governance.close() });
+    // One vault and one token minter, too (a wrong vault key stops the start here, nothing changed).
+    const credentials = await openCredentials(loaded, { env, serverUrl: (s) => pool.url(s) });
+    cleanups.push({ what: 'the vault', run: async () => credentials.close() });
 
     const worker: Worker = await createSkillWorker({
       connection: temporal.nativeConnection,
       namespace,
       taskQueue,
-      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor }),
+      activities: createActivities({ pool, authorizer: governance.authorizer, attestor: governance.attestor, credentials: credentials.service }),
     });
     const running = worker.run();
     // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
@@ -195,7 +207,6 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     });
 
     // config.publicUrl already follows SKILLGATE_PORT unless the file sets publicUrl (load.ts).
-    const port = opts.port ?? (env.SKILLGATE_PORT ? Number(env.SKILLGATE_PORT) : Number(new URL(config.publicUrl).port || 80));
     const pub = new URL(config.publicUrl);
     if (['127.0.0.1', 'localhost', '[::1]'].includes(pub.hostname) && Number(pub.port || 80) !== port) {
       log(`warning: listening on port ${port}, but publicUrl ${config.publicUrl} (set in ${loaded.file}) names port ${pub.port || 80}: tokens are minted for publicUrl; remove publicUrl to follow SKILLGATE_PORT`);
@@ -205,6 +216,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       loaded,
       pool,
       governance,
+      credentials,
       temporal: { client: temporal.client, taskQueue },
       skills: () => skillMap,
       port,
@@ -397,4 +409,17 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A free loopback port (bound and released: the front door takes it right after). */
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise<number>((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
