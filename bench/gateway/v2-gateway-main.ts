@@ -15,6 +15,7 @@ import { resourceUrl } from '../../gateway/identity/resource-metadata.js';
 import { verifierFromConfig } from '../../gateway/identity/verify.js';
 import { invokeTool } from '../../gateway/pipeline/index.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
+import { openCredentials } from '../../src/app/runtime/credentials.js';
 import { loadConfig } from '../../src/config/load.js';
 import { withDevIssuer } from '../../src/app/runtime/front-door.js';
 import { createGovernance } from '../../src/app/runtime/governance.js';
@@ -25,6 +26,7 @@ const loaded = loadConfig(process.argv[2]!);
 const config = withDevIssuer(loaded.config);
 const pool = createUpstreamPool(loaded, { log: () => {} });
 const governance = createGovernance(loaded, { watch: false });
+const credentials = (await openCredentials(loaded)).service;
 const authorizer = createAuthorizer({ config, policy: governance.policy, revocations: governance.revocations });
 const verifier = verifierFromConfig(config);
 const gateway = 'bench';
@@ -46,7 +48,7 @@ const handler = createMcpHandler(({ authInfo }) => {
     const name = req.params.name;
     const dot = name.indexOf('.');
     const ctx = await invokeTool(
-      { pool, authorizer },
+      { pool, authorizer, credentials },
       { principal: principal!, workspace: config.workspace, gateway, server: name.slice(0, dot), tool: name.slice(dot + 1), arguments: (req.params.arguments ?? {}) as { [k: string]: Json } },
     );
     return ctx.result as never;

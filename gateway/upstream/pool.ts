@@ -325,7 +325,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
           ]);
           // Over HTTP each request is its own POST: a fresh transport for the session. Over stdio
           // the probed process stays, handed on as already started.
-          if (!modern) legacyTransport = stdio ? new StartedTransport(transport) : makeTransport(server, cfg);
+          if (!modern) legacyTransport = stdio ? new StartedTransport(transport) : await makeTransport(server, cfg);
         }
         return modern ? modernConnection(server, modern, transport) : await legacyConnection(server, legacyTransport, clientInfo);
       } catch (err) {

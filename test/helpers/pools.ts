@@ -16,6 +16,7 @@ export function poolOf(methods: Partial<UpstreamPool> & Pick<UpstreamPool, 'serv
     listPrompts: unused('listPrompts'),
     getPrompt: unused('getPrompt'),
     complete: unused('complete'),
+    url: unused('url'),
     onListChanged: () => () => {},
     close: async () => {},
     ...methods,
