@@ -301,9 +301,20 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     }
   }
 
-  async function connect(server: string): Promise<Connection> {
+  /** Connect once: concurrent callers share the attempt (registered before its first await). */
+  function connect(server: string): Promise<Connection> {
+    const attempt = connectNow(server);
+    if (!connections.has(server)) connections.set(server, attempt);
+    attempt.catch(() => {
+      if (connections.get(server) === attempt) connections.delete(server);
+    });
+    return attempt;
+  }
+
+  async function connectNow(server: string): Promise<Connection> {
     const cfg = configOf(server);
-    const stdio = isStdioServer(cfg);
+    // A server Skillgate starts over HTTP is spoken to like any HTTP server.
+    const stdio = isStdioServer(cfg) && cfg.transport !== 'http';
     let transport: Transport;
     try {
       transport = await makeTransport(server, cfg);

@@ -36,6 +36,7 @@ import type { PipelineDeps } from '../../pipeline/context.js';
 import { ToolCallError } from '../../pipeline/errors.js';
 import { DownstreamError, GrantRequiredError } from '../../downstream/errors.js';
 import { answerGrantRequired } from './elicitation.js';
+import { callDisconnect, DISCONNECT_TOOL, disconnectTool } from './grant-tools.js';
 import { RpcError } from '../../upstream/modern.js';
 import { type UpstreamCallOptions, UpstreamError, UpstreamInputRequired } from '../../upstream/types.js';
 import { echo } from './call-params.js';
@@ -259,6 +260,8 @@ export function createMcpService(deps: McpServiceDeps): McpService {
         }
       }
       if (deps.skills) tools.push(...deps.skills.list(ctx.principal, ctx.gateway));
+      const disconnect = disconnectTool(config, ctx.gateway);
+      if (disconnect) tools.push(disconnect);
       // Deterministic (2026-07-28 server/tools: "SHOULD return tools … in a deterministic order").
       return tools.sort(byName);
     },
@@ -273,6 +276,9 @@ export function createMcpService(deps: McpServiceDeps): McpService {
     async callTool(ctx, name, args, retry) {
       if (deps.skills && (name.startsWith(SKILL_TOOL_PREFIX) || BUILTIN_TOOLS.includes(name))) {
         return deps.skills.call(ctx, name, args);
+      }
+      if (name === DISCONNECT_TOOL && disconnectTool(config, ctx.gateway)) {
+        return { kind: 'complete', result: await callDisconnect(deps.pipeline.credentials, config, ctx.principal, ctx.gateway, args) };
       }
       const unknownTool = (code: string): McpError => {
         refusal(log, { code, status: ErrorCode.InvalidParams, ...ids(ctx), tool: echo(name) });
