@@ -23,7 +23,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   { type: 'contracts', pattern: 'src/contracts/**' },
   { type: 'shared', pattern: 'src/shared/**' },
-  { type: 'core', pattern: ['src/config/**', 'src/storage/**', 'gateway/identity/**', 'gateway/policy/**', 'gateway/authz/**', 'gateway/pipeline/**', 'gateway/upstream/**', 'gateway/curation/**', 'gateway/dlp/**', 'gateway/telemetry/**', 'gateway/audit/**', 'gateway/log.ts'] },
+  { type: 'core', pattern: ['src/config/**', 'src/storage/**', 'gateway/identity/**', 'gateway/downstream/**', 'gateway/policy/**', 'gateway/authz/**', 'gateway/pipeline/**', 'gateway/upstream/**', 'gateway/curation/**', 'gateway/dlp/**', 'gateway/telemetry/**', 'gateway/audit/**', 'gateway/log.ts'] },
   { type: 'adapters', pattern: 'gateway/adapters/**' },
   { type: 'skills', pattern: 'src/skills/**' },
   { type: 'pure', pattern: 'src/pure/**' },

@@ -11,6 +11,8 @@ import type { PipelineDeps } from '../gateway/pipeline/context.js';
 import { ToolCallError } from '../gateway/pipeline/errors.js';
 import { resultText } from '../gateway/pipeline/normalize-result.js';
 import { UpstreamError, UpstreamInputRequired } from '../gateway/upstream/types.js';
+import { DownstreamError, GrantRequiredError } from '../gateway/downstream/errors.js';
+import { AUTHORIZATION_REQUIRED } from '../src/contracts/grants.js';
 import type { ActivityFailureType, CallToolInput, CallToolOutput } from '../src/contracts/activities.js';
 import { META_IDEMPOTENCY_KEY, META_SKILL, META_STEP } from '../src/contracts/meta.js';
 
@@ -34,7 +36,7 @@ export function createCallTool(deps: PipelineDeps) {
         tool: input.tool,
         arguments: input.arguments,
         meta: { [META_IDEMPOTENCY_KEY]: idempotencyKey, [META_SKILL]: input.skill, [META_STEP]: input.stepId },
-        skill: { name: input.skill, stepId: input.stepId, compensation: input.compensation },
+        skill: { name: input.skill, stepId: input.stepId, compensation: input.compensation, ...(workflowExecution ? { workflowId: workflowExecution.workflowId } : {}) },
         ...(input.toolHash !== undefined ? { toolHash: input.toolHash } : {}),
         ids: {
           ...(workflowExecution ? { workflowId: workflowExecution.workflowId, runId: workflowExecution.runId } : {}),
@@ -78,6 +80,34 @@ export function createCallTool(deps: PipelineDeps) {
           nonRetryable: true,
           details: [{ stepId: input.stepId, code: err.code, rule: err.finding.rule, source: err.finding.source, path: err.finding.path }],
         });
+      }
+      if (err instanceof GrantRequiredError) {
+        // The run waits for the user (URL elicitation) and tries the step again: not a retry.
+        const r = err.required;
+        deps.audit.record({
+          kind: 'run.authorization_wait',
+          outcome: 'info',
+          reason: r.reason,
+          workspace: input.workspace,
+          gateway: input.gateway,
+          agent: input.principal.agent.id,
+          user: input.principal.user.id,
+          server: input.server,
+          tool: input.tool,
+          skill: input.skill,
+          step: input.stepId,
+          ids: { ...(workflowExecution ? { workflowId: workflowExecution.workflowId, runId: workflowExecution.runId } : {}), activityId },
+          detail: { provider: r.provider, scopes: r.scopes, elicitationId: r.elicitationId },
+        });
+        throw ApplicationFailure.create({
+          message: `${what}: ${toolName} needs authorization: ${err.required.message}`,
+          type: AUTHORIZATION_REQUIRED,
+          nonRetryable: true,
+          details: [err.required],
+        });
+      }
+      if (err instanceof DownstreamError) {
+        throw ApplicationFailure.create({ message: `${what}: ${toolName}: ${err.message} (${err.code})`, type: 'UpstreamUnavailable' satisfies CallToolFailureType, nonRetryable: false });
       }
       if (err instanceof ToolCallError) {
         // Withheld by the pinned catalog: retrying cannot approve it; the history keeps the code and detail.

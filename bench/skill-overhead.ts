@@ -46,6 +46,9 @@ import { silentLogger } from '../gateway/log.js';
 import { createRunAttestor } from '../gateway/authz/run-attestation.js';
 import { serveHttp } from '../demo/serve.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
+import { openCredentials } from '../src/app/runtime/credentials.js';
+import type { CredentialService } from '../gateway/downstream/credentials.js';
+let credentials: CredentialService;
 import type { UpstreamPool } from '../gateway/upstream/types.js';
 import { parseConfig } from '../src/config/load.js';
 import { formatDiagnostic } from '../src/shared/diagnostics.js';
@@ -135,6 +138,7 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/mcp`;
   const loaded = parseConfig(stringify({ workspace: 'bench', servers: { bench: { url } } }), join(tmp, 'skillgate.yaml'));
   const pool = createUpstreamPool(loaded, { log: () => {} });
+  credentials = (await openCredentials(loaded, { audit: DISCARD })).service;
   cleanups.unshift(() => pool.close());
   const compiled = compileSkill(join(root, 'bench', 'skills', 'noop-five'), await fetchCatalog(pool), compileOptions(loaded));
   if (!compiled.plan || !compiled.hash) throw new Error(compiled.diagnostics.map(formatDiagnostic).join('\n'));
@@ -221,7 +225,7 @@ async function prepare(
         workflowBundle: await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') }),
         activities: { noop: (tag: string) => pool.callTool('bench', 'noop', { tag }) },
       })
-    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit: DISCARD }), audit: DISCARD, ...(v.tuning ? { tuning: v.tuning } : {}) });
+    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit: DISCARD, credentials }), audit: DISCARD, ...(v.tuning ? { tuning: v.tuning } : {}) });
   const running = worker.run();
   cleanups.unshift(async () => {
     worker.shutdown();

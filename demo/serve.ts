@@ -11,29 +11,39 @@ import { parseArgs } from 'node:util';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { requireTrinaryToken } from './auth.js';
 
 export interface DemoMainOptions<S> {
   name: string;
+  /**
+   * A company system that takes only Skillgate's trinary tokens: its default audience
+   * (`--audience` overrides) and the scopes each tool needs (demo/auth.ts).
+   */
+  auth?: { audience: string; scopes: Record<string, string[]> };
   /** Opens the system's data (persisted under `stateDir`, or in memory). Called once. */
   open: (stateDir: string | undefined) => S;
   /** Builds one MCP server over the data (one per HTTP session, sharing the data). */
-  create: (state: S) => McpServer;
+  create: (state: S, guard?: (server: McpServer) => void) => McpServer;
 }
 
 /** Parse argv and serve. */
 export async function demoMain<S>(opts: DemoMainOptions<S>, argv = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { http: { type: 'string' }, state: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' } },
+    options: { http: { type: 'string' }, state: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, audience: { type: 'string' } },
     strict: true,
   });
+  const auth = opts.auth;
+  const guard = auth
+    ? (server: McpServer) => requireTrinaryToken(server, { system: opts.name, audience: values.audience ?? auth.audience, scopes: auth.scopes, ...(values.state ? { stateDir: values.state } : {}) })
+    : undefined;
   if (values.http !== undefined) {
-    const server = await serveHttp(opts, opts.open(values.state), { port: Number(values.http), host: values.host });
+    const server = await serveHttp({ create: (st) => opts.create(st, guard) }, opts.open(values.state), { port: Number(values.http), host: values.host });
     const addr = server.address();
     process.stderr.write(`${opts.name}: MCP over Streamable HTTP at http://${values.host}:${typeof addr === 'object' && addr ? addr.port : values.http}/mcp\n`);
     return;
   }
-  const server = opts.create(opts.open(values.state));
+  const server = opts.create(opts.open(values.state), guard);
   await server.connect(new StdioServerTransport());
   // stdin closing means the client is gone: leave instead of lingering as an orphan.
   process.stdin.on('close', () => process.exit(0));

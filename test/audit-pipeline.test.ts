@@ -11,6 +11,7 @@ import type { PipelineStep } from '../gateway/pipeline/context.js';
 import { invokeTool } from '../gateway/pipeline/index.js';
 import type { UpstreamPool } from '../gateway/upstream/types.js';
 import { createGovernance } from '../src/app/runtime/governance.js';
+import { openCredentials } from '../src/app/runtime/credentials.js';
 import { governedWorkspace } from './helpers/workspace.js';
 import { approveEverything, NO_DATA_LOSS } from './helpers/allow-all.js';
 
@@ -19,6 +20,7 @@ const audit = memoryAuditSink();
 const governance = createGovernance(ws.loaded, { audit, watch: false });
 afterAll(() => {
   governance.close();
+  credentials.close();
   ws.cleanup();
 });
 
@@ -31,7 +33,9 @@ const answered: PipelineStep = (ctx) => {
 };
 // Not used by these steps: the pipeline's upstream step is replaced.
 const pool = {} as UpstreamPool;
-const deps = { pool, authorizer: governance.authorizer, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit };
+// The workspace's real credentials (no server here has `auth`; the credential step is not among these steps).
+const credentials = await openCredentials(ws.loaded, { audit });
+const deps = { pool, authorizer: governance.authorizer, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit, credentials: credentials.service };
 const steps = [['trace', traced], ['authorize', authorize], ['answer', answered]] as const;
 const request = (employeeId: string) => ({
   principal: { user: { id: 'intern', roles: ['intern'], groups: [] }, agent: { id: 'hr-assistant' } },

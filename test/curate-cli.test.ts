@@ -30,10 +30,14 @@ writeFileSync(
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run('curate', ...args);
+}
+
+function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/app/cli/main.ts', '--config', configFile, 'curate', ...args],
+      ['--import', 'tsx', 'src/app/cli/main.ts', '--config', configFile, ...args],
       { cwd: ROOT, timeout: 60_000, env: { ...process.env, SKILLGATE_CONFIG: '' } },
       (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
     );
@@ -94,9 +98,11 @@ describe('a configured server', () => {
     expect(pins.tools.lookup_user).toMatchObject({ hash: definitionHash(TOOLS.find((t) => t.name === 'lookup_user')!), grade: 'A', approvedBy: 'alice' });
     expect(Date.parse(pins.tools.lookup_user!.approvedAt)).toBeGreaterThan(Date.now() - 120_000);
     expect(readFileSync(html, 'utf8')).toContain('Curation report: utilities');
-    // The approval is in the runtime's log as an audit event.
-    const audit = readFileSync(join(tmp, 'skillgate.log'), 'utf8').split('\n').filter((l) => l.includes('"event":"audit"')).map((l) => JSON.parse(l) as { audit: { kind: string; tool: string } });
-    expect(audit.map((a) => [a.audit.kind, a.audit.tool])).toContainEqual(['catalog.approved', 'lookup_user']);
+    // The approval is in the workspace's audit trail, read back with `skillgate audit`.
+    const events = await run('audit', '--kind', 'catalog.approved', '--json');
+    expect(events.code, events.stderr).toBe(0);
+    const approved = events.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; tool: string; reason: string; detail?: { by?: string } });
+    expect(approved.map((a) => [a.kind, a.tool])).toContainEqual(['catalog.approved', 'lookup_user']);
   });
 
   it('a corrupt lock is never overwritten: the approval is refused with how to recover', async () => {

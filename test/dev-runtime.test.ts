@@ -15,6 +15,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SEARCH_ATTRIBUTES } from '../src/contracts/search-attributes.js';
 import { childEnv, type DevProcess, freePort, startDev as startDevProcess } from './helpers/dev-process.js';
+import { DEMO_AUTH } from './helpers/workspace.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 
@@ -51,8 +52,9 @@ async function interrupt(dev: DevProcess, withinMs: number): Promise<{ code: num
 
 /** The test workspace: the repo's skills, the demo servers from source, everything else in `dir`. */
 function workspaceYaml(temporalLines: string[]): string {
+  // Each takes Skillgate's trinary tokens for its own audience (the default per-tool scopes: none).
   const demo = (name: string): string =>
-    `    command: node\n    args: [--import, tsx, ${JSON.stringify(join(root, 'demo', name, 'main.ts'))}, --state, ${JSON.stringify(join(dir, 'state', 'demo'))}]\n    cwd: ${JSON.stringify(root)}`;
+    `    command: node\n    args: [--import, tsx, ${JSON.stringify(join(root, 'demo', name, 'main.ts'))}, --state, ${JSON.stringify(join(dir, 'state', 'demo'))}]\n    cwd: ${JSON.stringify(root)}\n    auth: ${JSON.stringify({ audience: DEMO_AUTH[name as keyof typeof DEMO_AUTH].audience, tools: DEMO_AUTH[name as keyof typeof DEMO_AUTH].scopes })}`;
   return [
     'workspace: dev-runtime-test',
     'temporal:',

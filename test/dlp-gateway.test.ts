@@ -127,7 +127,7 @@ describe('every filtered call is marked', () => {
     const dataLoss = createDataLossFilters(t.gw.config.gateways, t.log);
     const principal = { user: { id: 'ceo', roles: ['executive'], groups: [] }, agent: { id: 'credit-assistant' } };
     const ctx = await invokeTool(
-      { pool: t.pool, authorizer: t.governance.authorizer, catalog: t.catalog, dataLoss, audit: t.audit },
+      { pool: t.pool, authorizer: t.governance.authorizer, catalog: t.catalog, dataLoss, audit: t.audit, credentials: t.credentials.service },
       {
         principal,
         workspace: 'test',
@@ -157,7 +157,7 @@ describe('every filtered call is marked', () => {
     expect(lines[1]).toMatchObject({ gateway: 'redacting', tool: 'probe.echo', user: 'ceo', agent: 'credit-assistant' });
 
     await expect(
-      invokeTool({ pool: t.pool, authorizer: t.governance.authorizer, catalog: t.catalog, dataLoss, audit: t.audit }, { principal, workspace: 'test', gateway: 'redacting', server: 'probe', tool: 'echo', arguments: { value: IBAN } }),
+      invokeTool({ pool: t.pool, authorizer: t.governance.authorizer, catalog: t.catalog, dataLoss, audit: t.audit, credentials: t.credentials.service }, { principal, workspace: 'test', gateway: 'redacting', server: 'probe', tool: 'echo', arguments: { value: IBAN } }),
     ).rejects.toBeInstanceOf(DataLossError);
   });
 

@@ -124,7 +124,7 @@ describe('layers (eslint-plugin-boundaries)', () => {
   });
 
   it('lets workflows/ import contracts only as types', async () => {
-    const value = "import { META_USER } from '../src/contracts/meta.js';\nexport const probe = META_USER;\n";
+    const value = "import { META_SKILL } from '../src/contracts/meta.js';\nexport const probe = META_SKILL;\n";
     expect(refused(await lint(value, 'workflows/__lint_probe_layers__.ts'))).toEqual(['boundaries/element-types: workflows may not import contracts (docs/architecture.md, "Layers")']);
     const type = "import type { Json } from '../src/contracts/json.js';\nexport type Probe = Json;\n";
     expect(await lint(type, 'workflows/__lint_probe_layers__.ts')).toEqual([]);

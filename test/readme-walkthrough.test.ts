@@ -26,7 +26,8 @@ function readmeLines(from: string, to: string): string[] {
   const section = readme.slice(readme.indexOf(from), readme.indexOf(to, readme.indexOf(from)));
   const lines: string[] = [];
   for (const block of section.matchAll(/```bash\n([\s\S]*?)```/g)) {
-    lines.push(...block[1]!.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean));
+    // Kept with their comments: a comment may say how the line ends ("… exits 5").
+    lines.push(...block[1]!.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
   }
   return lines;
 }
@@ -77,14 +78,16 @@ describe('the README walkthrough on SKILLGATE_PORT', () => {
     const outputs: Array<{ line: string; stdout: string }> = [];
     let lastWorkflowId: string | undefined;
     for (const raw of lines) {
-      let line = raw.replaceAll('http://127.0.0.1:8787', `http://127.0.0.1:${port}`);
+      let line = raw.replace(/\s+#.*$/, '').replaceAll('http://127.0.0.1:8787', `http://127.0.0.1:${port}`);
       if (line.includes('<workflowId>')) {
         expect(lastWorkflowId, `a workflow id for: ${raw}`).toBeDefined();
         line = line.replaceAll('<workflowId>', lastWorkflowId!);
       }
       const assign = /^([A-Z_]+)=\$\((.*)\)$/.exec(line);
       const r = await bash(assign ? assign[2]! : line);
-      expect(r.code, `${raw}\n${r.stderr}`).toBe(0);
+      // A line the README says fails ("… exits N" in its comment) must fail exactly so.
+      const expected = Number(/#.*\bexits (\d+)\s*$/.exec(raw)?.[1] ?? 0);
+      expect(r.code, `${raw}\n${r.stderr}`).toBe(expected);
       if (assign) env[assign[1]!] = r.stdout.trim();
       const id = /^(skill-[\w-]+)$/m.exec(r.stdout.trim())?.[1];
       if (id) lastWorkflowId = id;

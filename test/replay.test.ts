@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryAuditSink } from '../gateway/audit/memory.js';
 import { workflowTracingModule } from '../src/temporal/tracing.js';
 import { runAuditSinks, workflowBundle } from '../src/temporal/worker.js';
+import { credentialsIn } from './helpers/credential-scan.js';
 
 try {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -29,7 +30,7 @@ const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 describe('recorded histories replay on today\'s interpreter', () => {
   it('has the recorded kinds of run', () => {
     expect(files.map((f) => f.replace(/\.json$/, ''))).toEqual(
-      expect.arrayContaining(['sequential', 'parallel', 'approval-granted', 'approval-rejected', 'approval-timed-out', 'cancelled', 'revoked-mid-run']),
+      expect.arrayContaining(['sequential', 'parallel', 'approval-granted', 'approval-rejected', 'approval-timed-out', 'cancelled', 'revoked-mid-run', 'authorization-wait']),
     );
   });
 
@@ -59,4 +60,17 @@ describe('recorded histories replay on today\'s interpreter', () => {
     expect(failures).toEqual([]);
     expect(audit.events).toEqual([]);
   }, 180_000);
+});
+
+describe('recorded histories hold no credential', () => {
+  it('no bearer token or JWT (besides the run\'s own attestations) in any payload (decoded from base64), byte-wise', () => {
+    for (const f of files) {
+      const raw = readFileSync(join(DIR, f), 'utf8');
+      // Payload data is base64 in the exported JSON: decode every `data` value and search the bytes too.
+      const decoded = [...raw.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64'));
+      const all = Buffer.concat([Buffer.from(raw), ...decoded]);
+      expect(decoded.length, f).toBeGreaterThan(0);
+      expect(credentialsIn(all), f).toEqual([]);
+    }
+  });
 });

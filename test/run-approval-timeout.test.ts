@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
+import { type Credentials, openCredentials } from '../src/app/runtime/credentials.js';
+let credentials: Credentials;
 import type { UpstreamPool } from '../gateway/upstream/types.js';
 import { formatDiagnostic } from '../src/shared/diagnostics.js';
 import { projectTestServerPath } from '../src/app/runtime/temporal-binary.js';
@@ -42,9 +44,10 @@ beforeAll(async () => {
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
   ws = testWorkspace();
   pool = createUpstreamPool(ws.loaded, { log: () => {} });
-  attestor = createRunAttestor(loadOrCreateRunKey(ws.stateDir));
   const audit = memoryAuditSink();
-  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit }), audit });
+  credentials = await openCredentials(ws.loaded, { audit });
+  attestor = createRunAttestor(loadOrCreateRunKey(ws.stateDir));
+  worker = await createSkillWorker({ connection: env.nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit, credentials: credentials.service }), audit });
   running = worker.run();
 });
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
 import { resolveTemporalExecutable } from '../src/app/runtime/temporal-binary.js';
 import { getRunStatus, waitForResult } from '../src/skills/runs.js';
-import { eventually, failureOf, historyEvents, ROOT, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
+import { CLERK, eventually, failureOf, historyEvents, ROOT, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 
 let ws: TestWorkspace;
@@ -97,7 +97,9 @@ describe('credit-issuance', () => {
     const credit = Object.values(bank().credits).find((c) => c.idempotencyKey === `${handle.firstExecutionRunId}/step/issue`)!;
     expect(credit).toMatchObject({ customerId: 'C-1003', status: 'cancelled', cancelReason: 'the credit-issuance run failed after the credit was issued' });
     // The same through the system's own API.
-    const res = await h.pool.callTool('core-banking', 'get_credit', { creditId: credit.creditId });
+    // The system takes only a token Skillgate minted for (user, agent, core banking).
+    const cred = await h.credentials.forCall({ principal: CLERK, workspace: 'test', server: 'core-banking', tool: 'get_credit' });
+    const res = await h.pool.callTool('core-banking', 'get_credit', { creditId: credit.creditId }, { authorization: cred!.authorization });
     expect(res.structuredContent).toMatchObject({ creditId: credit.creditId, status: 'cancelled' });
     const scheduled = (await historyEvents(h.client, handle.workflowId)).map((e) => e.activityTaskScheduledEventAttributes?.activityId).filter(Boolean);
     expect(scheduled).toEqual(['step/customer', 'step/score', 'step/issue', 'step/notice', 'compensate/issue']);

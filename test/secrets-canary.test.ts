@@ -41,12 +41,16 @@ function canaryEnv(): NodeJS.ProcessEnv {
 
 /** The repo's demo workspace, with ports, state and server paths moved to the test's own. */
 function workspace(repo: Record<string, unknown>, ports: { temporal: number; ui: number }): Record<string, unknown> {
+  const repoServers = (repo as { servers: Record<string, { auth?: unknown; args?: string[] }> }).servers;
   const demo = (name: string, extra: Record<string, unknown> = {}) => ({
     command: 'node',
     args: ['--import', 'tsx', join(ROOT, 'demo', name, 'main.ts'), '--state', join(dir, 'state', 'demo')],
     cwd: ROOT,
+    auth: repoServers[name]!.auth,
     ...extra,
   });
+  // The mail systems too (from source): children Skillgate starts, which must not see the canary either.
+  const mail = (name: 'gmail' | 'outlook') => ({ ...repoServers[name], args: ['--import', 'tsx', join(ROOT, 'demo', 'mail', 'main.ts'), ...repoServers[name]!.args!.slice(1)], cwd: ROOT });
   return {
     ...repo,
     workspace: 'canary-test',
@@ -57,6 +61,8 @@ function workspace(repo: Record<string, unknown>, ports: { temporal: number; ui:
       'core-banking': demo('core-banking'),
       'credit-bureau': demo('credit-bureau'),
       hr: demo('hr', { env: { HR_SERVICE_TOKEN: `Bearer \${env:${HR_TOKEN_NAME}}` } }),
+      gmail: mail('gmail'),
+      outlook: mail('outlook'),
       everything: { command: 'node', args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'] },
       filesystem: { command: 'node', args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js'), DOCS] },
     },

@@ -25,6 +25,13 @@ const BAD = 'test/fixtures/bad-skills';
 const tmp = mkdtempSync(join(tmpdir(), 'skillgate-validate-'));
 const state = join(tmp, 'state');
 const demo = (name: string) => ({ command: 'node', args: ['--import', 'tsx', join(ROOT, 'demo', name, 'main.ts'), '--state', state], cwd: ROOT });
+const mail = (flavor: string) => ({
+  command: 'node',
+  args: ['--import', 'tsx', join(ROOT, 'demo', 'mail', 'main.ts'), '--flavor', flavor],
+  cwd: ROOT,
+  transport: 'http',
+  env: { MAIL_CLIENT_SECRET: 'validate-test', SKILLGATE_PUBLIC_URL: 'http://127.0.0.1:8787' },
+});
 const configFile = join(tmp, 'skillgate.yaml');
 writeFileSync(
   configFile,
@@ -35,6 +42,9 @@ writeFileSync(
     servers: {
       'core-banking': demo('core-banking'),
       'credit-bureau': demo('credit-bureau'),
+      // The mail systems reply-to-teacher-email uses (servers Skillgate starts, over HTTP).
+      gmail: mail('gmail'),
+      outlook: mail('outlook'),
       // Port 9 (discard) never answers MCP (fetch refuses it outright): the bad fixtures' `ledger` is unreachable.
       ledger: { url: 'http://127.0.0.1:9/mcp' },
     },
@@ -65,7 +75,7 @@ function cli(...args: string[]): Promise<Ran> {
 describe('skillgate validate', () => {
   it('passes the demo skills (the config skillsDir) with exit 0', async () => {
     const r = await cli('validate');
-    expect(r.stdout.trim(), r.stderr).toBe('2 skills checked, 0 errors — all valid');
+    expect(r.stdout.trim(), r.stderr).toBe('3 skills checked, 0 errors — all valid');
     expect(r.code).toBe(0);
   });
 
@@ -159,14 +169,15 @@ describe('compile helpers on the real upstream pool', () => {
       serverInfo: (s) => pool.serverInfo(s),
       inventory: (s) => pool.inventory(s),
       onToolListChanged: (l) => pool.onToolListChanged(l),
+      url: (s) => pool.url(s),
       close: () => pool.close(),
     };
     try {
       const { results, diagnostics } = await compileSkills(loaded, counting);
       expect(diagnostics).toEqual([]);
-      expect(results.map((r) => r.name)).toEqual(['account-review', 'credit-issuance']);
+      expect(results.map((r) => r.name)).toEqual(['account-review', 'credit-issuance', 'reply-to-teacher-email']);
       // `ledger` is configured but no skill uses it: it is never contacted.
-      expect(listed.sort()).toEqual(['core-banking', 'credit-bureau']);
+      expect(listed.sort()).toEqual(['core-banking', 'credit-bureau', 'gmail', 'outlook']);
       const tools = (await pool.listTools('core-banking')).map((t) => t.name);
       const planTools = results.flatMap((r) => r.plan!.steps.flatMap((s) => (s.kind === 'tool' && s.tool.server === 'core-banking' ? [s.tool.name] : [])));
       expect(tools).toEqual(expect.arrayContaining(planTools));

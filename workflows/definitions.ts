@@ -3,8 +3,10 @@
  * payloads are contracts (src/contracts/run.ts): clients use those, never this module, so no
  * gateway or CLI code loads workflow code.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { ApprovalDecision, ApprovalRecord, ApproveUpdateName, RunStatus, StatusQueryName } from '../src/contracts/run.js';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ApprovalDecision, ApprovalRecord, ApproveUpdateName, AuthorizationGranted, AuthorizationSignalName, RunStatus, StatusQueryName } from '../src/contracts/run.js';
+import type { RunStateValue } from '../src/contracts/search-attributes.js';
 
 /**
  * Approve or reject a pending approval. The validator refuses malformed decisions and steps
@@ -13,3 +15,10 @@ import type { ApprovalDecision, ApprovalRecord, ApproveUpdateName, RunStatus, St
  */
 export const approveUpdate = defineUpdate<ApprovalRecord, [ApprovalDecision]>('approve' satisfies ApproveUpdateName);
 export const statusQuery = defineQuery<RunStatus>('status' satisfies StatusQueryName);
+
+/** A grant the run may be waiting for has arrived (from the /connect callback, through the run-actions service). */
+export const authorizationSignal = defineSignal<[AuthorizationGranted]>('authorizationGranted' satisfies AuthorizationSignalName);
+
+/** RunState (src/contracts/search-attributes.ts), as the workflow sets it. */
+export const runStateAttribute = defineSearchAttributeKey('RunState', 'KEYWORD');
+export const RUN_STATE = { running: 'Running', awaitingAuthorization: 'AwaitingAuthorization' } as const satisfies Record<string, RunStateValue>;

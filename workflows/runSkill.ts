@@ -39,15 +39,19 @@ import {
   type RetryPolicy,
   setHandler,
   TimeoutFailure,
+  upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { CallToolInput, CallToolOutput, SkillgateActivities, VerifyApprovalOutput } from '../src/contracts/activities.js';
 import type { RunAuditFacts, RunAuditSinks } from '../src/contracts/audit.js';
 import type { Json } from '../src/contracts/json.js';
 import type { ApprovalSpec, PlanStep, RetrySpec, ToolRef, ToolStep, ValueTemplate } from '../src/contracts/plan.js';
+import type { AuthorizationRequired } from '../src/contracts/grants.js';
 import type {
   ApprovalDecision,
   ApprovalRecord,
+  AuthorizationGranted,
   PendingApproval,
+  PendingAuthorization,
   RefusedApproval,
   RunFailureDetails,
   RunFailureType,
@@ -56,7 +60,7 @@ import type {
   RunStatus,
   StepState,
 } from '../src/contracts/run.js';
-import { approveUpdate, statusQuery } from './definitions.js';
+import { approveUpdate, authorizationSignal, RUN_STATE, runStateAttribute, statusQuery } from './definitions.js';
 import { formatDuration } from '../src/pure/durations.js';
 import { evaluateCondition, type ExpressionContext, renderTemplate, stringify } from '../src/pure/expressions.js';
 
@@ -70,6 +74,15 @@ type Activities = SkillgateActivities;
 const PATCH_VERIFIED_START = 'skillgate-verified-start';
 /** Since 0.2: a decision counts only after the verifyApproval activity. */
 const PATCH_VERIFIED_APPROVALS = 'skillgate-verified-approvals';
+/**
+ * Since 0.3: a step whose call needs the user's downstream grant (activity failure
+ * `AuthorizationRequired`) waits for it — RunState=AwaitingAuthorization, the URL in the
+ * status and current details — and runs again when the grant arrives, instead of failing.
+ */
+const PATCH_AUTHORIZATION_WAIT = 'skillgate-authorization-wait';
+/** The failure type of callTool when a step needs a grant (src/contracts/grants.ts). */
+const AUTHORIZATION_REQUIRED = 'AuthorizationRequired';
+const DEFAULT_AUTHORIZATION_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 const VERIFY_RETRY: RetryPolicy = { maximumAttempts: 3, initialInterval: '200ms', nonRetryableErrorTypes: ['NotPermitted'] };
 const { verifyRun } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: VERIFY_RETRY });
@@ -149,6 +162,10 @@ class Interpreter {
   private readonly decisions = new Map<string, ApprovalRecord>();
   /** Decisions the verification refused, oldest first (also failed activities in the history). */
   private readonly refusals: RefusedApproval[] = [];
+  /** Steps waiting for a downstream grant. */
+  private readonly authorizations = new Map<string, PendingAuthorization>();
+  /** Grants signalled so far, per provider (a wait ends when this grows past what it saw before the attempt). */
+  private readonly grantsSignalled = new Map<string, number>();
   private phase: 'running' | 'compensating' | 'completed' | 'failed' = 'running';
   private failure?: { reason: string; type: RunFailureType };
 
@@ -160,6 +177,10 @@ class Interpreter {
   async run(): Promise<RunSkillResult> {
     setHandler(statusQuery, () => this.status());
     setHandler(approveUpdate, (d) => this.decide(d), { validator: (d) => void this.approvalFor(d) });
+    setHandler(authorizationSignal, (g: AuthorizationGranted) => {
+      if (g === null || typeof g !== 'object' || typeof g.provider !== 'string') return;
+      this.grantsSignalled.set(g.provider, (this.grantsSignalled.get(g.provider) ?? 0) + 1);
+    });
 
     const planProblem = checkPlan(this.plan.steps);
     if (planProblem) {
@@ -322,22 +343,25 @@ class Interpreter {
             return { id, kind: 'failed', failure: expressionFailure(id, 'with', err) };
           }
           const local = step.readOnly && this.input.localReadOnlySteps === true;
-          try {
-            const res = await this.callTool(`step/${id}`, step, step.tool, args, step.retry, step.timeoutMs, { local });
-            return { id, kind: 'completed', output: res.output };
-          } catch (err) {
-            if (isCancellation(err)) throw err;
-            return {
-              id,
-              kind: 'failed',
-              failure: {
-                type: 'ToolError',
-                stepId: id,
-                message: `step "${id}" failed: ${describeCallFailure(err, step.tool, step.retry, step.timeoutMs, id)}`,
-                cause: err as Error,
-                activityFailureType: activityFailureType(err),
-              },
-            };
+          for (;;) {
+            const signalled = new Map(this.grantsSignalled);
+            try {
+              const res = await this.callTool(`step/${id}`, step, step.tool, args, step.retry, step.timeoutMs, { local });
+              return { id, kind: 'completed', output: res.output };
+            } catch (err) {
+              if (isCancellation(err)) throw err;
+              const required = authorizationRequired(err);
+              if (required && patched(PATCH_AUTHORIZATION_WAIT)) {
+                const granted = await this.awaitAuthorization(id, required, signalled.get(required.provider) ?? 0);
+                if (granted) continue; // the same step, again, with the new grant
+                return {
+                  id,
+                  kind: 'failed',
+                  failure: { type: 'AuthorizationTimedOut', stepId: id, message: `step "${id}" failed: ${required.providerName} was not authorized within ${formatDuration(this.authorizationTimeoutMs())} (${required.scopes.join(', ')})` },
+                };
+              }
+              return this.toolFailure(id, step, err);
+            }
           }
         }
       }
@@ -345,6 +369,59 @@ class Interpreter {
       if (isCancellation(err)) return { id, kind: 'failed', failure: { type: 'Cancelled', stepId: id, message: `step "${id}" was cancelled` } };
       throw err;
     }
+  }
+
+  private authorizationTimeoutMs(): number {
+    return this.input.authorizationTimeoutMs ?? DEFAULT_AUTHORIZATION_TIMEOUT_MS;
+  }
+
+  /**
+   * Expose the URL and wait until a grant for the provider is signalled (after `seen`) or the
+   * authorization timeout passes. RunState is AwaitingAuthorization meanwhile.
+   */
+  private async awaitAuthorization(stepId: string, r: AuthorizationRequired, seen: number): Promise<boolean> {
+    const timeoutMs = this.authorizationTimeoutMs();
+    const pending: PendingAuthorization = {
+      stepId,
+      provider: r.provider,
+      providerName: r.providerName,
+      scopes: r.scopes,
+      reason: r.reason,
+      url: r.url,
+      elicitationId: r.elicitationId,
+      message: r.message,
+      since: Date.now(),
+      deadline: Date.now() + timeoutMs,
+    };
+    this.authorizations.set(stepId, pending);
+    this.states[stepId] = 'awaiting-authorization';
+    upsertSearchAttributes([{ key: runStateAttribute, value: RUN_STATE.awaitingAuthorization }]);
+    this.refreshDetails();
+    log.info('step waits for authorization', { stepId, provider: r.provider, reason: r.reason, elicitationId: r.elicitationId });
+    let granted: boolean;
+    try {
+      granted = await condition(() => (this.grantsSignalled.get(r.provider) ?? 0) > seen, timeoutMs);
+    } finally {
+      this.authorizations.delete(stepId);
+      if (this.states[stepId] === 'awaiting-authorization') this.states[stepId] = 'running';
+      if (this.authorizations.size === 0) upsertSearchAttributes([{ key: runStateAttribute, value: RUN_STATE.running }]);
+      this.refreshDetails();
+    }
+    return granted;
+  }
+
+  private toolFailure(id: string, step: ToolStep, err: unknown): Outcome {
+    return {
+      id,
+      kind: 'failed',
+      failure: {
+        type: 'ToolError',
+        stepId: id,
+        message: `step "${id}" failed: ${describeCallFailure(err, step.tool, step.retry, step.timeoutMs, id)}`,
+        cause: err as Error,
+        activityFailureType: activityFailureType(err),
+      },
+    };
   }
 
   /** Expose a pending approval and wait for the decision or the timeout. */
@@ -593,6 +670,11 @@ class Interpreter {
         `**Waiting for approval** — step \`${w.pending.stepId}\` needs ${article(w.pending.role)} **${w.pending.role}** since ${utc(w.since)} (until ${utc(w.pending.deadline)})`,
       );
     }
+    for (const a of this.authorizations.values()) {
+      lines.push(
+        `**Waiting for authorization** — step \`${a.stepId}\` needs the user to grant ${a.providerName} ${a.scopes.map((x) => `\`${x}\``).join(', ')} (${a.reason}) since ${utc(a.since)} (until ${utc(a.deadline)}): ${a.url}`,
+      );
+    }
     const running = Object.entries(this.states)
       .filter(([, st]) => st === 'running')
       .map(([id]) => `\`${id}\``);
@@ -605,16 +687,20 @@ class Interpreter {
   }
 
   private ctx(): ExpressionContext {
-    return { inputs: this.input.inputs, steps: { ...this.finished } };
+    const u = this.input.principal.user;
+    return { inputs: this.input.inputs, steps: { ...this.finished }, user: { id: u.id, roles: u.roles, groups: u.groups, attributes: u.attributes ?? {} } };
   }
 
   private status(): RunStatus {
     const pendingApprovals = [...this.approvals.values()].filter((w) => !w.record).map((w) => w.pending);
+    const pendingAuthorizations = [...this.authorizations.values()];
+    const waiting = pendingApprovals.length > 0 ? 'awaiting-approval' : pendingAuthorizations.length > 0 ? 'awaiting-authorization' : undefined;
     return {
-      state: this.phase === 'running' && pendingApprovals.length > 0 ? 'awaiting-approval' : this.phase,
+      state: this.phase === 'running' && waiting ? waiting : this.phase,
       steps: { ...this.states },
       pendingApprovals,
       refusedApprovals: [...this.refusals],
+      ...(pendingAuthorizations.length ? { pendingAuthorizations } : {}),
       ...(this.failure ? { reason: this.failure.reason, failureType: this.failure.type } : {}),
     };
   }
@@ -694,6 +780,14 @@ function activityFailureType(err: unknown): string | undefined {
   if (cause instanceof TimeoutFailure) return 'Timeout';
   if (cause instanceof ApplicationFailure) return cause.type ?? undefined;
   return undefined;
+}
+
+/** The authorization a failed step needs (callTool's `AuthorizationRequired` failure), if that is why it failed. */
+function authorizationRequired(err: unknown): AuthorizationRequired | undefined {
+  const cause = (err as { cause?: unknown }).cause;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== AUTHORIZATION_REQUIRED) return undefined;
+  const d = cause.details?.[0] as AuthorizationRequired | undefined;
+  return d && typeof d.provider === 'string' && typeof d.url === 'string' && Array.isArray(d.scopes) ? d : undefined;
 }
 
 /** The message of a verification activity's refusal (or of what kept it from deciding). */

@@ -14,13 +14,14 @@ import { startGateway } from '../../src/app/runtime/front-door.js';
 import { createGovernance } from '../../src/app/runtime/governance.js';
 import { approvedCatalog } from '../../test/helpers/catalog.js';
 import { startTelemetry } from '../../src/app/runtime/telemetry.js';
-
+import { openCredentials } from '../../src/app/runtime/credentials.js';
 const loaded = loadConfig(process.argv[2]!);
 const pool = createUpstreamPool(loaded, { log: () => {} });
 const mode = process.env.SKILLGATE_BENCH_AUDIT ?? 'off';
 const workspaceAudit = mode === 'off' ? undefined : await openWorkspaceAudit(loaded, mode === 'immediate' ? { flushOn: 'immediate' } : {});
 const audit: AuditSink = workspaceAudit?.log ?? { record() {} };
 const governance = createGovernance(loaded, { watch: false, audit });
+const credentials = await openCredentials(loaded, { audit });
 // The real pinned catalog, every tool approved: its check is part of what is measured.
 const catalog = await approvedCatalog(loaded, pool, silentLogger, audit);
 // Traced when OTEL_EXPORTER_OTLP_ENDPOINT is set (bench/gateway-observability.ts).
@@ -30,6 +31,7 @@ const gw = await startGateway({
   pool,
   governance,
   catalog,
+  credentials,
   port: loaded.config.publicUrl ? Number(new URL(loaded.config.publicUrl).port) : 0,
   ...(tracing ? { telemetry: tracing.telemetry } : {}),
 });

@@ -18,6 +18,7 @@ import { createDataLossFilters } from '../../gateway/dlp/filters.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { silentLogger } from '../../gateway/log.js';
 import { approvedCatalog } from '../../test/helpers/catalog.js';
+import { openCredentials } from '../../src/app/runtime/credentials.js';
 import { loadConfig } from '../../src/config/load.js';
 import { withDevIssuer } from '../../src/app/runtime/front-door.js';
 import { createGovernance } from '../../src/app/runtime/governance.js';
@@ -32,6 +33,7 @@ const pool = createUpstreamPool(loaded, { log: () => {} });
 const audit: AuditSink = { record() {} };
 const governance = createGovernance(loaded, { watch: false, audit });
 const authorizer = createAuthorizer({ config, policy: governance.policy, revocations: governance.revocations, audit });
+const credentials = (await openCredentials(loaded, { audit })).service;
 const verifier = verifierFromConfig(config);
 // The real pinned catalog, every tool approved, as the product's front door has it.
 const catalog = await approvedCatalog(loaded, pool, silentLogger);
@@ -55,7 +57,7 @@ const handler = createMcpHandler(({ authInfo }) => {
     const name = req.params.name;
     const dot = name.indexOf('.');
     const ctx = await invokeTool(
-      { pool, authorizer, catalog, dataLoss, audit },
+      { pool, authorizer, catalog, dataLoss, audit, credentials },
       { principal: principal!, workspace: config.workspace, gateway, server: name.slice(0, dot), tool: name.slice(dot + 1), arguments: (req.params.arguments ?? {}) as { [k: string]: Json } },
     );
     return ctx.result as never;

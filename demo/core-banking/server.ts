@@ -91,12 +91,26 @@ function idempotencyKey(meta: Record<string, unknown> | undefined): string | und
   return typeof k === 'string' && k.length > 0 ? k : undefined;
 }
 
-/** Build the MCP server over a store. */
-export function createCoreBankingServer(store: Store<CoreBankingData>): McpServer {
+/** The scopes each core-banking tool needs (skillgate.yaml `servers.core-banking.auth` asks for the same). */
+export const CORE_BANKING_AUTH = {
+  audience: 'urn:acme:core-banking',
+  scopes: {
+    get_customer: ['banking.read'],
+    list_accounts: ['banking.read'],
+    get_credit: ['banking.read'],
+    issue_credit: ['banking.credit.write'],
+    cancel_credit: ['banking.credit.write'],
+    send_notice: ['banking.notice.send'],
+  },
+};
+
+/** Build the MCP server over a store (`guard` makes every tool require a trinary token). */
+export function createCoreBankingServer(store: Store<CoreBankingData>, guard?: (server: McpServer) => void): McpServer {
   const server = new McpServer(
     { name: 'demo-core-banking', version: '1.0.0' },
     { instructions: 'Acme Bank core banking: customers, accounts and credit lines. Amounts are in EUR.' },
   );
+  guard?.(server);
 
   server.registerTool(
     'get_customer',

@@ -24,11 +24,15 @@ function band(score: number): 'poor' | 'fair' | 'good' | 'very-good' | 'exceptio
   return 'exceptional';
 }
 
-export function createCreditBureauServer(store: Store<CreditBureauData>): McpServer {
+/** The scopes each credit-bureau tool needs (skillgate.yaml `servers.credit-bureau.auth` asks for the same). */
+export const CREDIT_BUREAU_AUTH = { audience: 'urn:acme:credit-bureau', scopes: { get_score: ['bureau.score.read'] } };
+
+export function createCreditBureauServer(store: Store<CreditBureauData>, guard?: (server: McpServer) => void): McpServer {
   const server = new McpServer(
     { name: 'demo-credit-bureau', version: '1.0.0' },
     { instructions: 'Credit bureau: consumer credit scores (300–850) and their bands.' },
   );
+  guard?.(server);
   server.registerTool(
     'get_score',
     {

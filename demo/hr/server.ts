@@ -4,11 +4,10 @@
  * business system, on top of Skillgate's policies (defence in depth; PRODUCT.md "Authorization
  * depth").
  *
- * Who is asking: the acting user's id in `_meta["dev.skillgate/user"]`, asserted by the
- * Skillgate gateway. (A stand-in until the token vault hands the HR system the user's own
- * downstream token; the server refuses calls that carry no user.)
+ * Who is asking: the `sub` of the trinary token Skillgate minted for this call (demo/auth.ts:
+ * verified against Skillgate's JWKS, audience `urn:acme:hr`), never anything the caller says.
  */
-import { META_USER } from '../../src/contracts/meta.js';
+import { callerOf } from '../auth.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -67,16 +66,17 @@ function fail(message: string): CallToolResult {
   return { content: [{ type: 'text', text: message }], isError: true };
 }
 
-export function createHrServer(store: Store<HrData>): McpServer {
+/** The scopes each HR tool needs (skillgate.yaml `servers.hr.auth` asks for the same). */
+export const HR_AUTH = { audience: 'urn:acme:hr', scopes: { get_employee: ['hr.directory.read'], get_compensation: ['hr.compensation.read'] } };
+
+export function createHrServer(store: Store<HrData>, guard?: (server: McpServer) => void): McpServer {
   const server = new McpServer(
     { name: 'demo-hr', version: '1.0.0' },
     { instructions: 'Acme Bank HR: employee directory and compensation. Compensation is visible to the employee, their managers and HR admins only.' },
   );
 
-  const caller = (meta: Record<string, unknown> | undefined): string | undefined => {
-    const u = meta?.[META_USER];
-    return typeof u === 'string' && u ? u : undefined;
-  };
+  guard?.(server);
+  const caller = (extra: Parameters<typeof callerOf>[0]): string | undefined => callerOf(extra)?.user;
 
   server.registerTool(
     'get_employee',
@@ -88,7 +88,7 @@ export function createHrServer(store: Store<HrData>): McpServer {
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ employeeId: id }, extra) => {
-      if (!caller(extra._meta)) return fail('no acting user on this request');
+      if (!caller(extra)) return fail('no acting user on this request');
       const e = store.read().employees[id];
       if (!e) return fail(`no employee with id ${id}`);
       return ok({ employeeId: e.employeeId, name: e.name, title: e.title, department: e.department, managerId: e.managerId });
@@ -105,7 +105,7 @@ export function createHrServer(store: Store<HrData>): McpServer {
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ employeeId: id }, extra) => {
-      const viewer = caller(extra._meta);
+      const viewer = caller(extra);
       if (!viewer) return fail('no acting user on this request');
       const data = store.read();
       const e = data.employees[id];

@@ -55,6 +55,8 @@ export interface TokenVerifierOptions {
   maxLifetimeSec?: number;
   /** The registered agents (agent id → OAuth client id). */
   agents: SkillgateConfig['agents'];
+  /** Known users: their `attributes` join the principal (skills read them as `user.attributes`). */
+  users?: SkillgateConfig['users'];
   /** Longest accepted token, checked before parsing (default 8 KiB; a JWT is ASCII, so characters = bytes). */
   maxTokenBytes?: number;
   /** Verified tokens kept (default 10,000). */
@@ -99,6 +101,7 @@ export function verifierFromConfig(config: SkillgateConfig, extra: Partial<Token
     clockSkewSec: Math.round(skewMs / 1000),
     maxLifetimeSec: Math.round(lifetimeMs / 1000),
     agents: config.agents,
+    users: config.users,
     ...extra,
   });
 }
@@ -129,6 +132,10 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
   // Never, whatever the config says (RFC 8725 §3.1–3.2); the schema already refuses them.
   for (const a of allAlgs) if (a === 'none' || a.startsWith('HS')) throw new Error(`algorithm ${a} may not be accepted`);
   const agentByClient = new Map(Object.entries(opts.agents).map(([id, a]) => [a.clientId, id]));
+  const attributesOf = (sub: string) => {
+    const a = opts.users && Object.hasOwn(opts.users, sub) ? opts.users[sub]!.attributes : undefined;
+    return a && Object.keys(a).length ? { attributes: { ...a } } : {};
+  };
   const keys = new Map<string, JWTVerifyGetKey>(Object.entries(opts.keys ?? {}));
   const remoteKeys = new Map<string, IssuerKeys>();
   for (const cfg of opts.issuers) {
@@ -203,7 +210,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
 
     const id: VerifiedIdentity = {
       principal: {
-        user: { id: payload.sub, roles: stringList(claim(payload, opts.claims.roles)), groups: stringList(claim(payload, opts.claims.groups)) },
+        user: { id: payload.sub, roles: stringList(claim(payload, opts.claims.roles)), groups: stringList(claim(payload, opts.claims.groups)), ...attributesOf(payload.sub) },
         agent: { id: agentId },
       },
       issuer: cfg.issuer,

@@ -12,6 +12,7 @@ import type { PinnedCatalog } from '../curation/catalog.js';
 import type { Telemetry, UpstreamSpan } from '../telemetry/telemetry.js';
 import type { TraceContext } from '../telemetry/trace-context.js';
 import type { UpstreamCallOptions, UpstreamPool } from '../upstream/types.js';
+import type { Credential, CredentialService } from '../downstream/credentials.js';
 
 /** A request to call one upstream tool on behalf of a principal. */
 export interface ToolCallRequest {
@@ -24,7 +25,7 @@ export interface ToolCallRequest {
   /** Sent upstream as the request's `_meta` (idempotency key, …). */
   meta?: { [key: string]: Json };
   /** Set when the call is a step of a skill run. */
-  skill?: { name: string; stepId: string; compensation?: boolean };
+  skill?: { name: string; stepId: string; compensation?: boolean; workflowId?: string };
   /** A skill step: the definition hash its plan was compiled against (the pinned one must still be it). */
   toolHash?: string;
   /** Correlation ids for the call's audit events: the front door's request and session, a skill step's workflow, run and activity. */
@@ -48,6 +49,8 @@ export interface ToolCallRequest {
 /** The call as it moves through the pipeline. */
 export interface ToolCallContext {
   readonly request: ToolCallRequest;
+  /** What the call carries upstream (credential step); never logged. */
+  credential?: Credential;
   /** The upstream answer (may be `isError`). */
   result?: CallToolResult;
   /** What the caller gets as the step output (structured when possible). */
@@ -87,6 +90,8 @@ export interface PipelineDeps {
   telemetry?: Telemetry;
   /** Where the call's outcome is recorded (its decision is recorded by the authorizer). Required. */
   audit: AuditSink;
+  /** Downstream credentials (trinary tokens, the vault). Required: a server with `auth` is never called without one. */
+  credentials: CredentialService;
 }
 
 /** One step: inspects or fills the context, or throws a ToolCallError / UpstreamError. */

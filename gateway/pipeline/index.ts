@@ -7,11 +7,12 @@
  *   authorize          the AND-gate: user not revoked, agent on gateway, visible, Cedar agent ∧ user
  *   resolve-tool       the pinned catalog serves it: approved, definition = pin (gateway/curation)
  *   filter-arguments   data-loss rules of the gateway on the arguments: block or redact
+ *   credential         trinary token, or the user's vault grant (else a URL elicitation)
  *   call-upstream      call over the pooled MCP connection, with `_meta` (trace context too)
  *   normalize-result   structured output for skills and callers
  *   filter-result      data-loss rules of the gateway on the result: redact or withhold
  *
- * New checks (downstream grant, …) are inserted in this table. The runner records the call's
+ * New checks (egress, …) are inserted in this table. The runner records the call's
  * outcome and latency as one audit event (`tool.call`, or `run.compensation` for a
  * compensation), joined to its decision by the decision id; a call the AND-gate refused has
  * its `decision` event only.
@@ -24,6 +25,7 @@ import { AuthzError } from '../authz/authorizer.js';
 import { traceIdOf } from '../telemetry/trace-context.js';
 import { authorize } from './authorize.js';
 import { callUpstream } from './call-upstream.js';
+import { credential } from './credential.js';
 import type { PipelineDeps, PipelineStep, ToolCallContext, ToolCallRequest } from './context.js';
 import { filterArguments } from './filter-arguments.js';
 import { filterResult } from './filter-result.js';
@@ -34,6 +36,7 @@ export const PIPELINE: ReadonlyArray<readonly [name: string, step: PipelineStep]
   ['authorize', authorize],
   ['resolve-tool', resolveTool],
   ['filter-arguments', filterArguments],
+  ['credential', credential],
   ['call-upstream', callUpstream],
   ['normalize-result', normalizeResult],
   ['filter-result', filterResult],

@@ -24,7 +24,10 @@
  *    `ConnectionClosed` JSON-RPC error) instead of waiting for the SDK's request timeout; a
  *    request the SDK cancels (abort, timeout) has its POST stream torn down.
  *
- * Not here: OAuth (static headers only), resuming an interrupted POST stream with
+ * Per-call credentials: a request whose `_meta` holds `dev.skillgate/authorization` has it
+ * removed from the body and sent as that request's `Authorization` header.
+ *
+ * Not here: OAuth discovery (Skillgate brings its own credentials), resuming an interrupted POST stream with
  * Last-Event-ID (the standalone GET stream does send it when reconnecting), redirects, batches.
  */
 import http from 'node:http';
@@ -46,6 +49,27 @@ export interface HttpClientTransportOptions {
   headers?: Record<string, string>;
   /** Keep-alive agent to use (an `https.Agent` for https URLs); default: one owned per transport. */
   agent?: http.Agent;
+}
+
+/**
+ * The server refused the request's credential: HTTP 401, or 403 (RFC 6750 §3.1); its
+ * `WWW-Authenticate` challenge is kept (e.g. `error="insufficient_scope", scope="…"`).
+ */
+export class HttpAuthError extends StreamableHTTPError {
+  constructor(
+    status: number,
+    readonly wwwAuthenticate: string | undefined,
+    body: string,
+  ) {
+    super(status, `Error POSTing to endpoint (HTTP ${status}): ${body}`);
+  }
+
+  /** The scopes of an `insufficient_scope` challenge, if that is what it says. */
+  get insufficientScope(): string[] | undefined {
+    const h = this.wwwAuthenticate ?? '';
+    if (!/error="insufficient_scope"/.test(h)) return undefined;
+    return /scope="([^"]*)"/.exec(h)?.[1]?.split(' ').filter(Boolean);
+  }
 }
 
 /** The server no longer knows our session (HTTP 404 on a request that carried its id). */
@@ -140,13 +164,17 @@ export class HttpClientTransport implements Transport {
     }
     const sentSession = this._sessionId;
     try {
-      const body = JSON.stringify(message);
+      // A per-call credential travels as this one request's Authorization header, never in the
+      // body: the connection is shared by every user (META_AUTHORIZATION, src/contracts/meta.ts).
+      const { message: outgoing, authorization } = liftAuthorization(message);
+      const body = JSON.stringify(outgoing);
       const { req, response } = this.open('POST', {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
         'content-length': Buffer.byteLength(body),
         ...modernHeaders(message),
         ...(message as { [EXTRA_HEADERS]?: Record<string, string> })[EXTRA_HEADERS],
+        ...(authorization !== undefined ? { authorization } : {}),
       }, body);
       exchange.req = req;
       const res = await response;
@@ -155,6 +183,10 @@ export class HttpClientTransport implements Transport {
       const status = res.statusCode ?? 0;
       if (status < 200 || status >= 300) {
         const text = await readText(res);
+        if (status === 401 || status === 403) {
+          const challenge = res.headers['www-authenticate'];
+          throw new HttpAuthError(status, typeof challenge === 'string' ? challenge : undefined, text);
+        }
         if (status === 404 && sentSession !== undefined) {
           if (this._sessionId === sentSession) this._sessionId = undefined;
           throw new SessionExpiredError(sentSession, text);
@@ -490,6 +522,21 @@ export function paramHeaders(inputSchema: unknown, args: Record<string, unknown>
     if (text !== undefined) out[`mcp-param-${header.toLowerCase()}`] = headerValue(text);
   }
   return out;
+}
+
+/** The `_meta` key whose value becomes the request's Authorization header (src/contracts/meta.ts META_AUTHORIZATION). */
+const AUTHORIZATION_META = 'dev.skillgate/authorization';
+
+/** Move a request's `_meta` credential out of the body (a copy; the SDK's message is not changed). */
+function liftAuthorization(message: JSONRPCMessage): { message: JSONRPCMessage; authorization?: string } {
+  if (!('method' in message) || !message.params || typeof message.params !== 'object') return { message };
+  const meta = (message.params as { _meta?: Record<string, unknown> })._meta;
+  if (!meta || !Object.hasOwn(meta, AUTHORIZATION_META)) return { message };
+  const { [AUTHORIZATION_META]: value, ...rest } = meta;
+  const params = { ...(message.params as Record<string, unknown>) };
+  if (Object.keys(rest).length) params._meta = rest;
+  else delete params._meta;
+  return { message: { ...message, params } as JSONRPCMessage, ...(typeof value === 'string' ? { authorization: value } : {}) };
 }
 
 /** The body as text, at most ERROR_BODY_LIMIT characters of it (the rest is drained). */

@@ -7,6 +7,7 @@
  * relayed to the caller); one that does not gets the 2025-11-25 `initialize` handshake (the
  * SDK's `Client`). The verdict is taken once per connection (`servers.<name>.era` can fix it).
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -43,7 +44,7 @@ import type { LoadedConfig } from '../../src/config/load.js';
 import { isStdioServer, type ServerConfig } from '../../src/config/schema.js';
 import { resolveSecretMap, type SecretContext } from '../../src/config/secrets.js';
 import type { Json } from '../../src/contracts/json.js';
-import { HttpClientTransport, paramHeaders, SessionExpiredError } from './http-transport.js';
+import { HttpAuthError, HttpClientTransport, paramHeaders, SessionExpiredError } from './http-transport.js';
 import { META_LOG_LEVEL, MODERN_PROTOCOL_VERSION, ModernUpstream, RpcError } from './modern.js';
 import {
   type ListKind,
@@ -54,6 +55,8 @@ import {
   type UpstreamPool,
   type UpstreamServerInfo,
 } from './types.js';
+import { META_AUTHORIZATION } from '../../src/contracts/meta.js';
+import { type TokenIssuerInfo, tokenIssuerFor } from '../downstream/trinary.js';
 
 export interface UpstreamPoolOptions {
   /** Where upstream stderr lines and connection events go (default: process.stderr). */
@@ -62,6 +65,18 @@ export interface UpstreamPoolOptions {
   clientName?: string;
   /** The environment `${env:NAME}` references in `env`/`headers` are read from, at each connect (default: process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Who mints the trinary tokens stdio servers with `auth.audience` receive: they get
+   * `SKILLGATE_ISSUER` and `SKILLGATE_JWKS_URI` (public values) to verify them. Default: from
+   * the config's publicUrl. A function is read when the server starts.
+   */
+  tokenIssuer?: TokenIssuerInfo | (() => TokenIssuerInfo);
+}
+
+/** A Streamable HTTP server Skillgate started (`command` + `transport: http`). */
+interface SpawnedServer {
+  child: ChildProcess;
+  url: Promise<URL>;
 }
 
 /** What both kinds of connection keep: cached lists, dropped when the server says they changed. */
@@ -164,9 +179,70 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     return cfg;
   }
 
-  function makeTransport(server: string, cfg: ServerConfig): Transport {
+  /**
+   * What a server Skillgate starts needs to know about Skillgate (public values, never
+   * secrets): one that verifies trinary tokens gets the issuer and its JWKS; one that is a
+   * provider's system gets Skillgate's public URL (its OAuth redirect URIs live there).
+   */
+  function issuerEnv(cfg: ServerConfig): Record<string, string> {
+    if (cfg.auth?.provider !== undefined) return { SKILLGATE_PUBLIC_URL: loaded.config.publicUrl.replace(/\/+$/, '') };
+    if (cfg.auth?.audience === undefined) return {};
+    const t = opts.tokenIssuer;
+    const info = typeof t === 'function' ? t() : (t ?? tokenIssuerFor(loaded.config.publicUrl));
+    return { SKILLGATE_ISSUER: info.issuer, SKILLGATE_JWKS_URI: info.jwksUri };
+  }
+
+  const spawned = new Map<string, SpawnedServer>();
+
+  /**
+   * Start (once) a server that serves MCP over Streamable HTTP on a loopback port: the first
+   * line of its standard output is its MCP URL. It lives as long as the pool.
+   */
+  function spawnHttp(server: string, cfg: ServerConfig, secrets: SecretContext): SpawnedServer {
+    const running = spawned.get(server);
+    if (running && running.child.exitCode === null && running.child.signalCode === null) return running;
+    const child = spawn(cfg.command === 'node' ? process.execPath : cfg.command!, cfg.args ?? [], {
+      cwd: cfg.cwd ? loaded.path(cfg.cwd) : loaded.baseDir,
+      env: { ...getDefaultEnvironment(), ...issuerEnv(cfg), ...resolveSecretMap(cfg.env, ['servers', server, 'env'], secrets) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const url = new Promise<URL>((resolve, reject) => {
+      let out = '';
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        const nl = out.indexOf('\n');
+        if (nl === -1) return;
+        child.stdout!.off('data', onData);
+        const line = out.slice(0, nl).trim();
+        const u = URL.parse(line);
+        if (u && u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) resolve(u);
+        else reject(new Error(`server "${server}" printed ${JSON.stringify(line.slice(0, 100))} instead of its loopback MCP URL`));
+      };
+      child.stdout!.on('data', onData);
+      child.once('exit', (code, signal) => reject(new Error(`server "${server}" exited (${signal ?? code}) before printing its URL`)));
+      child.once('error', reject);
+    });
+    url.catch(() => {});
+    let buffered = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        log(`[${server}] ${buffered.slice(0, nl)}`);
+        buffered = buffered.slice(nl + 1);
+      }
+    });
+    const s = { child, url };
+    spawned.set(server, s);
+    return s;
+  }
+
+  async function makeTransport(server: string, cfg: ServerConfig): Promise<Transport> {
     // Resolved now, not at load: the loaded config only ever holds the references.
     const secrets: SecretContext = { env: opts.env ?? process.env, baseDir: loaded.baseDir };
+    if (isStdioServer(cfg) && cfg.transport === 'http') {
+      return new HttpClientTransport(await spawnHttp(server, cfg, secrets).url);
+    }
     if (isStdioServer(cfg)) {
       const transport = new StdioClientTransport({
         command: cfg.command === 'node' ? process.execPath : cfg.command,
@@ -175,7 +251,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
         // The SDK's short list (PATH, HOME, …) and this server's own `env:`, nothing else: the
         // gateway's environment holds every server's secrets, and a child can hand its
         // environment to whoever calls its tools.
-        env: { ...getDefaultEnvironment(), ...resolveSecretMap(cfg.env, ['servers', server, 'env'], secrets) },
+        env: { ...getDefaultEnvironment(), ...issuerEnv(cfg), ...resolveSecretMap(cfg.env, ['servers', server, 'env'], secrets) },
         stderr: 'pipe',
       });
       let buffered = '';
@@ -234,12 +310,23 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     }
   }
 
-  async function connect(server: string): Promise<Connection> {
+  /** Connect once: concurrent callers share the attempt (registered before its first await). */
+  function connect(server: string): Promise<Connection> {
+    const attempt = connectNow(server);
+    if (!connections.has(server)) connections.set(server, attempt);
+    attempt.catch(() => {
+      if (connections.get(server) === attempt) connections.delete(server);
+    });
+    return attempt;
+  }
+
+  async function connectNow(server: string): Promise<Connection> {
     const cfg = configOf(server);
-    const stdio = isStdioServer(cfg);
+    // A server Skillgate starts over HTTP is spoken to like any HTTP server.
+    const stdio = isStdioServer(cfg) && cfg.transport !== 'http';
     let transport: Transport;
     try {
-      transport = makeTransport(server, cfg);
+      transport = await makeTransport(server, cfg);
     } catch (err) {
       throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `cannot connect to server "${server}": ${describe(err)}`, server, { cause: err });
     }
@@ -258,7 +345,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
           ]);
           // Over HTTP each request is its own POST: a fresh transport for the session. Over stdio
           // the probed process stays, handed on as already started.
-          if (!modern) legacyTransport = stdio ? new StartedTransport(transport) : makeTransport(server, cfg);
+          if (!modern) legacyTransport = stdio ? new StartedTransport(transport) : await makeTransport(server, cfg);
         }
         return modern ? modernConnection(server, modern, transport) : await legacyConnection(server, legacyTransport, clientInfo);
       } catch (err) {
@@ -387,6 +474,13 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
         return new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" refused ${what}: ${err.message}`, server, { cause: err });
       }
       return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `server "${server}" failed ${what}: ${err.message}`, server, { cause: err });
+    }
+    if (err instanceof HttpAuthError && (err.code === 401 || err.insufficientScope)) {
+      const scopes = err.insufficientScope;
+      return new UpstreamError('ERR_UPSTREAM_UNAUTHORIZED', `server "${server}" refused the credential of ${what} (HTTP ${err.code})`, server, {
+        cause: err,
+        ...(scopes ? { challenge: { insufficientScope: scopes } } : {}),
+      });
     }
     if (err instanceof StreamableHTTPError && err.code !== undefined && err.code >= 400 && err.code < 500 && err.code !== 408 && err.code !== 429) {
       return new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" refused ${what} (HTTP ${err.code})`, server, { cause: err });
@@ -582,10 +676,12 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     listPrompts: (server) => cachedList<Prompt>(server, 'prompts', 'prompts/list', 'prompts', 'prompts'),
 
     callTool(server, tool, args, callOpts: UpstreamCallOptions = {}) {
+      // The call's credential: over stdio in `_meta` (its only way); over HTTP the transport lifts it into the header.
+      const opts = callOpts.authorization !== undefined ? { ...callOpts, meta: { ...callOpts.meta, [META_AUTHORIZATION]: callOpts.authorization } } : callOpts;
       return request<CallToolResult>(
         server,
         `tools/call ${tool}`,
-        callOpts,
+        opts,
         async (conn, options, meta) =>
           (await conn.client.callTool({ name: tool, arguments: args, ...(meta ? { _meta: meta } : {}) }, CallToolResultSchema, options)) as CallToolResult,
         { method: 'tools/call', params: { name: tool, arguments: args }, schema: CallToolResultSchema as unknown as z.ZodType<CallToolResult> },
@@ -627,8 +723,17 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       return () => void listeners.delete(listener);
     },
 
+    async url(server) {
+      const cfg = configOf(server);
+      if (cfg.url) return new URL(cfg.url);
+      if (cfg.transport === 'http') return spawnHttp(server, cfg, { env: opts.env ?? process.env, baseDir: loaded.baseDir }).url;
+      throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" is a stdio server: it has no URL`, server);
+    },
+
     async close() {
       closing = true;
+      for (const s of spawned.values()) s.child.kill('SIGTERM');
+      spawned.clear();
       const all = [...connections.values()];
       connections.clear();
       await Promise.all(

@@ -26,18 +26,24 @@ export type UpstreamErrorCode =
   /** Could not connect, the connection dropped, HTTP 5xx, timeout: worth retrying. */
   | 'ERR_UPSTREAM_UNAVAILABLE'
   /** The server answered with a JSON-RPC error (e.g. invalid params): retrying will not help. */
-  | 'ERR_UPSTREAM_PROTOCOL';
+  | 'ERR_UPSTREAM_PROTOCOL'
+  /** HTTP 401 (or 403 insufficient_scope) to the call's credential: the provider no longer honours it. */
+  | 'ERR_UPSTREAM_UNAUTHORIZED';
 
 export class UpstreamError extends Error {
   constructor(
     readonly code: UpstreamErrorCode,
     message: string,
     readonly server: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; challenge?: { insufficientScope?: string[] } },
   ) {
     super(message, options);
+    if (options?.challenge) this.challenge = options.challenge;
     this.name = 'UpstreamError';
   }
+
+  /** ERR_UPSTREAM_UNAUTHORIZED: what the server's `WWW-Authenticate` asked for (RFC 6750 §3.1). */
+  readonly challenge?: { insufficientScope?: string[] };
 
   /** Transport trouble is transient; everything else is not. */
   get retryable(): boolean {
@@ -84,6 +90,11 @@ export interface UpstreamCallOptions {
   /** The retry of a request the upstream answered `input_required` (MRTR): its answers and its own state. */
   inputResponses?: { [key: string]: Json };
   requestState?: string;
+  /**
+   * The call's downstream credential (`Bearer …`): the `Authorization` header of this one
+   * request over HTTP, `_meta["dev.skillgate/authorization"]` over stdio. Never logged.
+   */
+  authorization?: string;
 }
 
 /**
@@ -161,6 +172,8 @@ export interface UpstreamPool {
   complete(server: string, params: CompleteRequest['params'], opts?: UpstreamCallOptions): Promise<CompleteResult>;
   /** Told when a server says one of its lists changed (after the pool's cache is dropped). */
   onListChanged(listener: (server: string, kind: ListKind) => void): () => void;
+  /** The HTTP URL of a server (`url`, or the one a server Skillgate started announced). */
+  url(server: string): Promise<URL>;
   /** Close every connection (stdio children exit). */
   close(): Promise<void>;
 }

@@ -68,12 +68,22 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   const baseDir = dirname(resolve(file));
   const secretCtx = { env: opts.env ?? process.env, baseDir };
   const key = result.data.runs.attestationKey;
-  const auditKey = result.data.audit.signingKey;
+  const optionalSecret = (value: string | undefined, keyPath: string[]) => (value === undefined ? [] : checkSecretValue(value, keyPath, secretCtx));
+  const providerSecrets = Object.entries(result.data.providers).flatMap(([name, p]) => [
+    ...optionalSecret(p.clientId, ['providers', name, 'clientId']),
+    ...optionalSecret(p.clientSecret, ['providers', name, 'clientSecret']),
+  ]);
+  const webLogin = result.data.identity.webLogin;
   const problems = [
     ...checkServerSecrets(result.data.servers, secretCtx),
-    ...(key === undefined ? [] : checkSecretValue(key, ['runs', 'attestationKey'], secretCtx)),
+    ...optionalSecret(key, ['runs', 'attestationKey']),
+    ...optionalSecret(result.data.audit.signingKey, ['audit', 'signingKey']),
     ...Object.entries(result.data.telemetry.otlp.headers).flatMap(([h, v]) => checkSecretValue(v, ['telemetry', 'otlp', 'headers', h], secretCtx)),
-    ...(auditKey === undefined ? [] : checkSecretValue(auditKey, ['audit', 'signingKey'], secretCtx)),
+    ...optionalSecret(result.data.vault.key, ['vault', 'key']),
+    ...optionalSecret(result.data.tokens.signingKeys, ['tokens', 'signingKeys']),
+    ...providerSecrets,
+    ...optionalSecret(webLogin?.clientId, ['identity', 'webLogin', 'clientId']),
+    ...optionalSecret(webLogin?.clientSecret, ['identity', 'webLogin', 'clientSecret']),
   ];
   for (const problem of problems) {
     diags.push({

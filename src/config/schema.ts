@@ -3,7 +3,7 @@
  * Validated with zod at the edge; every error names its key path (see load.ts).
  */
 import { z } from 'zod';
-import { DURATION_RE } from '../pure/durations.js';
+import { DURATION_RE, parseDuration } from '../pure/durations.js';
 import { parseSecretTemplate } from './secrets.js';
 
 /**
@@ -18,6 +18,29 @@ const secretValue = z.string().superRefine((value, ctx) => {
 const id = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'use lowercase letters, digits and single hyphens (e.g. "core-banking")');
+
+/**
+ * The downstream credential a server's tool calls carry (docs/security.md, "Downstream
+ * credentials"): a trinary token Skillgate mints for the server's `audience`, or the user's
+ * grant from the vault for `provider`. Scopes: `tools.<tool>` when listed, else `scopes`.
+ */
+const serverAuthSchema = z
+  .object({
+    /** The server is an OAuth resource server of the company: Skillgate mints tokens with this `aud`. */
+    audience: z.string().min(1).optional(),
+    /** The server belongs to a third party: calls carry the user's grant for this provider (key of `providers`). */
+    provider: id.optional(),
+    /** Scopes every tool of the server needs, unless listed under `tools`. */
+    scopes: z.array(z.string().min(1)).default([]),
+    /** Per tool: the scopes it needs (instead of `scopes`). */
+    tools: z.record(z.string().min(1), z.array(z.string().min(1))).default({}),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if ((a.audience === undefined) === (a.provider === undefined)) {
+      ctx.addIssue({ code: 'custom', message: '`auth` needs exactly one of `audience` (Skillgate mints a token) or `provider` (the user\'s grant from the vault)' });
+    }
+  });
 
 /**
  * An upstream MCP server: `command` (stdio child process) or `url` (Streamable HTTP).
@@ -42,6 +65,13 @@ export const serverSchema = z
      * skip the question.
      */
     era: z.enum(['auto', 'legacy', 'modern']).default('auto'),
+    /**
+     * With `command`: `http` when the child serves MCP over Streamable HTTP on a loopback port
+     * instead of stdio; it prints its MCP URL as the first line of its standard output.
+     */
+    transport: z.enum(['stdio', 'http']).optional(),
+    /** The credential every call to this server carries (trinary token or vault grant). */
+    auth: serverAuthSchema.optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -54,6 +84,45 @@ export const serverSchema = z
     if (s.command !== undefined && s.headers) {
       ctx.addIssue({ code: 'custom', message: '`headers` only applies to HTTP servers (with `url`)' });
     }
+    if (s.url !== undefined && s.transport !== undefined) {
+      ctx.addIssue({ code: 'custom', message: '`transport` only applies to servers Skillgate starts (with `command`)' });
+    }
+  });
+
+/**
+ * A downstream OAuth 2 / OIDC provider (a third party's authorization server) whose grants the
+ * vault keeps per (user, agent, provider). Endpoints: `issuer` (discovery, RFC 8414 / OIDC),
+ * `server` (the authorization server named by that MCP server's RFC 9728 metadata), or explicit.
+ */
+const providerSchema = z
+  .object({
+    /** Display name on the /connect pages. */
+    name: z.string().optional(),
+    issuer: z.url().optional(),
+    /** An MCP server (key of `servers`) whose protected resource metadata names the authorization server. */
+    server: id.optional(),
+    authorizationEndpoint: z.url().optional(),
+    tokenEndpoint: z.url().optional(),
+    /** RFC 7009; without it, disconnecting only forgets the grant locally. */
+    revocationEndpoint: z.url().optional(),
+    clientId: secretValue,
+    /** Confidential client (client_secret_basic); absent: a public client with PKCE. */
+    clientSecret: secretValue.optional(),
+    /** The provider's own scope vocabulary: every scope a tool declares must be one of these. */
+    scopes: z.array(z.string().min(1)).min(1),
+    /** Always requested besides the tool's scopes (e.g. `offline_access` for a refresh token). */
+    alwaysRequest: z.array(z.string().min(1)).default([]),
+    /** Extra authorization request parameters (e.g. `access_type: offline`). */
+    authorizeParams: z.record(z.string(), z.string()).default({}),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const explicit = p.authorizationEndpoint !== undefined || p.tokenEndpoint !== undefined;
+    const ways = [p.issuer !== undefined, p.server !== undefined, explicit].filter(Boolean).length;
+    if (ways !== 1) ctx.addIssue({ code: 'custom', message: 'a provider needs exactly one of `issuer` (discovery), `server` (RFC 9728 metadata of that MCP server) or `authorizationEndpoint` + `tokenEndpoint`' });
+    if (explicit && (p.authorizationEndpoint === undefined || p.tokenEndpoint === undefined)) {
+      ctx.addIssue({ code: 'custom', message: '`authorizationEndpoint` and `tokenEndpoint` go together' });
+    }
   });
 
 const userSchema = z
@@ -61,6 +130,8 @@ const userSchema = z
     name: z.string().optional(),
     roles: z.array(z.string()).default([]),
     groups: z.array(z.string()).default([]),
+    /** Per-user settings skills read as `user.attributes.<key>` (e.g. `mailbox: gmail`). */
+    attributes: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an attribute name like "mailbox"'), z.string()).default({}),
   })
   .strict();
 
@@ -232,6 +303,15 @@ export const configSchema = z
         maxTokenLifetime: durationSchema.default('24h'),
         /** Run the embedded dev IdP at `<publicUrl>/idp` with `users` and `agents` as its accounts and clients. Never in production. */
         devIdp: z.boolean().default(false),
+        /**
+         * How Skillgate signs in the person who opens a /connect page (OIDC code + PKCE at the
+         * company IdP; `sub` must be the user the elicitation was made for). Default with the
+         * dev IdP: the dev IdP's own `skillgate-web` client.
+         */
+        webLogin: z
+          .object({ issuer: z.url(), clientId: secretValue, clientSecret: secretValue.optional() })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ issuers: [], claims: { roles: 'roles', groups: 'groups', agent: ['azp', 'client_id'] }, clockSkew: '30s', maxTokenLifetime: '24h', devIdp: false }),
@@ -240,6 +320,35 @@ export const configSchema = z
     gateways: z.record(id, gatewaySchema).default({}),
     /** Cedar policy files (globs allowed), relative to the config file. */
     policies: z.array(z.string()).default(['policies/*.cedar']),
+    /** Downstream OAuth providers (third-party systems) whose grants the vault keeps. */
+    providers: z.record(id, providerSchema).default({}),
+    /** The tokens Skillgate mints for company systems (trinary tokens). */
+    tokens: z
+      .object({
+        /**
+         * The signing keys: a JWK set (private, ES256 or EdDSA, each with a `kid`; the first
+         * signs, all are published), usually a secret reference. Default: generated into
+         * `<stateDir>/keys/token-signing.json`.
+         */
+        signingKeys: secretValue.optional(),
+        /** Lifetime of a minted token (at most 5m). */
+        lifetime: durationSchema.default('5m'),
+      })
+      .strict()
+      .default({ lifetime: '5m' }),
+    /** The vault of downstream grants (in `storage`). */
+    vault: z
+      .object({
+        /**
+         * AES-256-GCM key (base64url, 32 bytes), usually `${env:SKILLGATE_VAULT_KEY}`.
+         * Default: generated into `<stateDir>/keys/vault.key` (dev only: keep it apart from the database in production).
+         */
+        key: secretValue.optional(),
+        /** Refresh an access token this long before it expires. */
+        refreshBefore: durationSchema.default('60s'),
+      })
+      .strict()
+      .default({ refreshBefore: '60s' }),
     /** Skill runs. */
     runs: z
       .object({
@@ -355,11 +464,42 @@ export const configSchema = z
       .object({
         stepTimeout: durationSchema.default('30s'),
         approvalTimeout: durationSchema.default('24h'),
+        /** How long a skill step waits for the user to grant access (URL elicitation) before the run fails. */
+        authorizationTimeout: durationSchema.default('24h'),
       })
       .strict()
-      .default({ stepTimeout: '30s', approvalTimeout: '24h' }),
+      .default({ stepTimeout: '30s', approvalTimeout: '24h', authorizationTimeout: '24h' }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Cross-references of downstream credentials: a server's provider exists, its scopes are
+    // in that provider's vocabulary, a provider's discovery server exists.
+    for (const [name, s] of Object.entries(c.servers)) {
+      const auth = s.auth;
+      if (!auth?.provider) continue;
+      const provider = Object.hasOwn(c.providers, auth.provider) ? c.providers[auth.provider] : undefined;
+      if (!provider) {
+        ctx.addIssue({ code: 'custom', path: ['servers', name, 'auth', 'provider'], message: `no provider "${auth.provider}" under \`providers\`` });
+        continue;
+      }
+      const vocabulary = new Set(provider.scopes);
+      const check = (scopes: string[], path: (string | number)[]) =>
+        scopes.forEach((sc, i) => {
+          if (!vocabulary.has(sc)) ctx.addIssue({ code: 'custom', path: [...path, i], message: `"${sc}" is not a scope of provider "${auth.provider}" (its scopes: ${provider.scopes.join(', ')})` });
+        });
+      check(auth.scopes, ['servers', name, 'auth', 'scopes']);
+      for (const [tool, scopes] of Object.entries(auth.tools)) check(scopes, ['servers', name, 'auth', 'tools', tool]);
+    }
+    for (const [name, p] of Object.entries(c.providers)) {
+      if (p.server !== undefined && !Object.hasOwn(c.servers, p.server)) {
+        ctx.addIssue({ code: 'custom', path: ['providers', name, 'server'], message: `no server "${p.server}" under \`servers\`` });
+      }
+    }
+    const lifetime = parseDuration(c.tokens.lifetime);
+    if (lifetime !== undefined && (lifetime < 10_000 || lifetime > 300_000)) {
+      ctx.addIssue({ code: 'custom', path: ['tokens', 'lifetime'], message: 'a minted token lives between 10s and 5m' });
+    }
+  });
 
 export type SkillgateConfig = z.infer<typeof configSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
@@ -368,6 +508,8 @@ export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;
 export type DataLossConfig = z.infer<typeof dataLossSchema>;
 export type DataLossRuleConfig = z.infer<typeof dataLossRule>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type ServerAuthConfig = z.infer<typeof serverAuthSchema>;
 
 export function isStdioServer(s: ServerConfig): s is StdioServerConfig {
   return s.command !== undefined;

@@ -20,9 +20,10 @@ export interface SkillgateActivities {
  * Failure `type`s of `callTool` (ApplicationFailure.type); `NotPermitted` also of the
  * verifications. `ToolWithheld`: the pinned catalog withholds the tool. `DataLossBlocked`: a
  * data-loss rule of the gateway blocked the step's arguments or withheld its result (the
- * message names the rule).
+ * message names the rule). `AuthorizationRequired`: the user must grant access to a
+ * downstream system first (the run waits, then tries the step again).
  */
-export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'ToolWithheld' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted' | 'DataLossBlocked';
+export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'ToolWithheld' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted' | 'DataLossBlocked' | 'AuthorizationRequired';
 
 export interface CallToolInput {
   server: string;

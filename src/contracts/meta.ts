@@ -14,10 +14,12 @@ export const META_SKILL = 'dev.skillgate/skill';
 /** To upstream servers: the step id. */
 export const META_STEP = 'dev.skillgate/step';
 /**
- * To upstream servers: the acting user's id. A stand-in for the user's own downstream token
- * (token vault, roadmap) so business systems can apply record-level rules. Never a credential.
+ * To upstream servers over stdio: the call's downstream credential, `Bearer <token>` — the
+ * stdio equivalent of the `Authorization` header (stdio has no headers; docs/security.md,
+ * "Downstream credentials"). Over Streamable HTTP the transport moves it into the
+ * `Authorization` header of that one request and it never appears in the body. Never logged.
  */
-export const META_USER = 'dev.skillgate/user';
+export const META_AUTHORIZATION = 'dev.skillgate/authorization';
 
 /**
  * W3C Trace Context in `_meta` (MCP 2026-07-28 basic/index "OpenTelemetry trace context",

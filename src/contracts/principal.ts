@@ -4,7 +4,13 @@
  */
 export interface Principal {
   /** The human the agent acts for (token `sub`, roles/groups from IdP claims). */
-  user: { id: string; roles: string[]; groups: string[] };
+  user: {
+    id: string;
+    roles: string[];
+    groups: string[];
+    /** Per-user settings from `users.<id>.attributes` (e.g. `mailbox: gmail`); skills read them as `user.attributes.<key>`. */
+    attributes?: { [key: string]: string };
+  };
   /** The agent: the OAuth client (`azp` / `client_id`) registered in skillgate.yaml. */
   agent: { id: string };
 }

@@ -14,6 +14,15 @@ export type RunWorkflowType = 'runSkill';
 export type ApproveUpdateName = 'approve';
 /** The query that returns a run's RunStatus. */
 export type StatusQueryName = 'status';
+/** The signal that tells a run waiting for authorization that a grant arrived (no token in it). */
+export type AuthorizationSignalName = 'authorizationGranted';
+export const AUTHORIZATION_SIGNAL: AuthorizationSignalName = 'authorizationGranted';
+
+/** The payload of the authorizationGranted signal: which provider, which elicitation. Never a token. */
+export interface AuthorizationGranted {
+  provider: string;
+  elicitationId?: string;
+}
 
 export const RUN_WORKFLOW_TYPE: RunWorkflowType = 'runSkill';
 
@@ -43,6 +52,8 @@ export interface RunSkillInput {
    * Optional in the type only because runs recorded before it existed lack it.
    */
   attestation?: string;
+  /** How long a step waits for the user to grant a downstream provider (URL elicitation); default 24 h. */
+  authorizationTimeoutMs?: number;
 }
 
 export interface RunSkillResult {
@@ -53,7 +64,7 @@ export interface RunSkillResult {
 }
 
 /** `cancelled`: the step was in flight when another step failed or the run was cancelled. */
-export type StepState = 'pending' | 'running' | 'awaiting-approval' | 'completed' | 'skipped' | 'failed' | 'compensated' | 'cancelled';
+export type StepState = 'pending' | 'running' | 'awaiting-approval' | 'awaiting-authorization' | 'completed' | 'skipped' | 'failed' | 'compensated' | 'cancelled';
 
 /**
  * The `type` of the ApplicationFailure a failed run ends with (one closed union):
@@ -65,7 +76,9 @@ export type StepState = 'pending' | 'running' | 'awaiting-approval' | 'completed
  *   rather than Temporal's bare Canceled status, which carries no message);
  * - `InvalidPlan`: the pinned plan is inconsistent (a compiler bug; never retried);
  * - `NotPermitted`: the start was not attested by the run-actions service, or its principal
- *   may no longer run the skill (checked before the first step; nothing ran).
+ *   may no longer run the skill (checked before the first step; nothing ran);
+ * - `AuthorizationTimedOut`: a step waited for the user to grant a downstream provider
+ *   (URL elicitation) longer than the run's authorization timeout.
  */
 export type RunFailureType =
   | 'ToolError'
@@ -75,7 +88,8 @@ export type RunFailureType =
   | 'ExpressionError'
   | 'Cancelled'
   | 'InvalidPlan'
-  | 'NotPermitted';
+  | 'NotPermitted'
+  | 'AuthorizationTimedOut';
 
 /** `details[0]` of a failed run's ApplicationFailure: what failed and what the saga undid. */
 export interface RunFailureDetails {
@@ -111,12 +125,31 @@ export interface RefusedApproval {
   at: number;
 }
 
+/** A step waiting for the user to grant a downstream provider (URL elicitation). */
+export interface PendingAuthorization {
+  stepId: string;
+  provider: string;
+  providerName: string;
+  /** The scopes asked for (only the missing ones). */
+  scopes: string[];
+  reason: string;
+  /** Where the user grants it: Skillgate's /connect link (no personal data, no credential). */
+  url: string;
+  elicitationId: string;
+  message: string;
+  /** Epoch ms (workflow time). */
+  since: number;
+  deadline: number;
+}
+
 export interface RunStatus {
-  state: 'running' | 'awaiting-approval' | 'compensating' | 'completed' | 'failed';
+  state: 'running' | 'awaiting-approval' | 'awaiting-authorization' | 'compensating' | 'completed' | 'failed';
   steps: { [stepId: string]: StepState };
   pendingApprovals: PendingApproval[];
   /** Decisions refused by the run's own verification, oldest first. */
   refusedApprovals: RefusedApproval[];
+  /** Steps waiting for the user's downstream grant (absent in runs of older workers). */
+  pendingAuthorizations?: PendingAuthorization[];
   /** Why the run failed, once it has. */
   reason?: string;
   /** The failure type, once the run has failed. */

@@ -5,7 +5,7 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 
 /** Their names, in the order the runtime registers them. */
-export const SEARCH_ATTRIBUTES = ['SkillName', 'UserId', 'AgentId', 'Gateway', 'Workspace'] as const;
+export const SEARCH_ATTRIBUTES = ['SkillName', 'UserId', 'AgentId', 'Gateway', 'Workspace', 'RunState'] as const;
 
 export type SearchAttributeName = (typeof SEARCH_ATTRIBUTES)[number];
 
@@ -16,4 +16,12 @@ export const RUN_SEARCH_ATTRIBUTES = {
   agentId: defineSearchAttributeKey('AgentId', 'KEYWORD'),
   gateway: defineSearchAttributeKey('Gateway', 'KEYWORD'),
   workspace: defineSearchAttributeKey('Workspace', 'KEYWORD'),
+  /**
+   * Set by the run while it waits on the user: `AwaitingAuthorization` (a step needs a
+   * downstream grant), back to `Running` when it resumes. Filter: `RunState="AwaitingAuthorization"`.
+   */
+  runState: defineSearchAttributeKey('RunState', 'KEYWORD'),
 } as const;
+
+/** Values of RunState. */
+export type RunStateValue = 'Running' | 'AwaitingAuthorization';

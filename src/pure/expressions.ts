@@ -26,7 +26,7 @@ type Compiled = ReturnType<typeof env.parse>;
 const cache = new Map<string, Compiled>();
 
 /** Roots an expression may read. */
-export const EXPRESSION_ROOTS = ['inputs', 'steps'] as const;
+export const EXPRESSION_ROOTS = ['inputs', 'steps', 'user'] as const;
 
 /** A CEL syntax error with the offset (0-based) inside the expression source. */
 export class ExpressionSyntaxError extends Error {
@@ -108,13 +108,13 @@ function walk(node: unknown, refs: { inputs: Set<string>; steps: Set<string>; un
       const root = target.args as string;
       if (root === 'inputs') refs.inputs.add(field);
       else if (root === 'steps') refs.steps.add(field);
-      else if (!bound.has(root)) refs.unknownRoots.add(root);
+      else if (root !== 'user' && !bound.has(root)) refs.unknownRoots.add(root);
       return;
     }
   }
   if (node.op === 'id') {
     const name = node.args as string;
-    if (!bound.has(name) && name !== 'inputs' && name !== 'steps') refs.unknownRoots.add(name);
+    if (!bound.has(name) && name !== 'inputs' && name !== 'steps' && name !== 'user') refs.unknownRoots.add(name);
     return;
   }
   // Comprehension macros (all, exists, map, filter, …) bind an iteration variable.
@@ -146,6 +146,8 @@ function findMacroVariable(args: unknown[]): string | undefined {
 export interface ExpressionContext {
   inputs: { [key: string]: Json };
   steps: { [id: string]: { output: Json; skipped: boolean } };
+  /** The user the run acts for (pinned at start): id, roles, groups and `users.<id>.attributes`. */
+  user?: { id: string; roles: string[]; groups: string[]; attributes: { [key: string]: string } };
 }
 
 /** Whole JSON numbers become CEL ints (BigInt). */

@@ -45,7 +45,7 @@ export type ExpressionUse =
 export interface TypeProblem {
   offset: number;
   severity: 'error' | 'warning';
-  code: 'expr-type' | 'if-not-boolean' | 'argument-type' | 'step-field-unknown' | 'output-field-unknown' | 'output-field-undeclared';
+  code: 'expr-type' | 'if-not-boolean' | 'argument-type' | 'step-field-unknown' | 'output-field-unknown' | 'output-field-undeclared' | 'user-field-unknown';
   message: string;
   hint?: string;
 }
@@ -84,7 +84,7 @@ function isNode(x: unknown): x is AstNode {
 
 /** `a.b.c` rooted at `inputs` or `steps`: its segments (root first) and each segment's node. */
 function chainOf(node: AstNode): Array<{ name: string; node: AstNode }> | undefined {
-  if (node.op === 'id') return node.args === 'inputs' || node.args === 'steps' ? [{ name: node.args, node }] : undefined;
+  if (node.op === 'id') return node.args === 'inputs' || node.args === 'steps' || node.args === 'user' ? [{ name: node.args, node }] : undefined;
   if (node.op !== '.' || !Array.isArray(node.args)) return undefined;
   const [target, field] = node.args as [unknown, unknown];
   if (!isNode(target) || typeof field !== 'string') return undefined;
@@ -194,6 +194,18 @@ function resolveChain(chain: Array<{ name: string; node: AstNode }>, scope: Expr
   const last = chain.length - 1;
   const read = (schema: JsonSchema | undefined, upTo: number): Read => ({ start: root.node.start, end: chain[upTo]!.node.end, path: text(upTo), cel: celTypeOf(schema) });
   if (chain.length === 1) return { problems: [], read: { start: root.node.start, end: root.node.end, path: root.name, cel: 'map<string, dyn>' } };
+
+  if (root.name === 'user') {
+    // The run's user: id, roles, groups, attributes (users.<id>.attributes, strings).
+    const field = chain[1]!.name;
+    const cel: Record<string, string> = { id: 'string', roles: 'list<string>', groups: 'list<string>', attributes: 'map<string, string>' };
+    if (!Object.hasOwn(cel, field)) {
+      return { problems: [{ offset: fieldAt(1), severity: 'error', code: 'user-field-unknown', message: `\`user\` has no field "${field}"`, hint: 'the user has `id`, `roles`, `groups` and `attributes` (users.<id>.attributes in skillgate.yaml)' }] };
+    }
+    if (chain.length === 2) return { problems: [], read: { ...read(undefined, 1), cel: cel[field]! } };
+    if (field === 'attributes' && chain.length === 3) return { problems: [], read: { ...read(undefined, 2), cel: 'string' } };
+    return { problems: [{ offset: fieldAt(2), severity: 'error', code: 'user-field-unknown', message: `\`${text(1)}\` has no field "${chain[2]!.name}"` }] };
+  }
 
   let schema: JsonSchema | undefined;
   let from: number;

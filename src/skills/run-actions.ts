@@ -33,7 +33,7 @@ import type { AuditSink } from '../contracts/audit.js';
 import { auditedLogger } from '../../gateway/audit/refusals.js';
 import { type Logger, refusal } from '../../gateway/log.js';
 import type { AuthorizationRequest } from '../../gateway/policy/model.js';
-import type { ApprovalRecord, RunSkillResult, RunStatus } from '../contracts/run.js';
+import { AUTHORIZATION_SIGNAL, type ApprovalRecord, type AuthorizationGranted, type RunSkillResult, type RunStatus } from '../contracts/run.js';
 import type { CompiledSkill } from './compile-all.js';
 import { RUN_SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import type { Json } from '../contracts/json.js';
@@ -67,6 +67,8 @@ export interface RunActionsDeps {
    * withheld by the pinned catalog), or undefined. Required: the catalog governs runs too.
    */
   held: (skill: CompiledSkill) => string | undefined;
+  /** How long a step waits for the user's downstream grant (defaults.authorizationTimeout). */
+  authorizationTimeoutMs?: number;
   log: Logger;
   /** The audit trail. Required: every refusal and every cancel is recorded. */
   audit: AuditSink;
@@ -123,6 +125,12 @@ export interface RunActions {
    * caller may read (read_run); a page at a time (`cursor` from the previous page).
    */
   list(who: Principal, gateway: string, cursor?: string): Promise<{ runs: Array<{ id: string; skill: string; status: string; startedAt: Date; closedAt?: Date }>; nextCursor?: string }>;
+  /**
+   * A grant arrived (the /connect callback): tell each run that waits for one of the completed
+   * elicitations (signal `authorizationGranted`, no token). The run checks the vault itself on
+   * its next attempt, so a signal grants nothing by itself.
+   */
+  grantArrived(event: { key: { provider: string; user: string; agent: string }; completed: Array<{ id: string; workflowId?: string }> }): Promise<void>;
   /** The gateway, skill and starter of a run (for adapters that act "on the run's own gateway", like the CLI). Not an authorization. */
   describe(runId: string): Promise<{ gateway: string; skill: string; startedBy: string; status: string }>;
 }
@@ -209,6 +217,7 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
         gateway,
         taskQueue: deps.taskQueue,
         workflowId,
+        ...(deps.authorizationTimeoutMs !== undefined ? { authorizationTimeoutMs: deps.authorizationTimeoutMs } : {}),
       });
       log.info('skill run started', { skill: skillName, runId: handle.workflowId, user: who.user.id, agent: who.agent.id, gateway });
       const id = handle.workflowId;
@@ -347,6 +356,22 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
       }
       const next = page.nextPageToken?.length ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
       return { runs, ...(next ? { nextCursor: next } : {}) };
+    },
+
+    async grantArrived(event) {
+      const runs = new Set(event.completed.flatMap((e) => (e.workflowId ? [e.workflowId] : [])));
+      await Promise.all(
+        [...runs].map(async (runId) => {
+          const elicitationId = event.completed.find((e) => e.workflowId === runId)?.id;
+          try {
+            await client.workflow.getHandle(runId).signal<[AuthorizationGranted]>(AUTHORIZATION_SIGNAL, { provider: event.key.provider, ...(elicitationId ? { elicitationId } : {}) });
+            log.info('run told of a grant', { runId, provider: event.key.provider, user: event.key.user, agent: event.key.agent });
+          } catch (err) {
+            // The run may have ended meanwhile (timed out, cancelled): nothing waits any more.
+            log.warn('could not signal a run waiting for authorization', { runId, provider: event.key.provider, error: (err as Error).message });
+          }
+        }),
+      );
     },
 
     async describe(runId) {

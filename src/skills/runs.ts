@@ -168,6 +168,8 @@ export interface StartRunOptions {
   workflowId?: string;
   /** Run read-only steps as local activities (RunSkillInput.localReadOnlySteps). */
   localReadOnlySteps?: boolean;
+  /** How long a step waits for a downstream grant (RunSkillInput.authorizationTimeoutMs). */
+  authorizationTimeoutMs?: number;
   /**
    * Eager workflow start: the server hands the first workflow task to a worker of this process
    * in the start response (one round trip less). Needs `client` built on the worker's
@@ -195,6 +197,7 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
     workspace: opts.workspace,
     gateway: opts.gateway,
     ...(opts.localReadOnlySteps ? { localReadOnlySteps: true } : {}),
+    ...(opts.authorizationTimeoutMs !== undefined ? { authorizationTimeoutMs: opts.authorizationTimeoutMs } : {}),
   };
   const workflowId = opts.workflowId ?? `skill-${opts.plan.skill.name}-${randomUUID()}`;
   args.attestation = await opts.attestor.signRun({
@@ -224,6 +227,7 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
         { key: RUN_SEARCH_ATTRIBUTES.agentId, value: opts.principal.agent.id },
         { key: RUN_SEARCH_ATTRIBUTES.gateway, value: opts.gateway },
         { key: RUN_SEARCH_ATTRIBUTES.workspace, value: opts.workspace },
+        { key: RUN_SEARCH_ATTRIBUTES.runState, value: 'Running' },
       ]),
     });
   } catch (err) {

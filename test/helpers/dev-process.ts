@@ -48,9 +48,18 @@ export interface DemoWorkspace {
 export async function demoWorkspace(overrides: Record<string, unknown> = {}): Promise<DemoWorkspace> {
   const dir = mkdtempSync(join(tmpdir(), 'skillgate-demo-'));
   const [gatewayPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const repoServers = (repoConfig() as unknown as { servers: Record<string, { auth?: unknown; env?: unknown; args?: string[] }> }).servers;
   const demo = (name: string) => ({
     command: 'node',
     args: ['--import', 'tsx', join(ROOT, 'demo', name, 'main.ts'), '--state', join(dir, 'state', 'demo')],
+    cwd: ROOT,
+    // The same credential as the repo's config: a trinary token for the system's audience.
+    auth: repoServers[name]!.auth,
+  });
+  // The mail systems from source, as the repo's config runs them from dist/.
+  const mail = (name: 'gmail' | 'outlook') => ({
+    ...repoServers[name],
+    args: ['--import', 'tsx', join(ROOT, 'demo', 'mail', 'main.ts'), ...repoServers[name]!.args!.slice(1)],
     cwd: ROOT,
   });
   const { servers: extraServers, ...rest } = overrides as { servers?: Record<string, unknown> };
@@ -64,6 +73,8 @@ export async function demoWorkspace(overrides: Record<string, unknown> = {}): Pr
       'core-banking': demo('core-banking'),
       'credit-bureau': demo('credit-bureau'),
       hr: demo('hr'),
+      gmail: mail('gmail'),
+      outlook: mail('outlook'),
       everything: { command: 'node', args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'] },
       filesystem: { command: 'node', args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js'), join(ROOT, 'docs')] },
       ...extraServers,

@@ -24,9 +24,24 @@ import { createGovernance, type Governance } from '../../src/app/runtime/governa
 import { governedWorkspace, type TestWorkspace } from './workspace.js';
 import type { PinnedCatalog } from '../../gateway/curation/catalog.js';
 import { approvedCatalog } from './catalog.js';
+import { type Credentials, openCredentials } from '../../src/app/runtime/credentials.js';
+import { createServer } from 'node:net';
+
+/** A free loopback port (released at once: the gateway binds it next). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
 
 export interface TestGateway {
   ws: TestWorkspace;
+  credentials: Credentials;
   gw: RunningGateway;
   pool: UpstreamPool;
   governance: Governance;
@@ -47,6 +62,7 @@ export interface TestGateway {
 
 export async function startTestGateway(
   opts: {
+    port?: number;
     extra?: Record<string, unknown>;
     temporal?: { client: TemporalClient; taskQueue: string };
     skills?: () => ReadonlyMap<string, CompiledSkill>;
@@ -56,10 +72,13 @@ export async function startTestGateway(
     audit?: AuditSink;
   } = {},
 ): Promise<TestGateway> {
-  const ws = governedWorkspace(opts.extra);
+  // The port first: publicUrl names Skillgate as the issuer of the tokens its servers verify.
+  const port = opts.port ?? (await freePort());
+  const ws = governedWorkspace({ publicUrl: `http://127.0.0.1:${port}`, ...opts.extra });
   const pool = createUpstreamPool(ws.loaded, { log: () => {} });
   const audit = opts.audit ?? memoryAuditSink();
   const governance = createGovernance(ws.loaded, { watch: true, audit });
+  const credentials = await openCredentials(ws.loaded, { audit, serverUrl: (s) => pool.url(s) });
   const log = memoryLogger();
   const logs = log.lines;
   const catalog = await approvedCatalog(ws.loaded, pool, log, audit);
@@ -68,18 +87,20 @@ export async function startTestGateway(
     pool,
     governance,
     catalog,
+    credentials,
     log,
     ...(opts.temporal ? { temporal: opts.temporal } : {}),
     ...(opts.skills ? { skills: opts.skills } : {}),
     ...(opts.skillSyncWaitMs !== undefined ? { skillSyncWaitMs: opts.skillSyncWaitMs } : {}),
     ...(opts.tracing ? { telemetry: opts.tracing.telemetry } : {}),
   };
-  let gw = await startGateway({ ...options, port: 0 });
+  let gw = await startGateway({ ...options, port });
   const clients: Client[] = [];
   const token = (user: string, agent: string, gateway: string, o: { ttlSec?: number } = {}) =>
     self.gw.idp!.mintToken({ user, agent, audience: gw.resourceUrl(gateway), ...(o.ttlSec ? { ttlSec: o.ttlSec } : {}) });
   const self: TestGateway = {
     ws,
+    credentials,
     gw,
     pool,
     governance,
@@ -108,6 +129,7 @@ export async function startTestGateway(
       catalog.close();
       await pool.close();
       governance.close();
+      credentials.close();
       ws.cleanup();
     },
   };
@@ -158,6 +180,7 @@ export interface SkillGateway extends TestGateway {
 export async function startSkillGateway(opts: {
   address: string;
   skillDirs: string[];
+  port?: number;
   extra?: Record<string, unknown>;
   skillSyncWaitMs?: number;
   /** Trace the front door, the runs and the upstream calls (src/app/runtime/telemetry.ts). */
@@ -171,6 +194,7 @@ export async function startSkillGateway(opts: {
   const client = opts.tracing ? opts.tracing.tracedClient(plainClient) : plainClient;
   const skills = new Map<string, CompiledSkill>();
   const t = await startTestGateway({
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.extra ? { extra: opts.extra } : {}),
     temporal: { client, taskQueue },
     skills: () => skills,
@@ -195,6 +219,7 @@ export async function startSkillGateway(opts: {
       catalog: t.catalog,
       dataLoss: createDataLossFilters(t.ws.loaded.config.gateways, t.log),
       audit: t.audit,
+      credentials: t.credentials.service,
       ...(opts.tracing ? { telemetry: opts.tracing.telemetry } : {}),
     }),
     ...(opts.tracing ? { tracing: opts.tracing.worker } : {}),

@@ -19,6 +19,7 @@ export function poolOf(methods: Partial<UpstreamPool> & Pick<UpstreamPool, 'serv
     serverInfo: unused('serverInfo'),
     inventory: unused('inventory'),
     onToolListChanged: () => () => {},
+    url: unused('url'),
     onListChanged: () => () => {},
     close: async () => {},
     ...methods,

@@ -14,6 +14,8 @@ import { createRunAttestor, type RunAttestor } from '../../gateway/authz/run-att
 import { loadOrCreateRunKey } from '../../gateway/authz/run-key.js';
 import type { Principal } from '../../src/contracts/principal.js';
 import { createUpstreamPool } from '../../gateway/upstream/pool.js';
+import { openCredentials } from '../../src/app/runtime/credentials.js';
+import type { CredentialService } from '../../gateway/downstream/credentials.js';
 import type { UpstreamPool } from '../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { formatDiagnostic } from '../../src/shared/diagnostics.js';
@@ -51,6 +53,8 @@ export interface SkillHarness {
   client: Client;
   taskQueue: string;
   pool: UpstreamPool;
+  /** The workspace's downstream credentials (the activities' trinary tokens and vault). */
+  credentials: CredentialService;
   /** Compile a skill folder (absolute path) against the workspace's real servers; throws with every diagnostic. */
   compile(dir: string): Promise<CompiledFixture>;
   /** Signs starts and approvals under the workspace's run key (the worker verifies them). */
@@ -83,12 +87,13 @@ export async function startHarness(
   const pool = createUpstreamPool(loaded, { log: () => {} });
   // What the runs record, kept for tests that look (the audit trail's own tests use the real store).
   const audit = memoryAuditSink();
+  const credentials = await openCredentials(loaded, { audit });
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
   if (opts.withWorker !== false) {
     nativeConnection = await NativeConnection.connect({ address });
-    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: opts.authorizer ?? ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit }), audit });
+    worker = await createSkillWorker({ connection: nativeConnection, taskQueue, activities: createActivities({ pool, authorizer: opts.authorizer ?? ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit, credentials: credentials.service }), audit });
     running = worker.run();
   }
   let catalog: ReturnType<typeof fetchCatalog> | undefined;
@@ -96,6 +101,7 @@ export async function startHarness(
     client,
     taskQueue,
     pool,
+    credentials: credentials.service,
     attestor,
     audit,
     async compile(dir) {
@@ -140,6 +146,7 @@ export async function startHarness(
         await running;
       }
       await pool.close();
+      credentials.close();
       await nativeConnection?.close();
       await connection.close();
     },

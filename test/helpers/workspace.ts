@@ -6,14 +6,32 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { pathToFileURL } from 'node:url';
 import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
+import { CORE_BANKING_AUTH } from '../../demo/core-banking/server.js';
+import { CREDIT_BUREAU_AUTH } from '../../demo/credit-bureau/server.js';
+import { HR_AUTH } from '../../demo/hr/server.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
-/** A stdio server entry running a demo server's main.ts with tsx. */
-export function demoServer(name: 'core-banking' | 'credit-bureau' | 'hr', stateDir: string) {
+/** The credential each demo company system takes (its audience and per-tool scopes). */
+export const DEMO_AUTH = { 'core-banking': CORE_BANKING_AUTH, 'credit-bureau': CREDIT_BUREAU_AUTH, hr: HR_AUTH } as const;
+
+/**
+ * A stdio server entry running a demo server's main.ts with tsx, taking trinary tokens.
+ * `tokens: 'front-door'`: it verifies them at the gateway's JWKS URL (the pool tells it);
+ * `'file'` (default, for workers without a front door): against the key file in the state folder.
+ */
+export function demoServer(name: 'core-banking' | 'credit-bureau' | 'hr', stateDir: string, tokens: 'file' | 'front-door' = 'file') {
+  const auth = DEMO_AUTH[name];
   // cwd: the project root, so that `--import tsx` resolves from the project's node_modules.
-  return { command: 'node', args: ['--import', 'tsx', join(ROOT, 'demo', name, 'main.ts'), '--state', stateDir], cwd: ROOT };
+  return {
+    command: 'node',
+    args: ['--import', 'tsx', join(ROOT, 'demo', name, 'main.ts'), '--state', stateDir],
+    cwd: ROOT,
+    auth: { audience: auth.audience, tools: auth.scopes },
+    ...(tokens === 'file' ? { env: { SKILLGATE_ISSUER: 'http://127.0.0.1:8787', SKILLGATE_JWKS_URI: pathToFileURL(join(stateDir, 'keys', 'token-signing.json')).href } } : {}),
+  };
 }
 
 export interface TestWorkspace {
@@ -36,7 +54,10 @@ const DEMO_USERS = {
 };
 
 /** A workspace with both demo servers and `extra` (or `extra(stateDir)`) merged into the config. */
-export function testWorkspace(extraOrFn: Record<string, unknown> | ((stateDir: string) => Record<string, unknown>) = {}): TestWorkspace {
+export function testWorkspace(
+  extraOrFn: Record<string, unknown> | ((stateDir: string) => Record<string, unknown>) = {},
+  opts: { tokens?: 'file' | 'front-door' } = {},
+): TestWorkspace {
   const dir = mkdtempSync(join(tmpdir(), 'skillgate-test-'));
   const stateDir = join(dir, 'state');
   const extra = typeof extraOrFn === 'function' ? extraOrFn(stateDir) : extraOrFn;
@@ -45,9 +66,10 @@ export function testWorkspace(extraOrFn: Record<string, unknown> | ((stateDir: s
     workspace: 'test',
     skillsDir: join(ROOT, 'skills'),
     stateDir,
+    storage: { file: join(stateDir, 'skillgate.db'), synchronous: 'normal' },
     servers: {
-      'core-banking': demoServer('core-banking', stateDir),
-      'credit-bureau': demoServer('credit-bureau', stateDir),
+      'core-banking': demoServer('core-banking', stateDir, opts.tokens),
+      'credit-bureau': demoServer('credit-bureau', stateDir, opts.tokens),
       ...extraServers,
     },
     users: DEMO_USERS,
@@ -65,7 +87,7 @@ export function governedWorkspace(extra: Record<string, unknown> = {}): TestWork
   const { servers: extraServers, users: extraUsers, ...rest } = extra as { servers?: Record<string, unknown>; users?: Record<string, unknown> };
   return testWorkspace((stateDir) => ({
     servers: {
-      hr: demoServer('hr', stateDir),
+      hr: demoServer('hr', stateDir, 'front-door'),
       everything: { command: 'node', args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'] },
       ...extraServers,
     },
@@ -87,5 +109,5 @@ export function governedWorkspace(extra: Record<string, unknown> = {}): TestWork
     },
     policies: [join(ROOT, 'policies', '*.cedar')],
     ...rest,
-  }));
+  }), { tokens: 'front-door' });
 }

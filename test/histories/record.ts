@@ -23,7 +23,10 @@ import { approveRun, waitForResult } from '../../src/skills/runs.js';
 import { ALLOWED, approveEverything, NO_DATA_LOSS } from '../helpers/allow-all.js';
 import { startProbeServer } from '../helpers/probe-server.js';
 import { FIXTURE_SKILLS, startHarness } from '../helpers/skill-harness.js';
-import { testWorkspace } from '../helpers/workspace.js';
+import { ROOT, testWorkspace } from '../helpers/workspace.js';
+import { follow, startMailWorld } from '../helpers/mail-world.js';
+import type { SkillGateway } from '../helpers/gateway.js';
+import type { RunStatus } from '../../src/contracts/run.js';
 
 // (skill-harness installs the Temporal runtime with an ERROR-level logger.)
 
@@ -50,7 +53,7 @@ const probe = await startProbeServer();
 const ws = testWorkspace({ servers: { probe: { url: probe.url } } });
 const h = await startHarness(temporal.address, ws.loaded, { withWorker: false });
 const native = await NativeConnection.connect({ address: temporal.address });
-const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer, attestor: h.attestor, catalog: approveEverything(h.pool), dataLoss: NO_DATA_LOSS, audit: h.audit }), audit: h.audit });
+const worker = await createSkillWorker({ connection: native, taskQueue: h.taskQueue, activities: createActivities({ pool: h.pool, authorizer, attestor: h.attestor, catalog: approveEverything(h.pool), dataLoss: NO_DATA_LOSS, audit: h.audit, credentials: h.credentials }), audit: h.audit });
 const running = worker.run();
 
 const compiled = async (name: string) => h.compile(join(FIXTURE_SKILLS, name));
@@ -113,6 +116,31 @@ const RUNS: Record<string, () => Promise<string>> = {
       revoked = false;
     }
     return handle.workflowId;
+  },
+  /** reply-to-teacher-email waits for the parent's mail grant twice (read, then send) and completes. */
+  async 'authorization-wait'() {
+    const world = await startMailWorld({ outlook: true, temporalAddress: temporal.address, skillDirs: [join(ROOT, 'skills', 'reply-to-teacher-email')] });
+    try {
+      const { client } = await world.client('parent');
+      const r = await client.callTool({ name: 'skill.reply-to-teacher-email', arguments: { teacher: 'rivera', child: 'Mia', reply: 'Dear Ms Rivera, Mia may join the museum visit on Friday. Kind regards, Pat' } });
+      const run = (r.structuredContent as { run: { id: string } }).run;
+      const handle = (world.t as SkillGateway).client.workflow.getHandle(run.id);
+      for (let waits = 0; waits < 2; waits++) {
+        let url: string | undefined;
+        for (let i = 0; i < 200 && !url; i++) {
+          const st = await handle.query<RunStatus>('status');
+          url = st.pendingAuthorizations?.[0]?.url;
+          if (!url) await new Promise((res) => setTimeout(res, 100));
+        }
+        if (!url) throw new Error('the run never waited for authorization');
+        await follow(url, { skillgateUser: 'parent', mailbox: 'parent@gmail.example' });
+        await new Promise((res) => setTimeout(res, 500));
+      }
+      await handle.result();
+      return run.id;
+    } finally {
+      await world.close();
+    }
   },
 };
 

@@ -93,7 +93,7 @@ export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   const adminResource = adminResourceUrl(config.publicUrl);
   const agentByClient = new Map(Object.entries(config.agents).map(([id, a]) => [a.clientId, id]));
 
-  const clients: NonNullable<Configuration['clients']>[number][] = Object.values(config.agents).map((agent) => ({
+  const clients: Array<NonNullable<Configuration['clients']>[number]> = Object.values(config.agents).map((agent) => ({
     client_id: agent.clientId,
     client_name: agent.name ?? agent.clientId,
     application_type: 'native',
@@ -113,6 +113,18 @@ export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
       redirect_uris: [`${adminResource}/callback`],
     });
   }
+
+  // Skillgate's own /connect pages sign users in here (gateway/adapters/connect): a public web
+  // client with PKCE whose tokens are refused by every gateway (it is not an agent).
+  clients.push({
+    client_id: 'skillgate-web',
+    client_name: 'Skillgate (connect a service)',
+    application_type: 'web',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [`${config.publicUrl.replace(/\/+$/, '')}/connect/callback/login`],
+  });
 
   const account = (sub: string) => {
     const u = Object.hasOwn(config.users, sub) ? config.users[sub] : undefined;

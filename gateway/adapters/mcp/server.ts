@@ -39,6 +39,7 @@ import type { Principal } from '../../../src/contracts/principal.js';
 import { own } from '../../../src/shared/own.js';
 import { RunError } from '../../../src/skills/runs.js';
 import type { InspectRefusal } from './http-transport.js';
+import type { ElicitationSessions } from './elicitation.js';
 import type { InputRetry, McpRequestContext, McpService, Outcome, TaskHandle } from './service.js';
 import type { SkillTools, TaskView } from './skill-tools.js';
 import { incomingTraceContext } from '../../telemetry/trace-context.js';
@@ -56,6 +57,8 @@ export interface McpServerDeps {
   inspect?: (request: JSONRPCRequest) => InspectRefusal | undefined;
   /** Tracing (absent: off). */
   telemetry?: Telemetry;
+  /** Which session got which URL elicitation (to tell it when the grant arrives). */
+  elicitations?: ElicitationSessions;
 }
 
 /** How many times an upstream's `input_required` is relayed to the client for one call. */
@@ -131,6 +134,7 @@ export function createGatewayMcpServer(deps: McpServerDeps, gateway: string): Se
           }
         : {}),
       ...(task ? { task } : {}),
+      ...(deps.elicitations ? { elicitationAsked: (id: string) => deps.elicitations!.remember(id, server) } : {}),
     };
   };
 

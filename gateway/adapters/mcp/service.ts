@@ -34,6 +34,9 @@ import type { PolicyResource } from '../../policy/model.js';
 import { invokeTool } from '../../pipeline/index.js';
 import type { PipelineDeps } from '../../pipeline/context.js';
 import { ToolCallError } from '../../pipeline/errors.js';
+import { DownstreamError, GrantRequiredError } from '../../downstream/errors.js';
+import { answerGrantRequired, GRANT_INPUT_KEY, grantInputRequest } from './elicitation.js';
+import { callDisconnect, DISCONNECT_TOOL, disconnectTool } from './grant-tools.js';
 import { RpcError } from '../../upstream/modern.js';
 import { type UpstreamCallOptions, UpstreamError, UpstreamInputRequired } from '../../upstream/types.js';
 import { DataLossError } from '../../dlp/errors.js';
@@ -69,6 +72,8 @@ export interface McpRequestContext {
   task?: { ttlMs?: number };
   /** The caller's W3C trace context (`_meta`, else the HTTP `traceparent`), carried into the call. */
   trace?: TraceContext;
+  /** Legacy sessions: remember that this session was asked a URL elicitation (notifications/elicitation/complete). */
+  elicitationAsked?: (elicitationId: string) => void;
 }
 
 /** A retry of a request an upstream answered `input_required` (MRTR). */
@@ -226,6 +231,8 @@ export function createMcpService(deps: McpServiceDeps): McpService {
       refusal(log, { code: err.code, status: ErrorCode.InvalidParams, ...ids(ctx), tool: echo(binding.name) });
       throw new McpError(ErrorCode.InvalidParams, err.message);
     }
+    // Our own question (a downstream grant): the upstream never asked anything; call it afresh.
+    if ((data as { grant?: unknown } | null)?.grant !== undefined) return undefined;
     const up = (data as { upstream?: unknown } | null)?.upstream;
     return { ...(retry.inputResponses ? { inputResponses: retry.inputResponses } : {}), ...(typeof up === 'string' ? { requestState: up } : {}) };
   }
@@ -265,6 +272,8 @@ export function createMcpService(deps: McpServiceDeps): McpService {
         }
       }
       if (deps.skills) tools.push(...deps.skills.list(ctx.principal, ctx.gateway));
+      const disconnect = disconnectTool(config, ctx.gateway);
+      if (disconnect) tools.push(disconnect);
       // Deterministic (2026-07-28 server/tools: "SHOULD return tools … in a deterministic order").
       return tools.sort(byName);
     },
@@ -279,6 +288,9 @@ export function createMcpService(deps: McpServiceDeps): McpService {
     async callTool(ctx, name, args, retry) {
       if (deps.skills && (name.startsWith(SKILL_TOOL_PREFIX) || BUILTIN_TOOLS.includes(name))) {
         return deps.skills.call(ctx, name, args);
+      }
+      if (name === DISCONNECT_TOOL && disconnectTool(config, ctx.gateway)) {
+        return { kind: 'complete', result: await callDisconnect(deps.pipeline.credentials, config, ctx.principal, ctx.gateway, args) };
       }
       const unknownTool = (code: string): McpError => {
         refusal(log, { code, status: ErrorCode.InvalidParams, ...ids(ctx), tool: echo(name) });
@@ -314,6 +326,22 @@ export function createMcpService(deps: McpServiceDeps): McpService {
           }
           refusal(log, { ...err.logFields(), ...ids(ctx), tool: name });
           return { kind: 'complete', result: toolError(`${name}: ${err.message}`) };
+        }
+        if (err instanceof GrantRequiredError) {
+          const r = err.required;
+          const url = ctx.clientCapabilities.elicitation?.url !== undefined;
+          // The log says how the client was asked: -32042 (2025-11-25), input_required (2026-07-28), or a tool error with the link.
+          const answer = !url ? 'tool-error' : ctx.era === 'legacy' ? 'url-elicitation-error' : 'input-required';
+          refusal(log, { code: err.code, ...(url && ctx.era === 'legacy' ? { status: -32042 } : {}), answer, ...ids(ctx), tool: echo(name), provider: r.provider, reason: r.reason, elicitationId: r.elicitationId });
+          if (url && ctx.era === 'modern') {
+            // The retry carries this state back: it runs the call again (no upstream state to resume).
+            return { kind: 'input_required', inputRequests: { [GRANT_INPUT_KEY]: grantInputRequest(err) }, requestState: deps.requestState.seal(binding, { grant: r.elicitationId }) };
+          }
+          return { kind: 'complete', result: answerGrantRequired(ctx.era === 'legacy' ? ctx.clientCapabilities : undefined, err, ctx.elicitationAsked) };
+        }
+        if (err instanceof DownstreamError) {
+          log.warn('downstream credential failure', { ...ids(ctx), tool: echo(name), code: err.code, error: err.message, detail: err.detail });
+          return { kind: 'complete', result: toolError(`${echo(name)}: ${err.message}`) };
         }
         if (err instanceof ToolCallError) {
           if (err.code === 'ERR_TOOL_UNKNOWN') throw unknownTool(err.code);

@@ -75,8 +75,9 @@ const RUN_HANDLE_SCHEMA = {
   description: 'The skill run: its id (for skillgate.run_status / skillgate.approve) and state',
   properties: {
     id: { type: 'string' },
-    status: { type: 'string', enum: ['completed', 'running', 'awaiting-approval', 'failed'] },
+    status: { type: 'string', enum: ['completed', 'running', 'awaiting-approval', 'awaiting-authorization', 'failed'] },
     pendingApprovals: { type: 'array', items: { type: 'object' } },
+    pendingAuthorizations: { type: 'array', items: { type: 'object' }, description: 'Steps waiting for the user to grant a service: open `url` in a browser' },
     reason: { type: 'string' },
   },
   required: ['id', 'status'],
@@ -156,6 +157,7 @@ export function createSkillTools(deps: SkillToolsDeps): SkillTools {
     id: runId,
     status: status.state === 'compensating' ? 'running' : status.state,
     ...(status.pendingApprovals.length ? { pendingApprovals: status.pendingApprovals } : {}),
+    ...(status.pendingAuthorizations?.length ? { pendingAuthorizations: status.pendingAuthorizations } : {}),
     ...(reason ? { reason } : {}),
   });
 
@@ -220,10 +222,13 @@ export function createSkillTools(deps: SkillToolsDeps): SkillTools {
         const done = Object.values(st.steps).filter((s) => s === 'completed' || s === 'skipped').length;
         if (ctx.progress && done !== reported) {
           reported = done;
-          const running = Object.entries(st.steps).filter(([, s]) => s === 'running' || s === 'awaiting-approval').map(([sid]) => sid);
-          await ctx.progress({ progress: done, total, message: running.length ? `running: ${running.join(', ')}` : `${done}/${total} steps done` }).catch(() => {});
+          const running = Object.entries(st.steps).filter(([, s]) => s === 'running' || s === 'awaiting-approval' || s === 'awaiting-authorization').map(([sid]) => sid);
+          const auth = st.pendingAuthorizations?.[0];
+          await ctx
+            .progress({ progress: done, total, message: auth ? `waiting for authorization: open ${auth.url} to grant ${auth.providerName} ${auth.scopes.join(', ')}` : running.length ? `running: ${running.join(', ')}` : `${done}/${total} steps done` })
+            .catch(() => {});
         }
-        if (st.state === 'awaiting-approval') {
+        if (st.state === 'awaiting-approval' || st.state === 'awaiting-authorization') {
           waiting = st;
           break;
         }
@@ -235,7 +240,9 @@ export function createSkillTools(deps: SkillToolsDeps): SkillTools {
       const text =
         st.state === 'awaiting-approval'
           ? `Run ${id} is waiting for approval (${st.pendingApprovals.map((p) => `${p.stepId}: a ${p.role} must decide`).join('; ')}). Check it with ${STATUS_TOOL}.`
-          : `Run ${id} is still running. Check it with ${STATUS_TOOL}.`;
+          : st.state === 'awaiting-authorization'
+            ? `Run ${id} is waiting for the user's authorization: ${(st.pendingAuthorizations ?? []).map((a) => `step ${a.stepId} needs ${a.providerName} (${a.scopes.join(', ')}): ask the user to open ${a.url}`).join('; ')}. It resumes by itself once granted; check it with ${STATUS_TOOL}.`
+            : `Run ${id} is still running. Check it with ${STATUS_TOOL}.`;
       return { kind: 'complete', result: result({ run: handleOf(id, st) }, text) };
     }
     const o = await outcome;

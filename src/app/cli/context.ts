@@ -34,5 +34,5 @@ export function workspaceUser(loaded: LoadedConfig, id: string): Principal['user
       1,
     );
   }
-  return { id, roles: user.roles, groups: user.groups };
+  return { id, roles: user.roles, groups: user.groups, ...(Object.keys(user.attributes).length ? { attributes: user.attributes } : {}) };
 }

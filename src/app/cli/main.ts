@@ -10,6 +10,7 @@ import { register as registerCancel } from './cancel.js';
 import { register as registerCompile } from './compile.js';
 import { register as registerCurate } from './curate.js';
 import { register as registerDev } from './dev.js';
+import { register as registerGrants } from './grants.js';
 import { register as registerRevoke } from './revoke.js';
 import { register as registerRun } from './run.js';
 import { register as registerToken } from './token.js';
@@ -33,6 +34,7 @@ registerCancel(program);
 registerToken(program);
 registerRevoke(program);
 registerAudit(program);
+registerGrants(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -24,6 +24,7 @@ import { verificationKeys } from '../../../gateway/audit/keys.js';
 import { configDigest, openWorkspaceAudit } from './audit.js';
 import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
+import { openCredentials } from './credentials.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
 import { createSkillWorker } from '../../temporal/worker.js';
 import { startTelemetry } from './telemetry.js';
@@ -104,7 +105,7 @@ export interface DevRuntime {
  * await rt.done;
  */
 export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOptions = {}): Promise<DevRuntime> {
-  const { config } = loaded;
+  let { config } = loaded;
   const env = opts.env ?? process.env;
   const log = opts.log ?? (() => {});
   const stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
@@ -193,6 +194,14 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       },
     });
 
+    // The port (and so publicUrl, the token issuer's name) is fixed before anything derives from it.
+    let port = opts.port ?? (env.SKILLGATE_PORT ? Number(env.SKILLGATE_PORT) : Number(new URL(config.publicUrl).port || 80));
+    if (port === 0) {
+      port = await freePort();
+      loaded = { ...loaded, config: { ...config, publicUrl: `http://127.0.0.1:${port}` } };
+      config = loaded.config;
+    }
+
     log('connecting to the upstream MCP servers…');
     const pool = createUpstreamPool(loaded);
     cleanups.push({ what: 'the upstream MCP servers', run: () => pool.close() });
@@ -218,6 +227,9 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       decision: { stage: 'policy', policyRevision: policies.version },
       detail: { policies: policies.policies.length, trigger: 'start' },
     });
+    // One vault and one token minter, too (a wrong vault key stops the start here, nothing changed).
+    const credentials = await openCredentials(loaded, { audit: audit.log, env, serverUrl: (s) => pool.url(s) });
+    cleanups.push({ what: 'the vault', run: async () => credentials.close() });
 
     const worker: Worker = await createSkillWorker({
       connection: temporal.nativeConnection,
@@ -229,6 +241,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         attestor: governance.attestor,
         catalog,
         audit: audit.log,
+        credentials: credentials.service,
         dataLoss: createDataLossFilters(config.gateways, logger),
         ...(tracing ? { telemetry: tracing.telemetry } : {}),
       }),
@@ -247,7 +260,6 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     });
 
     // config.publicUrl already follows SKILLGATE_PORT unless the file sets publicUrl (load.ts).
-    const port = opts.port ?? (env.SKILLGATE_PORT ? Number(env.SKILLGATE_PORT) : Number(new URL(config.publicUrl).port || 80));
     const pub = new URL(config.publicUrl);
     if (['127.0.0.1', 'localhost', '[::1]'].includes(pub.hostname) && Number(pub.port || 80) !== port) {
       log(`warning: listening on port ${port}, but publicUrl ${config.publicUrl} (set in ${loaded.file}) names port ${pub.port || 80}: tokens are minted for publicUrl; remove publicUrl to follow SKILLGATE_PORT`);
@@ -262,6 +274,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       loaded,
       pool,
       governance,
+      credentials,
       catalog,
       temporal: { client: tracing ? tracing.tracedClient(temporal.client) : temporal.client, taskQueue },
       ...(tracing ? { telemetry: tracing.telemetry } : {}),
@@ -467,4 +480,17 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A free loopback port (bound and released: the front door takes it right after). */
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise<number>((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }

@@ -32,6 +32,12 @@ import type { LoadedConfig } from '../../config/load.js';
 import type { SkillgateConfig } from '../../config/schema.js';
 import type { CompiledSkill } from '../../skills/compile-all.js';
 import type { Governance } from './governance.js';
+import type { Credentials } from './credentials.js';
+import { connectCookieKey, connectRoutes } from '../../../gateway/adapters/connect/routes.js';
+import { ElicitationSessions } from '../../../gateway/adapters/mcp/elicitation.js';
+import { createOAuthClient, type OAuthClient } from '../../../gateway/downstream/providers.js';
+import { resolveSecretValue } from '../../config/secrets.js';
+import { parseDuration } from '../../pure/durations.js';
 
 /** The workspace config with the dev IdP added to the trusted issuers when it is enabled. */
 export function withDevIssuer(config: SkillgateConfig): SkillgateConfig {
@@ -47,6 +53,8 @@ export interface GatewayOptions {
   governance: Governance;
   /** The pinned tool catalog: only approved, unchanged upstream tools are listed and called. */
   catalog: PinnedCatalog;
+  /** Downstream credentials (trinary tokens, the vault, providers). Required. */
+  credentials: Credentials;
   /** Skill runs through MCP need a Temporal client and the worker's task queue. */
   temporal?: { client: Client; taskQueue: string };
   skills?: () => ReadonlyMap<string, CompiledSkill>;
@@ -123,6 +131,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           held,
           log: plainLog,
           audit: opts.governance.audit,
+          authorizationTimeoutMs: parseDuration(config.defaults.authorizationTimeout) ?? 24 * 3_600_000,
         })
       : undefined;
   const skillTools =
@@ -136,6 +145,21 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         })
       : undefined;
 
+  const elicitations = new ElicitationSessions();
+  const plugins: Array<(app: FastifyInstance) => void | Promise<void>> = [];
+  if (idp) plugins.push((a) => idp.mount(a));
+  if (opts.admin) {
+    const admin = opts.admin;
+    plugins.push((a) => mountAdmin(a, adminDeps(config, admin, opts.governance, log)));
+  }
+  // Skillgate's own keys for the tokens it mints upstream (trinary tokens): RFC 7517 JWK set.
+  plugins.push((a) => {
+    a.get('/.well-known/jwks.json', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(opts.credentials.service.minter.jwks()));
+  });
+  const webLogin = webLoginClient(config, opts.loaded);
+  if (webLogin && Object.keys(config.providers).length) {
+    plugins.push(connectRoutes({ config, credentials: opts.credentials.service, webLogin, cookieKey: connectCookieKey(opts.credentials.vaultKey), log }));
+  }
   const { app, sessions, listChanged } = await createGatewayApp({
     config,
     verifier,
@@ -152,6 +176,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           authorizer: opts.governance.authorizer,
           catalog: opts.catalog,
           audit: opts.governance.audit,
+          credentials: opts.credentials.service,
           dataLoss: createDataLossFilters(config.gateways, log),
           ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
         },
@@ -159,14 +184,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         requestState: opts.governance.requestState,
         log,
       }),
+      elicitations,
       ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
       ...(skillTools ? { skills: skillTools } : {}),
       inspect: inspectToolCall(config.limits),
     },
-    plugins: [
-      ...(idp ? [(a: FastifyInstance) => idp.mount(a)] : []),
-      ...(opts.admin ? [(a: FastifyInstance) => mountAdmin(a, adminDeps(config, opts.admin!, opts.governance, log))] : []),
-    ],
+    plugins,
     ...(opts.health ? { health: opts.health } : {}),
   });
   // Visibility follows the policies, the upstream servers and the pinned catalog: tell every
@@ -186,8 +209,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     // A skill is held or offered again: its tool, resource and prompt come or go.
     opts.onSkillsChanged?.((changed) => listChanged(['tools', 'resources', 'prompts'], (g) => (own(config.gateways, g)?.skills ?? []).some((n) => changed.includes(n)))) ?? (() => {}),
   ];
+  // A grant arrived through /connect: tell the session that was asked (notifications/elicitation/complete),
+  // and every skill run waiting for it (signal through the run-actions service).
+  const unsubscribeGrants = opts.credentials.service.onGrant((e) => {
+    void elicitations.completed(e);
+    if (runs) void runs.grantArrived(e);
+  });
   app.addHook('onClose', async () => {
     for (const u of unsubscribe) u();
+    unsubscribeGrants();
   });
   await app.listen({ host, port });
   // Fetch the issuers' discovery documents and JWKS now, not on the first agent's request.
@@ -226,3 +256,25 @@ function adminDeps(config: SkillgateConfig, admin: NonNullable<GatewayOptions['a
     log,
   };
 }
+
+/**
+ * How /connect signs the person in: `identity.webLogin` (the company IdP), else the dev IdP's
+ * own `skillgate-web` client (a public client with PKCE). Undefined: no /connect pages.
+ */
+function webLoginClient(config: SkillgateConfig, loaded: LoadedConfig): OAuthClient | undefined {
+  const w = config.identity.webLogin;
+  const secrets = { env: process.env, baseDir: loaded.baseDir };
+  if (w) {
+    return createOAuthClient({
+      name: 'web login',
+      endpoints: { issuer: w.issuer },
+      clientId: resolveSecretValue(w.clientId, ['identity', 'webLogin', 'clientId'], secrets),
+      ...(w.clientSecret !== undefined ? { clientSecret: resolveSecretValue(w.clientSecret, ['identity', 'webLogin', 'clientSecret'], secrets) } : {}),
+    });
+  }
+  if (!config.identity.devIdp) return undefined;
+  return createOAuthClient({ name: 'dev IdP', endpoints: { issuer: `${config.publicUrl.replace(/\/+$/, '')}/idp` }, clientId: WEB_LOGIN_CLIENT });
+}
+
+/** The dev IdP's client for /connect sign-ins. */
+export const WEB_LOGIN_CLIENT = 'skillgate-web';
