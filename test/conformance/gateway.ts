@@ -1,0 +1,70 @@
+/**
+ * A Skillgate front door for the conformance run, assembled as the runtime assembles it
+ * (config → governance → upstream pool → `startGateway`, with the dev IdP), without Temporal:
+ * one workspace, one upstream server (`fixture`, the conformance fixture over Streamable HTTP),
+ * one gateway `conformance` that exposes its tools under their own names (`prefix: false`,
+ * because the suites call `test_simple_text`, not `fixture.test_simple_text`), one agent and
+ * one user, both allowed the fixture by test/conformance/policies/.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { memoryLogger } from '../../gateway/log.js';
+import { createUpstreamPool } from '../../gateway/upstream/pool.js';
+import { startGateway } from '../../src/app/runtime/front-door.js';
+import { createGovernance } from '../../src/app/runtime/governance.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ROOT } from './suites.js';
+
+export const CONFORMANCE_GATEWAY = 'conformance';
+export const CONFORMANCE_USER = 'conformance-user';
+export const CONFORMANCE_AGENT = 'conformance-client';
+
+export interface ConformanceGateway {
+  /** The gateway's origin, `http://127.0.0.1:<port>`. */
+  origin: string;
+  /** The MCP endpoint path of the gateway, `/mcp/conformance`. */
+  path: string;
+  /** A fresh bearer token for (conformance-user, conformance-client) on this gateway. */
+  token(): Promise<string>;
+  /** What the gateway logged (refusals with their codes, upstream failures). */
+  logs: Array<{ level: string; msg: string } & Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export async function startConformanceGateway(fixtureUrl: string): Promise<ConformanceGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'skillgate-conformance-ws-'));
+  const file = join(dir, 'skillgate.yaml');
+  const text = stringify({
+    workspace: 'conformance',
+    stateDir: join(dir, 'state'),
+    skillsDir: join(dir, 'skills'),
+    servers: { fixture: { url: fixtureUrl } },
+    identity: { devIdp: true },
+    agents: { [CONFORMANCE_AGENT]: { clientId: CONFORMANCE_AGENT, name: 'The MCP conformance suite' } },
+    users: { [CONFORMANCE_USER]: { name: 'Conformance runner' } },
+    gateways: { [CONFORMANCE_GATEWAY]: { description: 'The conformance fixture, unprefixed', agents: [CONFORMANCE_AGENT], tools: ['fixture.*'], prefix: false } },
+    policies: [join(ROOT, 'test', 'conformance', 'policies', '*.cedar')],
+    logging: { destination: 'stderr', level: 'warn' },
+  });
+  writeFileSync(file, text);
+  const loaded = parseConfig(text, file);
+  const pool = createUpstreamPool(loaded, { log: () => {} });
+  const governance = createGovernance(loaded, { watch: false });
+  const log = memoryLogger();
+  const gw = await startGateway({ loaded, pool, governance, port: 0, log });
+  const resource = gw.resourceUrl(CONFORMANCE_GATEWAY);
+  return {
+    origin: new URL(gw.url).origin,
+    path: new URL(resource).pathname,
+    token: () => gw.idp!.mintToken({ user: CONFORMANCE_USER, agent: CONFORMANCE_AGENT, audience: resource, ttlSec: 3600 }),
+    logs: log.lines,
+    async close() {
+      await gw.close();
+      await pool.close();
+      governance.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
