@@ -46,7 +46,6 @@ export async function startConformanceGateway(fixtureUrl: string): Promise<Confo
     users: { [CONFORMANCE_USER]: { name: 'Conformance runner' } },
     gateways: { [CONFORMANCE_GATEWAY]: { description: 'The conformance fixture, unprefixed', agents: [CONFORMANCE_AGENT], tools: ['fixture.*'], prefix: false } },
     policies: [join(ROOT, 'test', 'conformance', 'policies', '*.cedar')],
-    logging: { destination: 'stderr', level: 'warn' },
   });
   writeFileSync(file, text);
   const loaded = parseConfig(text, file);
