@@ -99,7 +99,9 @@ export function renderMarkdown(runs: SuiteRun[], expected: Expected, generated: 
     'once **directly** and once **through Skillgate**: a gateway fronting that server unprefixed (`prefix: false`), reached through a',
     'test-only proxy that adds the bearer token the suites do not send. A scenario passes when none of its checks fails (the suite\'s rule);',
     'warnings do not fail. Why a scenario fails through Skillgate is in',
-    '[test/conformance/expected-failures.yaml](../test/conformance/expected-failures.yaml), quoted in the last column.',
+    '[test/conformance/expected-failures.yaml](../test/conformance/expected-failures.yaml), quoted in the last column;',
+    '`npm test` fails when a scenario fails without being listed there, or passes while listed. After a change to the gateway,',
+    '`npm run conformance -- --update-expected` regenerates this page and the list (new entries need their reason written).',
     '',
   ];
   for (const suite of SUITES) {
