@@ -1,10 +1,12 @@
 /**
  * A Skillgate front door for the conformance run, assembled as the runtime assembles it
- * (config → governance → upstream pool → `startGateway`, with the dev IdP), without Temporal:
- * one workspace, one upstream server (`fixture`, the conformance fixture over Streamable HTTP),
- * one gateway `conformance` that exposes its tools under their own names (`prefix: false`,
- * because the suites call `test_simple_text`, not `fixture.test_simple_text`), one agent and
- * one user, both allowed the fixture by test/conformance/policies/.
+ * (config → governance → upstream pool → pinned catalog → `startGateway`, with the dev IdP),
+ * without Temporal: one workspace, one upstream server (`fixture`, the conformance fixture over
+ * Streamable HTTP, era found by `server/discover`), one gateway `conformance` that exposes its
+ * tools, prompts and resources under their own names (`prefix: false`, because the suites call
+ * `test_simple_text`, not `fixture.test_simple_text`), one agent and one user, both allowed the
+ * fixture by test/conformance/policies/. The fixture's tools are approved into the workspace's
+ * tools.lock.json first, as an operator does with `skillgate curate fixture --approve`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import { createUpstreamPool } from '../../gateway/upstream/pool.js';
 import { startGateway } from '../../src/app/runtime/front-door.js';
 import { createGovernance } from '../../src/app/runtime/governance.js';
 import { parseConfig } from '../../src/config/load.js';
+import { approvedCatalog, memoryAudit } from '../helpers/catalog.js';
 import { ROOT } from './suites.js';
 
 export const CONFORMANCE_GATEWAY = 'conformance';
@@ -44,7 +47,9 @@ export async function startConformanceGateway(fixtureUrl: string): Promise<Confo
     identity: { devIdp: true },
     agents: { [CONFORMANCE_AGENT]: { clientId: CONFORMANCE_AGENT, name: 'The MCP conformance suite' } },
     users: { [CONFORMANCE_USER]: { name: 'Conformance runner' } },
-    gateways: { [CONFORMANCE_GATEWAY]: { description: 'The conformance fixture, unprefixed', agents: [CONFORMANCE_AGENT], tools: ['fixture.*'], prefix: false } },
+    gateways: {
+      [CONFORMANCE_GATEWAY]: { description: 'The conformance fixture, unprefixed', agents: [CONFORMANCE_AGENT], tools: ['fixture.*'], prompts: ['fixture.*'], resources: ['fixture'], prefix: false },
+    },
     policies: [join(ROOT, 'test', 'conformance', 'policies', '*.cedar')],
   });
   writeFileSync(file, text);
@@ -52,7 +57,8 @@ export async function startConformanceGateway(fixtureUrl: string): Promise<Confo
   const pool = createUpstreamPool(loaded, { log: () => {} });
   const governance = createGovernance(loaded, { watch: false });
   const log = memoryLogger();
-  const gw = await startGateway({ loaded, pool, governance, port: 0, log });
+  const catalog = await approvedCatalog(loaded, pool, log, memoryAudit());
+  const gw = await startGateway({ loaded, pool, governance, catalog, port: 0, log });
   const resource = gw.resourceUrl(CONFORMANCE_GATEWAY);
   return {
     origin: new URL(gw.url).origin,
@@ -61,6 +67,7 @@ export async function startConformanceGateway(fixtureUrl: string): Promise<Confo
     logs: log.lines,
     async close() {
       await gw.close();
+      catalog.close();
       await pool.close();
       governance.close();
       rmSync(dir, { recursive: true, force: true });
