@@ -193,3 +193,15 @@ describe('2026-07-28 clients (stateless) on the same URL as 2025 sessions', () =
     ac.abort();
   });
 });
+
+describe('Base64 header values (SEP-2243)', () => {
+  it('decodes whole RFC 4648 quanta with their padding, and refuses bad padding, bad characters and non-UTF-8', async () => {
+    const { decodeHeaderValue } = await import('../gateway/upstream/http-transport.js');
+    const enc = (s: string) => `=?base64?${Buffer.from(s).toString('base64')}?=`;
+    for (const s of ['', 'a', 'ab', 'abc', 'abcd', 'Zürich ✓']) expect(decodeHeaderValue(enc(s))).toBe(s);
+    expect(decodeHeaderValue('plain value')).toBe('plain value');
+    for (const bad of ['=?base64?YQ?=', '=?base64?YW=J?=', '=?base64?YQ===?=', '=?base64?Y$E=?=', '=?base64?YWJjZA=?=', `=?base64?${Buffer.from([0xff, 0xfe]).toString('base64')}?=`]) {
+      expect(decodeHeaderValue(bad), bad).toBeUndefined();
+    }
+  });
+});

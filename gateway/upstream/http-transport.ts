@@ -475,11 +475,19 @@ export function headerValue(value: string): string {
 }
 
 /** Undo `headerValue`; undefined when the sentinel wraps something that is not base64. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export function decodeHeaderValue(value: string): string | undefined {
   if (!(value.startsWith('=?base64?') && value.endsWith('?='))) return value;
   const b64 = value.slice('=?base64?'.length, -2);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
-  return Buffer.from(b64, 'base64').toString('utf8');
+  // RFC 4648 §4 strictly: whole quanta, padding only to complete the last one, and UTF-8 inside
+  // (SEP-2243: "reject … invalid Base64 padding or characters").
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(b64)) return undefined;
+  try {
+    return STRICT_UTF8.decode(Buffer.from(b64, 'base64'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The `x-mcp-header` parameters of a tool's inputSchema: header name → property path. */

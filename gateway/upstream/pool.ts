@@ -579,7 +579,7 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
       if (raw.resultType === 'input_required') {
         throw new UpstreamInputRequired(server, raw.inputRequests as { [k: string]: Json } | undefined, typeof raw.requestState === 'string' ? raw.requestState : undefined);
       }
-      const parsed = modern.schema.safeParse(raw);
+      const parsed = modern.schema.safeParse(withoutProtocolMeta(raw));
       if (!parsed.success) throw new UpstreamError('ERR_UPSTREAM_PROTOCOL', `server "${server}" answered ${what} with an invalid result: ${parsed.error.message.slice(0, 300)}`, server);
       return parsed.data;
     } catch (err) {
@@ -773,4 +773,17 @@ function describe(err: unknown): string {
     return `${code ? `${code} ` : ''}${err.message}${cause}`;
   }
   return String(err);
+}
+
+/**
+ * A 2026-07-28 result without the upstream's own envelope: `resultType` (read before this) and
+ * its protocol `_meta` (`io.modelcontextprotocol/…`: its serverInfo, its protocol version).
+ * Those describe the upstream's exchange with Skillgate, not the answer; each front door era
+ * adds its own envelope. Other `_meta` keys are the tool's and stay.
+ */
+function withoutProtocolMeta(raw: Record<string, unknown>): Record<string, unknown> {
+  const { _meta: meta, resultType: _resultType, ...rest } = raw;
+  if (!meta || typeof meta !== 'object' || Array.isArray(meta)) return rest;
+  const kept = Object.fromEntries(Object.entries(meta as Record<string, unknown>).filter(([k]) => !k.startsWith('io.modelcontextprotocol/')));
+  return Object.keys(kept).length ? { ...rest, _meta: kept } : rest;
 }

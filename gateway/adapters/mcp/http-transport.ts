@@ -13,8 +13,9 @@
  *   anything runs: batching was removed from MCP in 2025-06-18, and a batch whose calls ran
  *   while only one answer came back lost results. Notifications and responses → 202.
  *   Requests are answered with `application/json` — unless one of them carries a
- *   `progressToken`, then with an SSE stream so that progress notifications can reach the
- *   caller before the result (the spec lets the server choose per request).
+ *   `progressToken`, or a notification about it comes before its answer (log messages), then
+ *   with an SSE stream so that those reach the caller before the result (the spec lets the
+ *   server choose per request).
  * - GET opens the standalone SSE stream for server-initiated messages (`tools/list_changed`);
  *   one per session.
  * - DELETE ends the session.
@@ -175,13 +176,17 @@ export class HttpServerTransport implements Transport {
       // The client went away (or we finished): late answers have nowhere to go.
       if (!ex.done) this.finish(ex, false);
     });
-    if (streaming) {
-      res.writeHead(200, { ...this.sessionHeaders(), 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
-      res.flushHeaders();
-      ex.keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.keepAliveMs);
-      ex.keepAlive.unref();
-    }
+    if (streaming) this.openStream(ex);
     this.onmessage?.(message, { authInfo, requestInfo });
+  }
+
+  /** Answer an exchange as an SSE stream from now on (its headers are not sent yet). */
+  private openStream(ex: Exchange): void {
+    ex.mode = 'sse';
+    ex.res.writeHead(200, { ...this.sessionHeaders(), 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
+    ex.res.flushHeaders();
+    ex.keepAlive = setInterval(() => ex.res.write(': keepalive\n\n'), this.keepAliveMs);
+    ex.keepAlive.unref();
   }
 
   private handleGet(req: IncomingMessage, res: ServerResponse, refused: RefusalSink | undefined): void {
@@ -243,9 +248,12 @@ export class HttpServerTransport implements Transport {
       return;
     }
     if (!isAnswer) {
+      // A notification about a request that was to be answered with JSON (log messages of a
+      // session that set a level, an upstream's progress): the answer becomes a stream, so
+      // nothing is dropped, and calls without notifications keep the cheaper JSON answer.
+      if (ex.mode === 'json' && !isJSONRPCRequest(message) && !ex.res.headersSent && !ex.res.writableEnded) this.openStream(ex);
       if (ex.mode === 'sse') writeEvent(ex.res, message);
-      // A JSON answer has no room for notifications; a server → client request can still
-      // reach the client on the standalone stream.
+      // A server → client request reaches the client on the standalone stream when the answer is JSON.
       else if (isJSONRPCRequest(message) && this.standalone) writeEvent(this.standalone.res, message);
       return;
     }

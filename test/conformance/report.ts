@@ -1,0 +1,191 @@
+/**
+ * The conformance report (docs/conformance.md, docs/conformance.json) and the expected-failures
+ * list (test/conformance/expected-failures.yaml).
+ *
+ * The list is not the suite's own `--expected-failures` format: that format has one `server:`
+ * list per file and no room for a reason, while one run here has two suites at two wire
+ * revisions (a scenario can pass at one and fail at the other) against two targets. So:
+ *
+ *   gateway:                       # through Skillgate
+ *     "2026-07-28":                # the suite run (SuiteSpec.id)
+ *       server-stateless: the reason, in the spec's words
+ *   direct:                        # the fixture alone (should stay empty)
+ *     "2025-11-25": {}
+ *
+ * Semantics as the suite's own baseline: a listed scenario that fails is expected; an unlisted
+ * one that fails is a regression; a listed one that passes is stale and must be removed.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { z } from 'zod';
+import { ROOT, type ScenarioResult, SUITES, type SuiteRun, type SuiteSpec } from './suites.js';
+
+export const EXPECTED_FILE = join(ROOT, 'test', 'conformance', 'expected-failures.yaml');
+
+/** What a reason written by `--update-expected` starts with until a person writes the real one. */
+const TODO = 'TODO';
+
+const suiteIds = SUITES.map((s) => s.id) as [SuiteSpec['id'], ...SuiteSpec['id'][]];
+const reason = z
+  .string()
+  .trim()
+  .min(1, 'a reason is required')
+  .refine((r) => !r.includes('\n'), 'one line per reason');
+const perSuite = z.partialRecord(z.enum(suiteIds), z.record(z.string(), reason).nullish().transform((m) => m ?? {}));
+const expectedSchema = z.strictObject({ gateway: perSuite.default({}), direct: perSuite.default({}) });
+export type Expected = z.infer<typeof expectedSchema>;
+
+/** Read and check the expected-failures file; a malformed one is an error naming the key. */
+export function loadExpected(file = EXPECTED_FILE): Expected {
+  const parsed = expectedSchema.safeParse(parse(readFileSync(file, 'utf8')) ?? {});
+  if (!parsed.success) {
+    throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+function expectedFor(expected: Expected, run: Pick<SuiteRun, 'target' | 'suite'>): Record<string, string> {
+  return expected[run.target][run.suite.id] ?? {};
+}
+
+/** Everything that makes a run disagree with the list, one line each. */
+export function compareWithExpected(runs: SuiteRun[], expected: Expected): { problems: string[] } {
+  const problems: string[] = [];
+  for (const run of runs) {
+    const listed = expectedFor(expected, run);
+    const where = `${run.target} ${run.suite.id} (conformance ${run.suite.version})`;
+    const seen = new Set<string>();
+    for (const r of run.results) {
+      seen.add(r.scenario);
+      const why = Object.hasOwn(listed, r.scenario) ? listed[r.scenario] : undefined;
+      if (!r.passed && why === undefined) problems.push(`${where}: ${r.scenario} fails and is not in ${EXPECTED_FILE}: ${r.failures.slice(0, 3).join(' | ')}`);
+      if (r.passed && why !== undefined) problems.push(`${where}: ${r.scenario} passes now: remove it from ${EXPECTED_FILE}`);
+      if (why?.startsWith(TODO)) problems.push(`${where}: ${r.scenario}: write the reason it fails (in the spec's words) in ${EXPECTED_FILE}`);
+    }
+    for (const s of Object.keys(listed)) if (!seen.has(s)) problems.push(`${where}: ${s} is listed in ${EXPECTED_FILE} but the suite did not run it`);
+  }
+  return { problems };
+}
+
+/** The list rewritten to match the runs: passing entries dropped, new failures added with a TODO reason. */
+export function updatedExpected(runs: SuiteRun[], expected: Expected): string {
+  const next: Expected = { gateway: {}, direct: {} };
+  for (const run of runs) {
+    const listed = expectedFor(expected, run);
+    const entries: Record<string, string> = {};
+    for (const r of run.results) {
+      if (r.passed) continue;
+      entries[r.scenario] = (Object.hasOwn(listed, r.scenario) ? listed[r.scenario] : undefined) ?? `${TODO}: ${r.failures[0] ?? 'fails'}`.slice(0, 200);
+    }
+    // A suite with nothing failing is left out: `direct: {}` says "the fixture passes everything".
+    if (Object.keys(entries).length) next[run.target][run.suite.id] = entries;
+  }
+  const head = readFileSync(EXPECTED_FILE, 'utf8').match(/^(#[^\n]*\n)*/)?.[0] ?? '';
+  return `${head}${stringify(next, { lineWidth: 0, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' })}`;
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim();
+
+/** The markdown page: one table per suite, a row per scenario, direct vs through Skillgate. */
+export function renderMarkdown(runs: SuiteRun[], expected: Expected, generated: Date): string {
+  const lines: string[] = [
+    '# MCP conformance: direct vs through Skillgate',
+    '',
+    '<!-- Generated by `npm run conformance` (test/conformance/run.ts). Do not edit by hand. -->',
+    '',
+    `Generated ${generated.toISOString().slice(0, 10)}. The official server scenarios of`,
+    '[`@modelcontextprotocol/conformance`](https://www.npmjs.com/package/@modelcontextprotocol/conformance),',
+    "run against the conformance fixture server (test/conformance/fixture-server.ts, the tools, resources and prompts the scenarios call) —",
+    'once **directly** and once **through Skillgate**: a gateway fronting that server unprefixed (`prefix: false`), reached through a',
+    'test-only proxy that adds the bearer token the suites do not send. A scenario passes when none of its checks fails (the suite\'s rule);',
+    'warnings do not fail. Why a scenario fails through Skillgate is in',
+    '[test/conformance/expected-failures.yaml](../test/conformance/expected-failures.yaml), quoted in the last column;',
+    '`npm test` fails when a scenario fails without being listed there, or passes while listed. After a change to the gateway,',
+    '`npm run conformance -- --update-expected` regenerates this page and the list (new entries need their reason written).',
+    '',
+  ];
+  for (const suite of SUITES) {
+    const direct = runs.find((r) => r.suite.id === suite.id && r.target === 'direct');
+    const gateway = runs.find((r) => r.suite.id === suite.id && r.target === 'gateway');
+    if (!direct && !gateway) continue;
+    const count = (r?: SuiteRun) => (r ? `${r.results.filter((x) => x.passed).length}/${r.results.length}` : '–');
+    lines.push(
+      `## ${suite.id} — \`@modelcontextprotocol/conformance@${suite.version}\``,
+      '',
+      `Selection: ${suite.selection}. Passed: **${count(direct)} direct**, **${count(gateway)} through Skillgate**.`,
+      '',
+      '| scenario | direct | through Skillgate | why it fails through Skillgate |',
+      '|---|---|---|---|',
+    );
+    const names = [...new Set([...(direct?.results ?? []), ...(gateway?.results ?? [])].map((r) => r.scenario))];
+    const listed = expected.gateway[suite.id] ?? {};
+    for (const name of names) {
+      const d = direct?.results.find((r) => r.scenario === name);
+      const g = gateway?.results.find((r) => r.scenario === name);
+      const unscored = d?.notScored ?? g?.notScored;
+      const status = (r?: ScenarioResult) => {
+        if (!r) return '–';
+        if (!r.passed) return `**fail** (${r.checks.FAILURE})`;
+        if (r.checks.WARNING) return `pass (${r.checks.WARNING} warn)`;
+        return r.checks.SUCCESS === 0 ? 'pass (no check ran)' : 'pass';
+      };
+      const why = Object.hasOwn(listed, name) ? listed[name]! : g && !g.passed ? `not explained yet: ${g.failures[0] ?? ''}` : '';
+      lines.push(`| \`${name}\`${unscored ? ` (${unscored}, not scored)` : ''} | ${status(d)} | ${status(g)} | ${cell(why)} |`);
+    }
+    lines.push('');
+  }
+  lines.push(
+    '`fail (n)`: n checks failed; `warn`: SHOULD-level checks not met; `no check ran`: the scenario skipped or only logged its checks (the suite counts that as a pass).',
+    'Every check of every scenario, with its message: [`conformance.json`](conformance.json) next to this page.',
+    '',
+  );
+  return `${lines.join('\n')}`;
+}
+
+/** Everything the runs measured, for tools and for reading why a check failed. */
+export function toJsonReport(runs: SuiteRun[], generated: Date): JsonReport {
+  return {
+    generated: generated.toISOString(),
+    runs: runs.map((r) => ({
+      suite: `@modelcontextprotocol/conformance@${r.suite.version}`,
+      revision: r.suite.id,
+      selection: r.suite.args,
+      target: r.target,
+      url: r.url,
+      durationMs: r.durationMs,
+      timedOut: r.timedOut,
+      exitCode: r.exitCode,
+      scenarios: r.results,
+    })),
+  };
+}
+
+const counts = z.object({ SUCCESS: z.number(), FAILURE: z.number(), WARNING: z.number(), SKIPPED: z.number(), INFO: z.number() });
+const jsonReportSchema = z.object({
+  generated: z.string(),
+  runs: z.array(
+    z.object({
+      suite: z.string(),
+      revision: z.enum(suiteIds),
+      selection: z.array(z.string()),
+      target: z.enum(['direct', 'gateway']),
+      url: z.string(),
+      durationMs: z.number(),
+      timedOut: z.boolean(),
+      exitCode: z.number().nullable(),
+      scenarios: z.array(z.object({ scenario: z.string(), passed: z.boolean(), checks: counts, failures: z.array(z.string()), notScored: z.string().optional() })),
+    }),
+  ),
+});
+export type JsonReport = z.infer<typeof jsonReportSchema>;
+
+/** The runs back from a `conformance.json` (the file another process wrote). */
+export function readJsonReport(file: string): SuiteRun[] {
+  const report = jsonReportSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  return report.runs.map((r) => {
+    const suite = SUITES.find((s) => s.id === r.revision);
+    if (!suite || `@modelcontextprotocol/conformance@${suite.version}` !== r.suite) throw new Error(`${file}: ${r.suite} at ${r.revision} is not a pinned suite`);
+    return { suite, target: r.target, url: r.url, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs, results: r.scenarios };
+  });
+}
