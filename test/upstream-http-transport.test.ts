@@ -366,6 +366,56 @@ describe('HttpClientTransport, failures', () => {
   });
 });
 
+describe('HttpClientTransport, kept-alive sockets', () => {
+  it('a POST whose reused socket the server resets is sent once more on a new connection', async () => {
+    // A server that answers the first request of each connection and resets the connection at the
+    // second one: what a server closing an idle keep-alive socket looks like to a reusing client.
+    const { createServer: createTcpServer } = await import('node:net');
+    let connections = 0;
+    const bodies: string[] = [];
+    const tcp = createTcpServer((socket) => {
+      connections++;
+      let seen = 0;
+      let buffer = '';
+      socket.on('data', (d) => {
+        buffer += d.toString('latin1');
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(buffer.slice(0, end))?.[1] ?? 0);
+        if (buffer.length < end + 4 + length) return;
+        const body = buffer.slice(end + 4, end + 4 + length);
+        buffer = buffer.slice(end + 4 + length);
+        if (++seen > 1) return void socket.resetAndDestroy();
+        bodies.push(body);
+        const id = (JSON.parse(body) as { id?: number }).id;
+        const answer = JSON.stringify({ jsonrpc: '2.0', id, result: { ok: true } });
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(answer)}\r\nconnection: keep-alive\r\n\r\n${answer}`);
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+    const port = (tcp.address() as { port: number }).port;
+    const transport = new HttpClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
+    const answers: unknown[] = [];
+    transport.onmessage = (m) => void answers.push(m);
+    try {
+      await transport.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+      await new Promise((r) => setTimeout(r, 50));
+      await transport.send({ jsonrpc: '2.0', id: 2, method: 'ping' });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(answers).toEqual([
+        { jsonrpc: '2.0', id: 1, result: { ok: true } },
+        { jsonrpc: '2.0', id: 2, result: { ok: true } },
+      ]);
+      expect(connections).toBe(2);
+      expect(bodies.map((b) => (JSON.parse(b) as { id: number }).id)).toEqual([1, 2]);
+    } finally {
+      await transport.close();
+      await new Promise((r) => tcp.close(r));
+    }
+  });
+});
+
 describe('HttpClientTransport.close()', () => {
   it('rejects the in-flight call, fires onclose once, leaves no socket open', async () => {
     const up = await startUpstream();

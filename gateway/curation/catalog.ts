@@ -29,6 +29,8 @@ import { LockError, type PinLock, readLock, type ServerPins, type ToolPin } from
 
 /** Why a tool is not served (ToolCallError codes on the call path). */
 export type CatalogRefusalCode =
+  /** The server does not list this tool and it was never approved: there is no such tool. */
+  | 'ERR_TOOL_UNKNOWN'
   /** No pin for this tool: never approved (or its server never curated). */
   | 'ERR_TOOL_NOT_APPROVED'
   /** The server's current definition differs from the pin (a rug pull, or an update nobody approved). */
@@ -345,7 +347,7 @@ export function createPinnedCatalog(deps: PinnedCatalogDeps): PinnedCatalog {
       // Not listed by the server now: unknown, unless it was approved (then it was removed or renamed upstream).
       return pin && own(pin.tools, tool)
         ? { ok: false, code: 'ERR_TOOL_NOT_APPROVED', message: 'is withheld: the server no longer offers the approved tool', detail: `${server}.${tool} is pinned but the server does not list it (removed or renamed upstream)` }
-        : { ok: false, code: 'ERR_TOOL_NOT_APPROVED', message: 'is not an approved tool', detail: `${server} does not list ${tool}` };
+        : { ok: false, code: 'ERR_TOOL_UNKNOWN', message: 'is not a tool of this server', detail: `${server} does not list ${tool}` };
     }
     switch (e.state) {
       case 'changed':

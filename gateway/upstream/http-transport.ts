@@ -134,7 +134,10 @@ export class HttpClientTransport implements Transport {
     this.request = secure ? https.request : http.request;
     this.target = urlToHttpOptions(url);
     this.ownsAgent = opts.agent === undefined;
-    this.agent = opts.agent ?? (secure ? new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }) : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }));
+    // Idle sockets are closed by us before a server's keep-alive timeout closes them under a
+    // request (Node's server default is 5 s): `timeout` on an agent applies to its free sockets.
+    const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS, timeout: IDLE_SOCKET_MS };
+    this.agent = opts.agent ?? (secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions));
     // Lower-case names so that ours (content-type, accept, session…) replace rather than duplicate.
     this.baseHeaders = Object.fromEntries(Object.entries(opts.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   }
@@ -175,7 +178,7 @@ export class HttpClientTransport implements Transport {
         ...modernHeaders(message),
         ...(message as { [EXTRA_HEADERS]?: Record<string, string> })[EXTRA_HEADERS],
         ...(authorization !== undefined ? { authorization } : {}),
-      }, body);
+      }, body, (again) => (exchange.req = again));
       exchange.req = req;
       const res = await response;
       this.captureSession(res);
@@ -252,25 +255,42 @@ export class HttpClientTransport implements Transport {
 
   // ── requests ────────────────────────────────────────────────────────────────
 
-  /** Start a request with the session headers; `response` settles with the status line and headers. */
+  /**
+   * Start a request with the session headers; `response` settles with the status line and
+   * headers. A POST sent again on a new connection (see below) is handed to `onRetry`.
+   */
   private open(
     method: 'POST' | 'GET' | 'DELETE',
     headers: http.OutgoingHttpHeaders,
     body?: string,
+    onRetry?: (req: http.ClientRequest) => void,
   ): { req: http.ClientRequest; response: Promise<http.IncomingMessage> } {
     const all: http.OutgoingHttpHeaders = { ...this.baseHeaders, ...headers };
     if (this._sessionId !== undefined) all['mcp-session-id'] = this._sessionId;
     if (this.protocolVersion !== undefined) all['mcp-protocol-version'] = this.protocolVersion;
-    const req = this.request({ ...this.target, method, headers: all, agent: this.agent });
-    this.inflight.add(req);
-    req.once('close', () => this.inflight.delete(req));
-    const response = new Promise<http.IncomingMessage>((resolve, reject) => {
-      req.once('response', resolve);
-      // Kept for the request's life: an 'error' without a listener would crash the process.
-      req.on('error', reject);
-    });
-    req.end(body);
-    return { req, response };
+    const send = (retried: boolean): { req: http.ClientRequest; response: Promise<http.IncomingMessage> } => {
+      const req = this.request({ ...this.target, method, headers: all, agent: this.agent });
+      this.inflight.add(req);
+      req.once('close', () => this.inflight.delete(req));
+      const response = new Promise<http.IncomingMessage>((resolve, reject) => {
+        req.once('response', resolve);
+        // Kept for the request's life: an 'error' without a listener would crash the process.
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          // A kept-alive socket the server closed just as we reused it: the request never got
+          // an answer; send it once more on a new connection (Node's documented remedy).
+          if (method === 'POST' && !retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && !this.closed) {
+            const again = send(true);
+            onRetry?.(again.req);
+            again.response.then(resolve, reject);
+            return;
+          }
+          reject(err);
+        });
+      });
+      req.end(body);
+      return { req, response };
+    };
+    return send(false);
   }
 
   private captureSession(res: http.IncomingMessage): void {
@@ -476,6 +496,9 @@ export function headerValue(value: string): string {
 
 /** Undo `headerValue`; undefined when the sentinel wraps something that is not base64. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Free keep-alive sockets are closed after this long (below the 5 s of Node's HTTP server). */
+const IDLE_SOCKET_MS = 4_000;
 
 export function decodeHeaderValue(value: string): string | undefined {
   if (!(value.startsWith('=?base64?') && value.endsWith('?='))) return value;
