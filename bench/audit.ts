@@ -191,10 +191,10 @@ try {
 
   // A.
   const variants: Variant[] = [
-    { name: 'one event per turn, flushed at the end of the microtask run (default)', burst: 2, flushOn: 'microtask', fsync: 'checkpoint', seconds: SECONDS },
-    { name: 'bursts of 100 per turn, microtask', burst: 100, flushOn: 'microtask', fsync: 'checkpoint', seconds: SECONDS },
-    { name: 'one event per turn, batched on setImmediate', burst: 2, flushOn: 'immediate', fsync: 'checkpoint', seconds: SECONDS },
-    { name: 'bursts of 100 per turn, setImmediate', burst: 100, flushOn: 'immediate', fsync: 'checkpoint', seconds: SECONDS },
+    { name: 'one event per turn, written at the end of the microtask run (before-answer)', burst: 2, flushOn: 'microtask', fsync: 'checkpoint', seconds: SECONDS },
+    { name: 'bursts of 100 per turn, before-answer', burst: 100, flushOn: 'microtask', fsync: 'checkpoint', seconds: SECONDS },
+    { name: 'one event per turn, batched on setImmediate (batched, the default)', burst: 2, flushOn: 'immediate', fsync: 'checkpoint', seconds: SECONDS },
+    { name: 'bursts of 100 per turn, batched', burst: 100, flushOn: 'immediate', fsync: 'checkpoint', seconds: SECONDS },
     { name: 'one event per turn, fsync every commit (audit.fsync: commit)', burst: 2, flushOn: 'microtask', fsync: 'commit', seconds: Math.min(SECONDS, 3) },
   ];
   const a = [];
@@ -226,7 +226,7 @@ try {
   for (const g of gws) {
     const xs = lat.get(g.mode)!;
     const per = roundP50.get(g.mode)!.map((x, i) => x - roundP50.get('off')![i]!);
-    console.log(`| ${g.mode === 'off' ? 'off (events dropped)' : g.mode === 'on' ? 'on, flushed at the end of the microtask run (default)' : 'on, batched on setImmediate'} | ${f(pct(xs, 50), 0)} µs | ${f(pct(xs, 99), 0)} µs | ${g.mode === 'off' ? '—' : `${f(pct(xs, 50) - pct(off, 50), 0)} µs`} | ${g.mode === 'off' ? '—' : `${f(Math.min(...per), 0)} – ${f(Math.max(...per), 0)} µs`} |`);
+    console.log(`| ${g.mode === 'off' ? 'off (events dropped)' : g.mode === 'on' ? 'on, written before the answer (audit.write: before-answer)' : 'on, batched right after the answer (audit.write: batched, the default)'} | ${f(pct(xs, 50), 0)} µs | ${f(pct(xs, 99), 0)} µs | ${g.mode === 'off' ? '—' : `${f(pct(xs, 50) - pct(off, 50), 0)} µs`} | ${g.mode === 'off' ? '—' : `${f(Math.min(...per), 0)} – ${f(Math.max(...per), 0)} µs`} |`);
   }
   for (const g of gws) await g.client.close();
 

@@ -7,7 +7,7 @@
  * when.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,10 +23,11 @@ import { ROOT } from './helpers/workspace.js';
 const dir = mkdtempSync(join(tmpdir(), 'skillgate-audit-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('the audit trail across a crash', () => {
-  it('keeps every event recorded before the process was killed, chained and verifiable', async () => {
-    const config = join(dir, 'skillgate.yaml');
-    writeFileSync(config, stringify({ workspace: 'crash', stateDir: 'state', policies: [], audit: { checkpointEvery: 100 } }));
+describe.each(['before-answer', 'batched'] as const)('the audit trail across a crash (audit.write: %s)', (write) => {
+  it('keeps every event recorded before the process was killed (before-answer: before the answer; batched: by the check phase right after it), chained and verifiable', async () => {
+    const config = join(dir, write, 'skillgate.yaml');
+    mkdirSync(join(dir, write), { recursive: true });
+    writeFileSync(config, stringify({ workspace: 'crash', stateDir: 'state', policies: [], audit: { checkpointEvery: 100, write } }));
     let lastPrinted = 0;
     for (const [run, killAfter] of [150 + Math.floor(Math.random() * 100), 40 + Math.floor(Math.random() * 40)].entries()) {
       const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'helpers', 'audit-writer.ts'), config, `run${run}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -42,7 +43,7 @@ describe('the audit trail across a crash', () => {
       expect(await exited).toBe('SIGKILL');
       lastPrinted += printed;
 
-      const store = openSqliteAuditStore(join(dir, '.skillgate', 'skillgate.db'));
+      const store = openSqliteAuditStore(join(dir, write, '.skillgate', 'skillgate.db'));
       try {
         const head = await store.head();
         // Two events per printed pair, from both runs; perhaps a few more recorded after the last print.

@@ -2,8 +2,9 @@
  * Runs the real gateway for benchmarks: config file path in argv[2]; prints {url} when
  * listening. SKILLGATE_BENCH_AUDIT says what happens to audit events: `off` (the default, as
  * for bench:gateway, which measures the front door alone) drops them; `on` records them in the
- * workspace's own audit trail (SQLite, as in production); `immediate` does too, batching writes
- * on setImmediate. bench/audit.ts runs the three side by side.
+ * workspace's own audit trail (SQLite) before each answer (`audit.write: before-answer`);
+ * `immediate` right after it (`batched`, the product's default). bench/audit.ts runs the three
+ * side by side.
  */
 import { silentLogger } from '../../gateway/log.js';
 import type { AuditSink } from '../../src/contracts/audit.js';
@@ -18,7 +19,7 @@ import { openCredentials } from '../../src/app/runtime/credentials.js';
 const loaded = loadConfig(process.argv[2]!);
 const pool = createUpstreamPool(loaded, { log: () => {} });
 const mode = process.env.SKILLGATE_BENCH_AUDIT ?? 'off';
-const workspaceAudit = mode === 'off' ? undefined : await openWorkspaceAudit(loaded, mode === 'immediate' ? { flushOn: 'immediate' } : {});
+const workspaceAudit = mode === 'off' ? undefined : await openWorkspaceAudit(loaded, { flushOn: mode === 'immediate' ? 'immediate' : 'microtask' });
 const audit: AuditSink = workspaceAudit?.log ?? { record() {} };
 const governance = createGovernance(loaded, { watch: false, audit });
 const credentials = await openCredentials(loaded, { audit });

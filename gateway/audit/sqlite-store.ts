@@ -118,7 +118,7 @@ export function openSqliteAuditStore(file: string, opts: SqliteAuditStoreOptions
 function sqliteAuditStore(db: SqliteDb, opts: SqliteAuditStoreOptions): AuditStore {
   const fsyncEveryCommit = opts.fsync === 'commit';
   const insertEvent = db.prepare(`INSERT INTO audit_events (seq, time, kind, outcome, reason, workspace, gateway, agent, user, tool, skill, workflow_id, request_id, body, hash)
-    VALUES (@seq, @time, @kind, @outcome, @reason, @workspace, @gateway, @agent, @user, @tool, @skill, @workflow_id, @request_id, @body, @hash)`);
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertCheckpoint = db.prepare('INSERT INTO audit_checkpoints (n, seq, time, body, digest) VALUES (?, ?, ?, ?, ?)');
   const lastEvent = db.prepare('SELECT seq, hash, time FROM audit_events ORDER BY seq DESC LIMIT 1');
   const lastCheckpoint = db.prepare('SELECT n, seq, digest, time FROM audit_checkpoints ORDER BY n DESC LIMIT 1');
@@ -133,7 +133,12 @@ function sqliteAuditStore(db: SqliteDb, opts: SqliteAuditStoreOptions): AuditSto
   const write = db.transaction((build: (head: ChainHead) => AuditAppend): ChainHead => {
     const head = readHead();
     const { events, checkpoint } = build(head);
-    for (const { event, body } of events) insertEvent.run({ ...columnsOf(event), body, hash: event.hash });
+    // Positional parameters, in the column order of columnsOf: named ones cost an object and a
+    // lookup per column per event (BENCHMARKS.md, "Audit trail").
+    for (const { event, body } of events) {
+      const c = columnsOf(event);
+      insertEvent.run(c.seq, c.time, c.kind, c.outcome, c.reason, c.workspace, c.gateway, c.agent, c.user, c.tool, c.skill, c.workflow_id, c.request_id, body, event.hash);
+    }
     if (checkpoint) {
       const { canonicalBody, digest } = checkpointRow(checkpoint);
       insertCheckpoint.run(checkpoint.n, checkpoint.seq, checkpoint.time, canonicalBody, digest);

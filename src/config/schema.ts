@@ -438,13 +438,15 @@ export const configSchema = z
         checkpointInterval: durationSchema.default('1m'),
         /** `checkpoint`: fsync at every checkpoint (a process crash loses nothing, a power loss what is after the last checkpoint); `commit`: at every write. */
         fsync: z.enum(['checkpoint', 'commit']).default('checkpoint'),
+        /** `batched`: a call's events are written right after its answer, off the call path (one transaction per event-loop turn); `before-answer`: before the answer goes out. */
+        write: z.enum(['batched', 'before-answer']).default('batched'),
         /** Ed25519 signing key (PKCS#8 PEM or base64url seed), usually a secret reference. Default: generated into `<stateDir>/keys/audit-signing.key`. */
         signingKey: secretValue.optional(),
         /** Argument fields masked in events: `<server>.<tool>` or `skill.<name>` (`*` allowed) → JSON Pointers (RFC 6901; `*` matches every member). */
         mask: z.record(z.string().min(1), z.array(jsonPointer)).default({}),
       })
       .strict()
-      .default({ checkpointEvery: 1000, checkpointInterval: '1m', fsync: 'checkpoint', mask: {} }),
+      .default({ checkpointEvery: 1000, checkpointInterval: '1m', fsync: 'checkpoint', write: 'batched', mask: {} }),
     /** The admin page (`/admin`) and API (`GET /admin/audit`): who may read the audit trail. */
     admin: z
       .object({

@@ -44,7 +44,8 @@ export async function openWorkspaceAudit(
       checkpointEvery: config.audit.checkpointEvery,
       checkpointIntervalMs: parseDuration(config.audit.checkpointInterval) ?? 60_000,
       ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
-      ...(opts.flushOn ? { flushOn: opts.flushOn } : {}),
+      // `batched` (default): off the call path; `before-answer`: written before the answer leaves.
+      flushOn: opts.flushOn ?? (config.audit.write === 'before-answer' ? 'microtask' : 'immediate'),
     });
     return {
       log,
