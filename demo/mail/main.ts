@@ -35,6 +35,13 @@ const mail = await startMailSystem({
 });
 process.stdout.write(`${mail.mcpUrl}\n`);
 process.stderr.write(`${flavor} mail: MCP ${mail.mcpUrl}, authorization server ${mail.issuer}\n`);
-const stop = () => void mail.close().then(() => process.exit(0));
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  void mail.close().finally(() => process.exit(0));
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// Skillgate keeps our standard input open while it runs: when it ends (even killed), so do we.
+process.stdin.on('end', stop).on('close', stop).resume();

@@ -204,8 +204,11 @@ export function createUpstreamPool(loaded: LoadedConfig, opts: UpstreamPoolOptio
     const child = spawn(cfg.command === 'node' ? process.execPath : cfg.command!, cfg.args ?? [], {
       cwd: cfg.cwd ? loaded.path(cfg.cwd) : loaded.baseDir,
       env: { ...getDefaultEnvironment(), ...issuerEnv(cfg), ...resolveSecretMap(cfg.env, ['servers', server, 'env'], secrets) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // Standard input stays open for the child's life and closes when Skillgate's process ends,
+      // however it ends (a kill -9 too): a server may stop then instead of living on orphaned.
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin!.on('error', () => {});
     const url = new Promise<URL>((resolve, reject) => {
       let out = '';
       const onData = (chunk: Buffer) => {
