@@ -108,10 +108,14 @@ describe('nothing the suite wrote holds a raw token', () => {
     // What was looked at (the whole suite: dozens of logs, audit stores, Temporal databases).
     expect(scans.length).toBeGreaterThan(0);
 
-    // What is still there: temp folders not deleted, the recorded histories.
+    // What is still there: temp folders this suite left (not older ones of other runs on the
+    // same machine: bounded by the suite's start), the recorded histories.
+    const suiteStarted = statSync(join(suiteDir, 'temporal-address')).mtimeMs - 60_000;
     for (const e of readdirSync(tmpdir())) {
       const p = join(tmpdir(), e);
-      if (e.startsWith('skillgate-') && statSync(p).isDirectory()) findings.push(...scanPath(p, tokens).findings);
+      if (!e.startsWith('skillgate-')) continue;
+      const st = statSync(p);
+      if (st.isDirectory() && st.mtimeMs >= suiteStarted) findings.push(...scanPath(p, tokens).findings);
     }
     findings.push(...scanPath(join(ROOT, 'test', 'histories'), tokens).findings);
 
