@@ -11,12 +11,10 @@
  *
  *   node --import tsx bench/audit.ts       (BENCH_SECONDS, BENCH_SEQ_CALLS, BENCH_EVENTS)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { stringify } from 'yaml';
@@ -32,8 +30,8 @@ import { parseConfig } from '../src/config/load.js';
 import { withDevIssuer } from '../src/app/runtime/front-door.js';
 import type { AuditEventInput } from '../src/contracts/audit.js';
 import { transportFetch } from './fetch.js';
+import { freePort, startChild } from './children.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SEQ_CALLS = Number(process.env.BENCH_SEQ_CALLS ?? 3000);
 const ROUNDS = 5;
@@ -119,24 +117,6 @@ async function appendThroughput(v: Variant) {
 }
 
 // ─── B. Per-call latency, audit on vs off ───────────────────────────────────────────────────
-function startChild(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  return new Promise((res, rej) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (line) => res({ child, url: (JSON.parse(line) as { url: string }).url }));
-    child.once('exit', (code) => rej(new Error(`${args[0]} exited with ${code}`)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 async function gatewayUnder(mode: 'off' | 'on' | 'immediate', upstreamUrl: string, children: ChildProcess[]) {
   const base = join(dir, `gw-${mode}`);
@@ -165,7 +145,7 @@ async function gatewayUnder(mode: 'off' | 'on' | 'immediate', upstreamUrl: strin
   writeFileSync(configFile, configText);
   const loaded = parseConfig(configText, configFile);
   const idp = await createDevIdp({ config: withDevIssuer(loaded.config), stateDir: loaded.path(loaded.config.stateDir) });
-  const gw = await startChild(['bench/gateway/gateway-main.ts', configFile], { SKILLGATE_BENCH_AUDIT: mode });
+  const gw = await startChild(['bench/gateway/gateway-main.ts', configFile], { env: { ...process.env, SKILLGATE_BENCH_AUDIT: mode } });
   children.push(gw.child);
   const resource = `${gw.url}/mcp/bench`;
   const token = await idp.mintToken({ user: 'bench-user', agent: 'bench-agent', audience: resource, ttlSec: 3600 });

@@ -14,13 +14,11 @@
  *
  *   npm run bench:observability     (node --import tsx bench/gateway-observability.ts)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { stringify } from 'yaml';
@@ -37,29 +35,11 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { parseConfig } from '../src/config/load.js';
 import { withDevIssuer } from '../src/app/runtime/front-door.js';
 import { transportFetch } from './fetch.js';
+import { freePort, startChild } from './children.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const SEQ_CALLS = Number(process.env.BENCH_SEQ_CALLS ?? 3000);
 const ROUNDS = 5;
 
-function startChild(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((res, rej) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (line) => res({ child, url: (JSON.parse(line) as { url: string }).url }));
-    child.once('exit', (code) => rej(new Error(`${args[0]} exited with ${code}`)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 async function connect(url: string, token?: string): Promise<Client> {
   const c = new Client({ name: 'bench', version: '1.0.0' });
@@ -134,7 +114,7 @@ try {
     delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
     delete env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
     if (v === 'traced') env.OTEL_EXPORTER_OTLP_ENDPOINT = receiverUrl;
-    const gw = await startChild(['bench/gateway/gateway-main.ts', configFile], env);
+    const gw = await startChild(['bench/gateway/gateway-main.ts', configFile], { env });
     children.push(gw.child);
     const resource = `${gw.url}/mcp/bench`;
     gateways[v] = { resource, token: await idp.mintToken({ user: 'bench-user', agent: 'bench-agent', audience: resource, ttlSec: 3600 }) };

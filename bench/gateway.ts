@@ -13,12 +13,10 @@
  *
  *   npm run bench:gateway            (node --import tsx bench/gateway.ts)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -32,31 +30,13 @@ import { createPolicyEngine } from '../gateway/policy/engine.js';
 import { parseConfig } from '../src/config/load.js';
 import { withDevIssuer } from '../src/app/runtime/front-door.js';
 import type { AuditSink } from '../src/contracts/audit.js';
+import { freePort, startChild } from './children.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const SEQ_CALLS = Number(process.env.BENCH_SEQ_CALLS ?? 3000);
 const CONC = 32;
 const CONC_SECONDS = Number(process.env.BENCH_CONC_SECONDS ?? 5);
 const ROUNDS = 3;
 
-function startChild(args: string[], nodeFlags: string[] = []): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((res, rej) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (line) => res({ child, url: (JSON.parse(line) as { url: string }).url }));
-    child.once('exit', (code) => rej(new Error(`${args[0]} exited with ${code}`)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 /** A bench client: one MCP connection, era chosen by the SDK line (v1: 2025-11-25; v2 pinned: 2026-07-28). */
 interface BenchClient {
@@ -156,7 +136,7 @@ try {
   // Create the signing key before the gateway process reads it.
   const idp = await createDevIdp({ config, stateDir: loaded.path(config.stateDir) });
   // BENCH_PROFILE=<dir> writes a CPU profile of the gateway process there.
-  const gateway = await startChild(['bench/gateway/gateway-main.ts', configFile], process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []);
+  const gateway = await startChild(['bench/gateway/gateway-main.ts', configFile], { nodeFlags: process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [] });
   children.push(gateway.child);
   const resource = `${gateway.url}/mcp/bench`;
   const token = await idp.mintToken({ user: 'bench-user', agent: 'bench-agent', audience: resource, ttlSec: 3600 });
