@@ -12,15 +12,36 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ROOT } from './workspace.js';
 
-/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
+/**
+ * A free TCP port on 127.0.0.1 (closed again before it is returned), below the kernel's
+ * ephemeral range: a port the OS hands out for `listen(0)` or an outgoing connection could be
+ * taken by one (a demo system starting first) before the process it is for binds it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const low = 20_000;
+  const high = ephemeralLow() - 1;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port between ${low} and ${high} after 50 tries`);
+}
+
+function ephemeralLow(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 21_000) return first;
+  } catch {
+    // Not Linux: the IANA dynamic range starts at 49152.
+  }
+  return 32_768;
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 

@@ -25,19 +25,11 @@ import { governedWorkspace, type TestWorkspace } from './workspace.js';
 import type { PinnedCatalog } from '../../gateway/curation/catalog.js';
 import { approvedCatalog } from './catalog.js';
 import { type Credentials, openCredentials } from '../../src/app/runtime/credentials.js';
-import { createServer } from 'node:net';
 
-/** A free loopback port (released at once: the gateway binds it next). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+import { freePort } from './dev-process.js';
+
+/** A free loopback port below the ephemeral range (released at once: the gateway binds it next). */
+export { freePort };
 
 export interface TestGateway {
   ws: TestWorkspace;
