@@ -34,7 +34,7 @@ export interface CoreBankingData {
   customers: Record<string, Customer>;
   accounts: Record<string, Array<{ accountId: string; type: 'checking' | 'savings'; balance: number; currency: 'EUR' }>>;
   credits: Record<string, Credit>;
-  notices: Array<{ noticeId: string; customerId: string; subject: string }>;
+  notices: Array<{ noticeId: string; customerId: string; subject: string; idempotencyKey?: string }>;
   /** idempotency key → how many times a side effect was applied for it (must stay 1). */
   appliedKeys: Record<string, number>;
   nextCredit: number;
@@ -242,8 +242,11 @@ export function createCoreBankingServer(store: Store<CoreBankingData>, guard?: (
         const c = data.customers[id];
         if (!c) return fail(`no customer with id ${id}`);
         if (!c.address) return fail(`customer ${id} has no postal address on file`);
+        // A retried step (its worker died after the letter went out) carries the same key: one letter.
+        const sent = key ? data.notices.find((n) => n.idempotencyKey === key) : undefined;
+        if (sent) return ok({ noticeId: sent.noticeId });
         const noticeId = `N-${String(data.notices.length + 1).padStart(6, '0')}`;
-        data.notices.push({ noticeId, customerId: id, subject });
+        data.notices.push({ noticeId, customerId: id, subject, ...(key ? { idempotencyKey: key } : {}) });
         if (key) data.appliedKeys[key] = (data.appliedKeys[key] ?? 0) + 1;
         return ok({ noticeId });
       });
