@@ -113,22 +113,19 @@ export async function createSkillWorker(opts: SkillWorkerOptions): Promise<Worke
  * in the audit trail before Temporal learns that the run ended.
  */
 export function runAuditSinks(audit: AuditSink): InjectedSinks<RunAuditSinks> {
+  /** What both events say about the run: who, where, which skill, which execution. */
+  const run = (info: { workflowId: string; runId: string }, f: { workspace: string; gateway: string; user: string; agent: string; skill: string }) => ({
+    workspace: f.workspace,
+    gateway: f.gateway,
+    user: f.user,
+    agent: f.agent,
+    skill: f.skill,
+    ids: { workflowId: info.workflowId, runId: info.runId },
+  });
   return {
     skillgateAudit: {
       runStarted: {
-        fn: (info, f) =>
-          audit.record({
-            kind: 'run.started',
-            outcome: 'info',
-            reason: 'started',
-            workspace: f.workspace,
-            gateway: f.gateway,
-            user: f.user,
-            agent: f.agent,
-            skill: f.skill,
-            ids: { workflowId: info.workflowId, runId: info.runId },
-            detail: { skillVersion: f.skillVersion, planHash: f.planHash },
-          }),
+        fn: (info, f) => audit.record({ kind: 'run.started', outcome: 'info', reason: 'started', ...run(info, f), detail: { skillVersion: f.skillVersion, planHash: f.planHash } }),
       },
       runEnded: {
         fn: (info, f) =>
@@ -136,12 +133,7 @@ export function runAuditSinks(audit: AuditSink): InjectedSinks<RunAuditSinks> {
             kind: 'run.ended',
             outcome: f.outcome,
             reason: f.reason,
-            workspace: f.workspace,
-            gateway: f.gateway,
-            user: f.user,
-            agent: f.agent,
-            skill: f.skill,
-            ids: { workflowId: info.workflowId, runId: info.runId },
+            ...run(info, f),
             detail: {
               skillVersion: f.skillVersion,
               planHash: f.planHash,
