@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browser } from './helpers/browser.js';
 import { structured, textOf } from './helpers/gateway.js';
 import { follow, GMAIL, type MailWorld, startMailWorld } from './helpers/mail-world.js';
+import { modernToolCall } from './helpers/modern-call.js';
 
 let w: MailWorld;
 beforeAll(async () => {
@@ -250,21 +251,7 @@ describe('URL elicitation, 2026-07-28 client (stateless)', () => {
     'io.modelcontextprotocol/clientCapabilities': capabilities,
     'io.modelcontextprotocol/clientInfo': { name: 'raw-2026', version: '0' },
   });
-  async function call(token: string, params: Record<string, unknown>) {
-    const res = await fetch(w.t.gw.resourceUrl('family'), {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': String(params.name),
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params }),
-    });
-    return (await res.json()) as { result?: Record<string, unknown>; error?: { code: number; message: string } };
-  }
+  const call = async (token: string, params: Record<string, unknown>) => (await modernToolCall(w.t.gw.resourceUrl('family'), token, params)).json;
 
   it('a missing grant is an input_required with a URL-mode elicitation; the retry after /connect is answered', async () => {
     await w.t.credentials.service.disconnect({ workspace: 'test', user: 'parent', agent: 'family-assistant', provider: 'gmail' }, 'user');

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startProbeServer, type ProbeServer } from './helpers/probe-server.js';
 import { ROOT } from './helpers/workspace.js';
+import { modernToolCall } from './helpers/modern-call.js';
 
 const policyDir = mkdtempSync(join(tmpdir(), 'skillgate-mrtr-policies-'));
 for (const f of ['agents.cedar', 'users.cedar', 'arguments.cedarschema']) copyFileSync(join(ROOT, 'policies', f), join(policyDir, f));
@@ -47,21 +48,7 @@ const META = (caps: Record<string, unknown> = { elicitation: {} }) => ({
   'io.modelcontextprotocol/clientCapabilities': caps,
 });
 
-async function call(token: string, params: Record<string, unknown>) {
-  const res = await fetch(t.gw.resourceUrl('dev-tools'), {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': String(params.name),
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params }),
-  });
-  return { status: res.status, json: (await res.json()) as { result?: Record<string, unknown>; error?: { code: number; message: string } } };
-}
+const call = (token: string, params: Record<string, unknown>) => modernToolCall(t.gw.resourceUrl('dev-tools'), token, params);
 
 describe('input_required relayed through the gateway', () => {
   it('a 2026 client gets the question with a sealed state (never the upstream\'s own) and its retry is answered', async () => {
