@@ -23,8 +23,11 @@ export function createCallTool(deps: PipelineDeps) {
     const ctx = Context.current();
     const { workflowExecution, activityId } = ctx.info;
     // Stable across retries and worker crashes: the same step of the same run has the same key.
+    // A local activity's id is a sequence number: it is named after its step, as the workflow
+    // names regular ones (`step/<id>`), so a step's key does not depend on how it ran.
     // (workflowExecution is absent only for standalone activities, which Skillgate does not use.)
-    const idempotencyKey = `${workflowExecution?.runId ?? ctx.info.workflowExecution?.workflowId ?? 'standalone'}/${activityId}`;
+    const callId = ctx.info.isLocal && !input.compensation ? `step/${input.stepId}` : activityId;
+    const idempotencyKey = `${workflowExecution?.runId ?? ctx.info.workflowExecution?.workflowId ?? 'standalone'}/${callId}`;
     const what = input.compensation ? `compensation of step "${input.stepId}"` : `step "${input.stepId}"`;
     const toolName = `${input.server}.${input.tool}`;
     try {
@@ -40,7 +43,7 @@ export function createCallTool(deps: PipelineDeps) {
         ...(input.toolHash !== undefined ? { toolHash: input.toolHash } : {}),
         ids: {
           ...(workflowExecution ? { workflowId: workflowExecution.workflowId, runId: workflowExecution.runId } : {}),
-          activityId,
+          activityId: callId,
         },
         signal: ctx.cancellationSignal,
       });
@@ -96,7 +99,7 @@ export function createCallTool(deps: PipelineDeps) {
           tool: input.tool,
           skill: input.skill,
           step: input.stepId,
-          ids: { ...(workflowExecution ? { workflowId: workflowExecution.workflowId, runId: workflowExecution.runId } : {}), activityId },
+          ids: { ...(workflowExecution ? { workflowId: workflowExecution.workflowId, runId: workflowExecution.runId } : {}), activityId: callId },
           detail: { provider: r.provider, scopes: r.scopes, elicitationId: r.elicitationId },
         });
         throw ApplicationFailure.create({

@@ -502,6 +502,32 @@ describe('checks that need the workspace and the tools', () => {
     expect(closed.diagnostics.map((d) => `${d.line}:${d.col}:${d.code}:${d.severity ?? 'error'}`)).toEqual(['7:33:output-field-unknown:error']);
   });
 
+  it('runs read-only steps as local activities by default; a plan, a step or the config says otherwise; a write is never local', () => {
+    const plan = (top: string, customerStep: string, issueStep = '') =>
+      `inputs: { type: object }\n${top}steps:\n  - id: customer\n    tool: core-banking.get_customer\n    with: { customerId: C-1001 }\n${customerStep}` +
+      `  - id: issue\n    tool: core-banking.issue_credit\n    with: { customerId: C-1001, amount: 100, termMonths: 12 }\n${issueStep}`;
+    const executions = (dir: string, opts: CompileOptions = OPTS) => {
+      const r = compileSkill(dir, catalog, opts);
+      expect(r.diagnostics).toEqual([]);
+      return r.plan!.steps.map((st) => (st as ToolStep).execution);
+    };
+    expect(executions(tempSkill('exec-default', skillMd('exec-default'), plan('', '')))).toEqual(['local', 'activity']);
+    expect(executions(tempSkill('exec-config', skillMd('exec-config'), plan('', '')), { ...OPTS, readOnlySteps: 'activity' })).toEqual(['activity', 'activity']);
+    expect(executions(tempSkill('exec-plan', skillMd('exec-plan'), plan('readOnlySteps: activity\n', '')))).toEqual(['activity', 'activity']);
+    // The step wins over the plan, the plan over the config.
+    expect(executions(tempSkill('exec-step', skillMd('exec-step'), plan('readOnlySteps: activity\n', '    execution: local\n')), { ...OPTS, readOnlySteps: 'activity' })).toEqual(['local', 'activity']);
+    expect(executions(tempSkill('exec-step2', skillMd('exec-step2'), plan('', '    execution: activity\n')))).toEqual(['activity', 'activity']);
+
+    const bad = compileSkill(tempSkill('exec-bad', skillMd('exec-bad'), plan('readOnlySteps: locl\n', '    execution: 5\n', '    execution: local\n')), catalog, OPTS);
+    expect(bad.diagnostics.map((d) => [d.line, d.code, d.message, d.hint])).toEqual([
+      [2, 'execution-invalid', '`readOnlySteps:` must be `local` or `activity`', 'did you mean "local"?'],
+      [7, 'execution-invalid', '`execution:` must be `local` or `activity`', expect.stringContaining('`local`: a read runs inside the workflow task')],
+      [11, 'execution-invalid', '`execution: local` needs a read-only tool; core-banking.issue_credit does not declare `readOnlyHint: true`', expect.stringContaining('runs as a regular activity')],
+    ]);
+    const approval = compileSkill(tempSkill('exec-approval', skillMd('exec-approval'), `inputs: { type: object }\nsteps:\n  - id: ok\n    approval: { role: credit-officer }\n    execution: local\n`), catalog, OPTS);
+    expect(approval.diagnostics.map((d) => [d.line, d.code])).toEqual([[5, 'key-not-applicable']]);
+  });
+
   it('finds nothing wrong in the runtime and gateway fixture skills', () => {
     const probe: Tool[] = [
       { name: 'echo', inputSchema: { type: 'object', properties: { value: {} } }, annotations: { readOnlyHint: true } },

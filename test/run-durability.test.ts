@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import type { CoreBankingData } from '../demo/core-banking/server.js';
 import { waitForResult } from '../src/skills/runs.js';
 import { startProbeServer, type ProbeServer } from './helpers/probe-server.js';
-import { eventually, FIXTURE_SKILLS, historyEvents, ROOT, startHarness, type SkillHarness } from './helpers/skill-harness.js';
+import { callEvents, eventually, FIXTURE_SKILLS, historyEvents, ROOT, startHarness, type SkillHarness } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 
 let probe: ProbeServer;
@@ -97,5 +97,46 @@ describe('worker crash', () => {
       .map((e) => e.activityTaskStartedEventAttributes!.attempt);
     // issue, hold (attempt 2 after the crash), notice.
     expect(started).toEqual([1, 2, 1]);
+  });
+});
+
+describe('worker crash during a read-only step (a local activity)', () => {
+  it('SIGKILL during the read: the next worker reads again (harmless), and each side effect is applied once', async () => {
+    // Only this test's worker may hold the run: stop the workers earlier tests left.
+    await Promise.all([...workers].map((w) => new Promise((r) => (w.once('exit', r), w.kill('SIGKILL')))));
+    const skill = await h.compile(join(FIXTURE_SKILLS, 'read-crash'));
+    const [look] = skill.plan.steps.filter((s) => s.id === 'look');
+    expect(look).toMatchObject({ readOnly: true, execution: 'local' });
+    const first = await startWorker();
+    const handle = await h.start(skill, {});
+    const runId = handle.firstExecutionRunId;
+    const key = (step: string) => `${runId}/step/${step}`;
+
+    await eventually(() => probe.calls.some((c) => c.key === key('look') && c.endedAt === undefined), 'the read to be in flight', 30_000);
+    const exited = new Promise((r) => first.once('exit', r));
+    first.kill('SIGKILL');
+    await exited;
+
+    await startWorker();
+    const t0 = Date.now();
+    const result = await waitForResult(h.client, handle.workflowId);
+    // A local activity runs inside a workflow task: the task the dead worker held times out
+    // (10 s, Temporal's default) before another worker takes the run, then the read (2 s) runs again.
+    expect(Date.now() - t0).toBeLessThan(25_000);
+    expect(result.executed).toEqual(['before', 'look', 'after']);
+
+    // The read ran twice, under the same key (its result was not recorded before the crash);
+    // each side effect was called and applied once.
+    expect(probe.calls.filter((c) => c.key === key('look'))).toHaveLength(2);
+    expect(probe.calls.filter((c) => c.key === key('before'))).toHaveLength(1);
+    expect(probe.calls.filter((c) => c.key === key('after'))).toHaveLength(1);
+    expect([...probe.applied.keys()].filter((k) => k.startsWith(`${runId}/`)).sort()).toEqual([key('after'), key('before')]);
+    expect(result.outputs.after).toBe(probe.applied.get(key('after'))!.id);
+
+    // The history holds the read once: the completed attempt's marker.
+    const events = await historyEvents(h.client, handle.workflowId);
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityId)).toEqual(['step/before', 'step/after']);
+    // verifyRun and the read.
+    expect(callEvents(events).filter((e) => e.markerRecordedEventAttributes)).toHaveLength(2);
   });
 });

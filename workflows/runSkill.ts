@@ -342,7 +342,9 @@ class Interpreter {
           } catch (err) {
             return { id, kind: 'failed', failure: expressionFailure(id, 'with', err) };
           }
-          const local = step.readOnly && this.input.localReadOnlySteps === true;
+          // Never a step that changes state, whatever the plan says (fail closed); plans compiled
+          // before `execution` existed run as they were started (old histories replay unchanged).
+          const local = step.readOnly && (step.execution !== undefined ? step.execution === 'local' : this.input.localReadOnlySteps === true);
           for (;;) {
             const signalled = new Map(this.grantsSignalled);
             try {

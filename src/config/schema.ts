@@ -468,9 +468,14 @@ export const configSchema = z
         approvalTimeout: durationSchema.default('24h'),
         /** How long a skill step waits for the user to grant access (URL elicitation) before the run fails. */
         authorizationTimeout: durationSchema.default('24h'),
+        /**
+         * How read-only tool steps run unless the skill says: `local` (inside the workflow task,
+         * no server round trip per step) or `activity` (each one a regular activity).
+         */
+        readOnlySteps: z.enum(['local', 'activity']).default('local'),
       })
       .strict()
-      .default({ stepTimeout: '30s', approvalTimeout: '24h', authorizationTimeout: '24h' }),
+      .default({ stepTimeout: '30s', approvalTimeout: '24h', authorizationTimeout: '24h', readOnlySteps: 'local' }),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -77,6 +77,13 @@ interface StepBase {
   line: number;
 }
 
+/**
+ * `local`: a local activity, run by the worker inside the workflow task (no server round trip;
+ * its result is durable once that task completes, and a crash before that runs it again).
+ * `activity`: a regular activity, dispatched and recorded by the server on its own.
+ */
+export type StepExecution = 'local' | 'activity';
+
 export interface ToolStep extends StepBase {
   kind: 'tool';
   tool: ToolRef;
@@ -86,6 +93,12 @@ export interface ToolStep extends StepBase {
   timeoutMs: number;
   /** From the tool's `readOnlyHint` annotation; read-only steps may run as local activities. */
   readOnly: boolean;
+  /**
+   * How the step runs (compiler: step `execution:`, else plan `readOnlySteps:`, else config
+   * defaults.readOnlySteps; a step that is not read-only is always `activity`). Absent in plans
+   * compiled before it existed: those run as they did (RunSkillInput.localReadOnlySteps).
+   */
+  execution?: StepExecution;
   /** Wait for approval before calling the tool. */
   approval?: ApprovalSpec;
   compensate?: CompensationSpec;

@@ -30,6 +30,7 @@ export function compileOptions(loaded: LoadedConfig): CompileOptions {
   return {
     defaultStepTimeoutMs: parseDuration(defaults.stepTimeout)!,
     defaultApprovalTimeoutMs: parseDuration(defaults.approvalTimeout)!,
+    readOnlySteps: defaults.readOnlySteps,
     display: (f) => relative(process.cwd(), f) || f,
     servers: Object.keys(loaded.config.servers),
     users: Object.entries(loaded.config.users).map(([id, u]) => ({ id, roles: u.roles })),

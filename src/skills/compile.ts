@@ -20,7 +20,7 @@ import { readSkill, type YamlSource } from './load.js';
 import { ajv } from '../shared/json-schema.js';
 import { checkSchema } from './schema-check.js';
 import { acceptedKinds, APPROVAL_OUTPUT_SCHEMA, checkExpressionTypes, type ExpressionUse, type StepShape } from './expression-types.js';
-import type { ApprovalSpec, CompensationSpec, CompiledPlan, PlanOutput, PlanStep, RetrySpec, ToolRef, ValueTemplate } from '../contracts/plan.js';
+import type { ApprovalSpec, CompensationSpec, CompiledPlan, PlanOutput, PlanStep, RetrySpec, StepExecution, ToolRef, ValueTemplate } from '../contracts/plan.js';
 import type { Json, JsonSchema } from '../contracts/json.js';
 
 export interface CompileOptions {
@@ -41,12 +41,20 @@ export interface CompileOptions {
    * approval role is only a warning ("cannot be checked").
    */
   users?: ReadonlyArray<{ id: string; roles: readonly string[] }>;
+  /**
+   * How read-only tool steps run when neither the step (`execution:`) nor the plan
+   * (`readOnlySteps:`) says (config defaults.readOnlySteps; default `local`).
+   */
+  readOnlySteps?: StepExecution;
 }
 
 export const DEFAULT_COMPILE_OPTIONS: CompileOptions = {
   defaultStepTimeoutMs: 30_000,
   defaultApprovalTimeoutMs: 24 * 3_600_000,
+  readOnlySteps: 'local',
 };
+
+const EXECUTIONS: readonly StepExecution[] = ['local', 'activity'];
 
 export interface CompileResult {
   dir: string;
@@ -57,8 +65,8 @@ export interface CompileResult {
   diagnostics: Diagnostic[];
 }
 
-const PLAN_KEYS = ['inputs', 'steps', 'outputs'];
-const STEP_KEYS = ['id', 'description', 'tool', 'with', 'if', 'needs', 'retry', 'timeout', 'approval', 'compensate', 'fail'];
+const PLAN_KEYS = ['inputs', 'steps', 'outputs', 'readOnlySteps'];
+const STEP_KEYS = ['id', 'description', 'tool', 'with', 'if', 'needs', 'retry', 'timeout', 'execution', 'approval', 'compensate', 'fail'];
 const RETRY_KEYS = ['attempts', 'backoff', 'maxBackoff', 'factor', 'nonRetryable'];
 const APPROVAL_KEYS = ['role', 'timeout', 'message'];
 const COMPENSATE_KEYS = ['tool', 'with', 'retry', 'timeout'];
@@ -118,6 +126,9 @@ interface TypeCheck {
 }
 
 class PlanCompiler {
+  /** How read-only steps run unless a step says (plan `readOnlySteps:`, else the config's default). */
+  private readOnlySteps: StepExecution = 'local';
+
   private readonly inputNames = new Set<string>();
   private inputsValid = false;
   /** The inputs' `properties` could be read, so `inputs.x` references can be checked. */
@@ -177,6 +188,7 @@ class PlanCompiler {
     }
     this.checkKeys([], PLAN_KEYS, 'the plan');
     const data = this.src.doc.toJS() as Record<string, unknown>;
+    this.readOnlySteps = this.execution(data.readOnlySteps, ['readOnlySteps'], '`readOnlySteps:`') ?? this.opts.readOnlySteps ?? 'local';
     const inputs = this.compileInputs(data.inputs);
     const steps = this.compileSteps(data.steps);
     const outputs = this.compileOutputs(data.outputs);
@@ -382,6 +394,8 @@ class PlanCompiler {
       }
       const withT = this.compileWith(s.with, [...path, 'with'], d, resolved?.def);
       const compensate = s.compensate !== undefined ? this.compileCompensate(s.compensate, [...path, 'compensate'], d) : undefined;
+      const readOnly = resolved?.def?.annotations?.readOnlyHint === true;
+      const execution = this.stepExecution(s.execution, [...path, 'execution'], resolved ? `${resolved.ref.server}.${resolved.ref.name}` : undefined, readOnly);
       if (resolved && withT) {
         step = {
           kind: 'tool',
@@ -393,7 +407,8 @@ class PlanCompiler {
           with: withT,
           retry,
           timeoutMs,
-          readOnly: resolved.def?.annotations?.readOnlyHint === true,
+          readOnly,
+          execution,
           ...(approval ? { approval } : {}),
           ...(compensate ? { compensate } : {}),
         };
@@ -402,9 +417,36 @@ class PlanCompiler {
     if (step && this.errorCount() === errorsBefore && d.id !== undefined && STEP_ID_RE.test(d.id)) d.step = step;
   }
 
-  /** `with`, `retry`, `timeout` and `compensate` mean something only on tool steps. */
+  /** `local` or `activity`, or undefined (absent, or reported when invalid). */
+  private execution(value: unknown, path: Path, what: string): StepExecution | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value === 'string' && (EXECUTIONS as readonly string[]).includes(value)) return value as StepExecution;
+    const guess = typeof value === 'string' ? didYouMean(value, [...EXECUTIONS]) : undefined;
+    this.error(path, 'execution-invalid', `${what} must be \`local\` or \`activity\``, guess ? `did you mean "${guess}"?` : '`local`: a read runs inside the workflow task (fast); `activity`: a regular activity, recorded on its own');
+    return undefined;
+  }
+
+  /**
+   * How a tool step runs. Side-effecting steps are always regular activities: their idempotency
+   * keys rely on Temporal's activity record, and a local activity may run again after a crash.
+   */
+  private stepExecution(value: unknown, path: Path, tool: string | undefined, readOnly: boolean): StepExecution {
+    const asked = this.execution(value, path, '`execution:`');
+    if (asked === 'local' && !readOnly && tool !== undefined) {
+      this.error(
+        path,
+        'execution-invalid',
+        `\`execution: local\` needs a read-only tool; ${tool} does not declare \`readOnlyHint: true\``,
+        'a step that changes state runs as a regular activity (its side effect is recorded once); remove `execution:`',
+      );
+    }
+    if (!readOnly) return 'activity';
+    return asked ?? this.readOnlySteps;
+  }
+
+  /** `with`, `retry`, `timeout`, `execution` and `compensate` mean something only on tool steps. */
   private toolOnlyKeys(s: Record<string, unknown>, path: Path, what: string): void {
-    for (const key of ['with', 'retry', 'timeout', 'compensate']) {
+    for (const key of ['with', 'retry', 'timeout', 'execution', 'compensate']) {
       if (s[key] !== undefined) {
         const hint = key === 'timeout' && what === 'an approval step' ? 'an approval\'s wait is `approval: { timeout: … }`' : 'remove it, or make this a `tool:` step';
         this.error([...path, key], 'key-not-applicable', `\`${key}:\` does nothing on ${what}`, hint, true);

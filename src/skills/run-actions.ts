@@ -69,6 +69,11 @@ export interface RunActionsDeps {
   held: (skill: CompiledSkill) => string | undefined;
   /** How long a step waits for the user's downstream grant (defaults.authorizationTimeout). */
   authorizationTimeoutMs?: number;
+  /**
+   * Ask for eager workflow start (runs.ts StartRunOptions.requestEagerStart): only when a worker
+   * of this process polls `taskQueue` on the NativeConnection `client` is built on.
+   */
+  eagerStart?: boolean;
   log: Logger;
   /** The audit trail. Required: every refusal and every cancel is recorded. */
   audit: AuditSink;
@@ -218,6 +223,7 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
         taskQueue: deps.taskQueue,
         workflowId,
         ...(deps.authorizationTimeoutMs !== undefined ? { authorizationTimeoutMs: deps.authorizationTimeoutMs } : {}),
+        ...(deps.eagerStart ? { requestEagerStart: true } : {}),
       });
       log.info('skill run started', { skill: skillName, runId: handle.workflowId, user: who.user.id, agent: who.agent.id, gateway });
       const id = handle.workflowId;

@@ -166,14 +166,13 @@ export interface StartRunOptions {
    * start with the same id returns the run already started (running or finished).
    */
   workflowId?: string;
-  /** Run read-only steps as local activities (RunSkillInput.localReadOnlySteps). */
-  localReadOnlySteps?: boolean;
   /** How long a step waits for a downstream grant (RunSkillInput.authorizationTimeoutMs). */
   authorizationTimeoutMs?: number;
   /**
    * Eager workflow start: the server hands the first workflow task to a worker of this process
    * in the start response (one round trip less). Needs `client` built on the worker's
-   * NativeConnection; the server may decline (then it starts normally).
+   * NativeConnection (the SDK throws otherwise); the server may decline (then it starts
+   * normally). `skillgate dev` asks for it: its worker runs in the same process.
    */
   requestEagerStart?: boolean;
 }
@@ -196,7 +195,6 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
     principal: opts.principal,
     workspace: opts.workspace,
     gateway: opts.gateway,
-    ...(opts.localReadOnlySteps ? { localReadOnlySteps: true } : {}),
     ...(opts.authorizationTimeoutMs !== undefined ? { authorizationTimeoutMs: opts.authorizationTimeoutMs } : {}),
   };
   const workflowId = opts.workflowId ?? `skill-${opts.plan.skill.name}-${randomUUID()}`;

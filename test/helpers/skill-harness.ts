@@ -177,6 +177,17 @@ export async function historyEvents(client: Client, workflowId: string) {
   return history.events ?? [];
 }
 
+/** The name of the marker a local activity leaves in the history (sdk-core). */
+export const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
+/**
+ * The calls a run made, in history order: regular activities (`ActivityTaskScheduled`) and local
+ * activities (their markers) — read-only steps run as local activities by default.
+ */
+export function callEvents(events: Awaited<ReturnType<typeof historyEvents>>) {
+  return events.filter((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER);
+}
+
 /** The RunError a run ended with (fails the test if it succeeded or failed otherwise). */
 export async function failureOf(client: Client, workflowId: string): Promise<RunError> {
   const err = await waitForResult(client, workflowId).then(

@@ -6,6 +6,7 @@
  * Kept free of process concerns (signals, exit codes, printing) so that the CLI and tests can
  * drive it in-process, and so that the gateway and the dev IdP can join it as further parts.
  */
+import { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../../activities/index.js';
 import { createDataLossFilters } from '../../../gateway/dlp/filters.js';
@@ -268,6 +269,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     const monitor = chainMonitor(audit.store, await verificationKeys([{ text: audit.signer.publicKeyPem, where: 'the audit signing key' }]), { intervalMs: 10 * 60_000 });
     cleanups.push({ what: 'the chain monitor', run: async () => monitor.close() });
 
+    const runClient = new Client({ connection: temporal.nativeConnection, namespace });
     log(`starting the MCP front door on 127.0.0.1:${port}…`);
     const gateway = await startGateway({
       admin: { store: audit.store, monitor },
@@ -276,7 +278,9 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       governance,
       credentials,
       catalog,
-      temporal: { client: tracing ? tracing.tracedClient(temporal.client) : temporal.client, taskQueue },
+      // The worker runs in this process on the NativeConnection: a client on that connection may
+      // ask for eager start (the first workflow task comes back with the start's answer).
+      temporal: { client: tracing ? tracing.tracedClient(runClient) : runClient, taskQueue, eagerStart: true },
       ...(tracing ? { telemetry: tracing.telemetry } : {}),
       skills: () => registry.skills(),
       held: registry.held,

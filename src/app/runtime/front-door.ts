@@ -55,8 +55,11 @@ export interface GatewayOptions {
   catalog: PinnedCatalog;
   /** Downstream credentials (trinary tokens, the vault, providers). Required. */
   credentials: Credentials;
-  /** Skill runs through MCP need a Temporal client and the worker's task queue. */
-  temporal?: { client: Client; taskQueue: string };
+  /**
+   * Skill runs through MCP need a Temporal client and the worker's task queue; `eagerStart`
+   * when a worker of this process polls that queue on the client's NativeConnection.
+   */
+  temporal?: { client: Client; taskQueue: string; eagerStart?: boolean };
   skills?: () => ReadonlyMap<string, CompiledSkill>;
   /** Why a skill is held (default: from the catalog, src/skills/registry.ts). */
   held?: (skill: CompiledSkill) => string | undefined;
@@ -125,6 +128,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           client: opts.temporal.client,
           workspace: config.workspace,
           taskQueue: opts.temporal.taskQueue,
+          ...(opts.temporal.eagerStart ? { eagerStart: true } : {}),
           authorizer: opts.governance.authorizer,
           attestor: opts.governance.attestor,
           skills: opts.skills,

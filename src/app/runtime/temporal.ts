@@ -68,6 +68,12 @@ export interface TemporalRuntime {
   health(): TemporalHealth;
   /** The embedded server's process id (changes when it is restarted). */
   readonly pid?: number;
+  /**
+   * The embedded server's Prometheus endpoint (`http://127.0.0.1:<port>/metrics`): schedule-to-start,
+   * persistence and task latencies — where a step's time goes (BENCHMARKS.md). Its port may change
+   * when the server is restarted.
+   */
+  readonly metricsUrl?: string;
   /** Closes connections; stops the embedded server. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -90,7 +96,10 @@ export interface EmbeddedServerOptions {
   namespace?: string;
   /** How long to wait for the server before giving up (default 60 s; 10 min when the SDK must download the CLI). */
   startTimeoutMs?: number;
-  /** Server dynamic config (`--dynamic-config-value KEY=VALUE`), e.g. LOW_LATENCY_DYNAMIC_CONFIG. */
+  /**
+   * Server dynamic config (`--dynamic-config-value KEY=VALUE`). Default: LOW_LATENCY_DYNAMIC_CONFIG;
+   * `{}` for the server's stock settings.
+   */
   dynamicConfig?: Record<string, string | number | boolean>;
   /** Supervision events (server exited, restarting, restarted). Default: dropped. */
   log?: (line: string) => void;
@@ -126,7 +135,8 @@ const HOST = '127.0.0.1';
  * // … rt.client.workflow.start(…)
  * await rt.close();
  */
-export async function startEmbeddedTemporal(opts: EmbeddedServerOptions): Promise<TemporalRuntime> {
+export async function startEmbeddedTemporal(options: EmbeddedServerOptions): Promise<TemporalRuntime> {
+  const opts = { ...options, dynamicConfig: options.dynamicConfig ?? LOW_LATENCY_DYNAMIC_CONFIG };
   let executable: TemporalExecutable;
   try {
     executable = resolveTemporalExecutable();
@@ -299,6 +309,9 @@ async function startOwnDevServer(
     client: new Client({ connection, namespace }),
     get pid() {
       return server.pid;
+    },
+    get metricsUrl() {
+      return `http://${HOST}:${server.ports.metrics}/metrics`;
     },
     health: () =>
       down
