@@ -29,51 +29,20 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { stringify } from 'yaml';
-import { z } from 'zod';
-import { randomBytes } from 'node:crypto';
 import { createActivities } from '../activities/index.js';
 import { approveEverything } from '../test/helpers/allow-all.js';
-import type { Authorizer } from '../gateway/authz/authorizer.js';
-import type { DataLossFilters } from '../gateway/dlp/filters.js';
-import { NO_RULES } from '../gateway/dlp/rules.js';
-import { silentLogger } from '../gateway/log.js';
-import { createRunAttestor } from '../gateway/authz/run-attestation.js';
-import { serveHttp } from '../demo/serve.js';
-import { createUpstreamPool } from '../gateway/upstream/pool.js';
-import { openCredentials } from '../src/app/runtime/credentials.js';
 import type { CredentialService } from '../gateway/downstream/credentials.js';
-let credentials: CredentialService;
 import type { UpstreamPool } from '../gateway/upstream/types.js';
-import { parseConfig } from '../src/config/load.js';
-import { formatDiagnostic } from '../src/shared/diagnostics.js';
 import { LOW_LATENCY_DYNAMIC_CONFIG, startEmbeddedTemporal } from '../src/app/runtime/temporal.js';
 import { createSkillWorker, type WorkerTuning } from '../src/temporal/worker.js';
-import { fetchCatalog } from '../src/skills/catalog.js';
-import { compileOptions } from '../src/skills/compile-all.js';
-import { compileSkill } from '../src/skills/compile.js';
 import { startSkillRun } from '../src/skills/runs.js';
 import type { RunSkillInput, RunSkillWorkflow } from '../src/contracts/run.js';
-import type { AuditSink } from '../src/contracts/audit.js';
+import { ALLOW_ALL, attestor, BENCH_ROOT as root, DISCARD, NO_DATA_LOSS, quantile, startNoopRig } from './skill-rig.js';
 
-/**
- * The engine's overhead is measured without Cedar (its own figure is in BENCHMARKS.md,
- * `bench:decision`): an explicit allow-all. The run attestation is real — its verification at
- * start and its signing are part of what a run costs.
- */
-const ALLOW_ALL: Authorizer = { check: () => ({ decisionId: 'bench-allow-all', args: { digest: 'sha256:not-recorded' } }), admit() {}, canList: () => true };
-/** No data-loss rules: the benchmark measures the engine, not the filters (bench/dlp.ts does). */
-const NO_DATA_LOSS: DataLossFilters = { rulesFor: () => NO_RULES, log: silentLogger };
-const attestor = createRunAttestor(randomBytes(32));
-/** The engine's overhead without the audit trail (its own cost is in bench/audit.ts): events dropped, said here. */
-const DISCARD: AuditSink = { record() {} };
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+let credentials: CredentialService;
 const RUNS = Number(process.env.BENCH_RUNS ?? 100);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
 const ROUNDS = 5;
@@ -126,23 +95,11 @@ const cleanups: Array<() => Promise<unknown> | unknown> = [() => rmSync(tmp, { r
 const inMemory = process.env.BENCH_DB === 'memory';
 
 async function main(): Promise<void> {
-  const http = await serveHttp({ create: noopServer }, undefined, { port: 0 });
-  cleanups.unshift(
-    () =>
-      new Promise((r) => {
-        http.closeAllConnections();
-        http.close(r);
-      }),
-  );
-  const addr = http.address();
-  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/mcp`;
-  const loaded = parseConfig(stringify({ workspace: 'bench', servers: { bench: { url } } }), join(tmp, 'skillgate.yaml'));
-  const pool = createUpstreamPool(loaded, { log: () => {} });
-  credentials = (await openCredentials(loaded, { audit: DISCARD })).service;
-  cleanups.unshift(() => pool.close());
-  const compiled = compileSkill(join(root, 'bench', 'skills', 'noop-five'), await fetchCatalog(pool), compileOptions(loaded));
-  if (!compiled.plan || !compiled.hash) throw new Error(compiled.diagnostics.map(formatDiagnostic).join('\n'));
-  const skill = { plan: compiled.plan, planHash: compiled.hash };
+  const rig = await startNoopRig(tmp);
+  cleanups.unshift(() => rig.close());
+  const { pool } = rig;
+  credentials = rig.credentials;
+  const skill = await rig.compile('noop-five');
 
   const prepared: Prepared[] = [];
   for (const server of SERVERS) {
@@ -271,22 +228,6 @@ async function prepare(
     },
   };
   return p;
-}
-
-function noopServer(): McpServer {
-  const server = new McpServer({ name: 'bench', version: '1.0.0' });
-  server.registerTool(
-    'noop',
-    { description: 'Does nothing; answers with the tag it was given.', inputSchema: { tag: z.string() }, annotations: { readOnlyHint: true } },
-    ({ tag }) => ({ content: [{ type: 'text', text: JSON.stringify({ tag }) }], structuredContent: { tag } }),
-  );
-  return server;
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
 function log(line: string): void {
