@@ -102,6 +102,21 @@ describe('skills as MCP tools', () => {
     expect(handleRes).toMatchObject({ outputs: { approvedBy: 'credit-officer', score: 780 } });
   });
 
+  it('a retried call while the run waits for approval gets the same run\'s answer (the run answers when it starts waiting)', async () => {
+    const ceo = await t.connect('ceo', 'credit-assistant', 'credit-desk');
+    const call = () =>
+      ceo.callTool({ name: 'skill.credit-issuance', arguments: { customerId: 'C-1004', amount: 40_000 }, _meta: { 'dev.skillgate/idempotency-key': 'req-wait-7' } }, undefined, { timeout: 60_000 });
+    const a = structured<{ run: { id: string; status: string } }>(await call()).run;
+    const b = structured<{ run: { id: string; status: string } }>(await call()).run;
+    expect(a.status).toBe('awaiting-approval');
+    expect(b).toEqual(expect.objectContaining({ id: a.id, status: 'awaiting-approval' }));
+    // Both answers came from the run (its `answer` update), not from a poll of its status.
+    const history = await t.client.workflow.getHandle(a.id).fetchHistory();
+    const answers = (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'answer');
+    expect(answers).toHaveLength(2);
+    await t.client.workflow.getHandle(a.id).cancel();
+  });
+
   it('revoking the user mid-run denies the next step, ends the run and compensates', async () => {
     const ceo = await t.connect('ceo', 'credit-assistant', 'credit-desk');
     const r = await ceo.callTool({ name: 'skill.credit-with-review', arguments: { customerId: 'C-1001', amount: 777 } }, undefined, { timeout: 60_000 });

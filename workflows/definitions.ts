@@ -5,7 +5,7 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ApprovalDecision, ApprovalRecord, ApproveUpdateName, AuthorizationGranted, AuthorizationSignalName, RunStatus, StatusQueryName } from '../src/contracts/run.js';
+import type { AnswerUpdateName, ApprovalDecision, ApprovalRecord, ApproveUpdateName, AuthorizationGranted, AuthorizationSignalName, RunAnswer, RunStatus, StatusQueryName } from '../src/contracts/run.js';
 import type { RunStateValue } from '../src/contracts/search-attributes.js';
 
 /**
@@ -15,6 +15,11 @@ import type { RunStateValue } from '../src/contracts/search-attributes.js';
  */
 export const approveUpdate = defineUpdate<ApprovalRecord, [ApprovalDecision]>('approve' satisfies ApproveUpdateName);
 export const statusQuery = defineQuery<RunStatus>('status' satisfies StatusQueryName);
+/**
+ * Answers once the run has ended or waits for someone (no validator: any caller may wait; the
+ * run-actions service authorized the start it rides on). Its handler emits no command.
+ */
+export const answerUpdate = defineUpdate<RunAnswer, []>('answer' satisfies AnswerUpdateName);
 
 /** A grant the run may be waiting for has arrived (from the /connect callback, through the run-actions service). */
 export const authorizationSignal = defineSignal<[AuthorizationGranted]>('authorizationGranted' satisfies AuthorizationSignalName);

@@ -53,6 +53,7 @@ import type {
   PendingApproval,
   PendingAuthorization,
   RefusedApproval,
+  RunAnswer,
   RunFailureDetails,
   RunFailureType,
   RunSkillInput,
@@ -60,7 +61,7 @@ import type {
   RunStatus,
   StepState,
 } from '../src/contracts/run.js';
-import { approveUpdate, authorizationSignal, RUN_STATE, runStateAttribute, statusQuery } from './definitions.js';
+import { answerUpdate, approveUpdate, authorizationSignal, RUN_STATE, runStateAttribute, statusQuery } from './definitions.js';
 import { formatDuration } from '../src/pure/durations.js';
 import { evaluateCondition, type ExpressionContext, renderTemplate, stringify } from '../src/pure/expressions.js';
 
@@ -83,6 +84,9 @@ const PATCH_AUTHORIZATION_WAIT = 'skillgate-authorization-wait';
 /** The failure type of callTool when a step needs a grant (src/contracts/grants.ts). */
 const AUTHORIZATION_REQUIRED = 'AuthorizationRequired';
 const DEFAULT_AUTHORIZATION_TIMEOUT_MS = 24 * 60 * 60 * 1000;
+
+/** The states the answer update answers in: the run has ended, or waits for someone. */
+const ANSWERING_STATES: ReadonlySet<RunStatus['state']> = new Set(['completed', 'failed', 'awaiting-approval', 'awaiting-authorization']);
 
 const VERIFY_RETRY: RetryPolicy = { maximumAttempts: 3, initialInterval: '200ms', nonRetryableErrorTypes: ['NotPermitted'] };
 const { verifyRun } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: VERIFY_RETRY });
@@ -168,6 +172,9 @@ class Interpreter {
   private readonly grantsSignalled = new Map<string, number>();
   private phase: 'running' | 'compensating' | 'completed' | 'failed' = 'running';
   private failure?: { reason: string; type: RunFailureType };
+  private result?: RunSkillResult;
+  /** Set when run() returns or throws, whatever the phase says (the answer update never outlives the run). */
+  private ended = false;
 
   constructor(private readonly input: RunSkillInput) {
     this.plan = input.plan;
@@ -177,11 +184,19 @@ class Interpreter {
   async run(): Promise<RunSkillResult> {
     setHandler(statusQuery, () => this.status());
     setHandler(approveUpdate, (d) => this.decide(d), { validator: (d) => void this.approvalFor(d) });
+    setHandler(answerUpdate, () => this.answer());
     setHandler(authorizationSignal, (g: AuthorizationGranted) => {
       if (g === null || typeof g !== 'object' || typeof g.provider !== 'string') return;
       this.grantsSignalled.set(g.provider, (this.grantsSignalled.get(g.provider) ?? 0) + 1);
     });
+    try {
+      return await this.interpret();
+    } finally {
+      this.ended = true;
+    }
+  }
 
+  private async interpret(): Promise<RunSkillResult> {
     const planProblem = checkPlan(this.plan.steps);
     if (planProblem) {
       this.phase = 'failed';
@@ -214,12 +229,25 @@ class Interpreter {
       const rendered = this.renderOutputs();
       if ('outputs' in rendered) {
         this.phase = 'completed';
+        this.result = { outputs: rendered.outputs, executed: this.executed, skipped: this.skipped };
         this.refreshDetails();
-        return { outputs: rendered.outputs, executed: this.executed, skipped: this.skipped };
+        return this.result;
       }
       failure = rendered.failure;
     }
     return this.failRun(failure);
+  }
+
+  /**
+   * The `answer` update: the status once the run has ended or waits for someone, with the
+   * result once completed. It emits no command — a condition without a timeout, not
+   * cancellable (a cancelled run compensates before it ends, and answers then) — so histories
+   * recorded before it replay unchanged. The final state is set before the run returns or
+   * throws, so a waiting handler finishes in the run's last workflow task, never after it.
+   */
+  private async answer(): Promise<RunAnswer> {
+    await CancellationScope.nonCancellable(() => condition(() => this.ended || ANSWERING_STATES.has(this.status().state)));
+    return { status: this.status(), ...(this.result ? { result: this.result } : {}) };
   }
 
   /** Undefined when the start is attested and permitted; else why not (nothing has run yet). */

@@ -14,6 +14,11 @@ export type RunWorkflowType = 'runSkill';
 export type ApproveUpdateName = 'approve';
 /** The query that returns a run's RunStatus. */
 export type StatusQueryName = 'status';
+/**
+ * The update that answers once the run has ended or waits for someone (an approval, the
+ * user's grant): a synchronous caller's first answer (RunAnswer), without polling.
+ */
+export type AnswerUpdateName = 'answer';
 /** The signal that tells a run waiting for authorization that a grant arrived (no token in it). */
 export type AuthorizationSignalName = 'authorizationGranted';
 export const AUTHORIZATION_SIGNAL: AuthorizationSignalName = 'authorizationGranted';
@@ -30,6 +35,7 @@ export const RUN_WORKFLOW_TYPE: RunWorkflowType = 'runSkill';
 export type RunSkillWorkflow = (input: RunSkillInput) => Promise<RunSkillResult>;
 export const APPROVE_UPDATE: ApproveUpdateName = 'approve';
 export const STATUS_QUERY: StatusQueryName = 'status';
+export const ANSWER_UPDATE: AnswerUpdateName = 'answer';
 
 export interface RunSkillInput {
   plan: CompiledPlan;
@@ -154,6 +160,16 @@ export interface RunStatus {
   reason?: string;
   /** The failure type, once the run has failed. */
   failureType?: RunFailureType;
+}
+
+/**
+ * What the `answer` update returns: the run's status (as the `status` query returns it) once its
+ * state is completed, failed, awaiting-approval or awaiting-authorization; with the result when
+ * completed. A failed run's failure (message, type, details) is its workflow result's.
+ */
+export interface RunAnswer {
+  status: RunStatus;
+  result?: RunSkillResult;
 }
 
 export interface ApprovalDecision {

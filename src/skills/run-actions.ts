@@ -7,6 +7,7 @@
  *   action   Cedar action   also checked
  *   ───────  ─────────────  ───────────────────────────────────────────────────────────────
  *   start    run_skill      skill loaded, not held, visible on the gateway, inputs valid; attested
+ *                           (startAndAnswer: the same checks and start, then the run's first answer)
  *   status   read_run       the run belongs to this workspace (else: not found)
  *   decide   approve        a pending approval, the step's role, four eyes; attested
  *   cancel   cancel_run     the run is still running
@@ -37,7 +38,20 @@ import { AUTHORIZATION_SIGNAL, type ApprovalRecord, type AuthorizationGranted, t
 import type { CompiledSkill } from './compile-all.js';
 import { RUN_SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import type { Json } from '../contracts/json.js';
-import { approveRun, getRunStatus, RunError, type RunErrorCode, type RunFacts, runFacts, startSkillRun, validateInputs, waitForResult } from './runs.js';
+import {
+  approveRun,
+  type FirstAnswer,
+  getRunStatus,
+  RunError,
+  type RunErrorCode,
+  type RunFacts,
+  runFacts,
+  startSkillRun,
+  startSkillRunAndAnswer,
+  type StartRunOptions,
+  validateInputs,
+  waitForResult,
+} from './runs.js';
 
 /** The HTTP status of each refusal (adapters that speak HTTP use this table, nothing else). */
 export const RUN_ERROR_STATUS: Readonly<Record<RunErrorCode, number>> = {
@@ -120,8 +134,23 @@ export interface StartOptions {
   workflowId?: string;
 }
 
+export interface AnswerStartOptions extends StartOptions {
+  /** How long to wait for the run's first answer (then it is `running`). */
+  waitMs: number;
+  /** The caller gave up: answer at once with where the run stands. */
+  signal?: AbortSignal;
+  /** The run has started (durably), before it answers: e.g. to report progress meanwhile. */
+  onStarted?: (run: StartedRun) => void;
+}
+
 export interface RunActions {
   start(who: Principal, gateway: string, skill: string, inputs: unknown, opts?: StartOptions): Promise<StartedRun>;
+  /**
+   * Start exactly as `start` does (same checks, same start), and wait for the run's first
+   * answer: it ended, or it waits for an approval or the user's grant, or `waitMs` passed.
+   * A second call with the same idempotency key gets the same run's answer.
+   */
+  startAndAnswer(who: Principal, gateway: string, skill: string, inputs: unknown, opts: AnswerStartOptions): Promise<StartedRun & { answer: FirstAnswer }>;
   status(who: Principal, gateway: string, runId: string): Promise<RunView>;
   decide(who: Principal, gateway: string, runId: string, d: DecideOptions): Promise<ApprovalRecord>;
   cancel(who: Principal, gateway: string, runId: string, reason?: string): Promise<void>;
@@ -186,6 +215,45 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
     return new RunError(code, message);
   };
 
+  /**
+   * Everything a start checks, in order — the skill is loaded and not held, the inputs are
+   * valid, the AND-gate allows run_skill on the run's id — and the start it may then make.
+   */
+  const prepareStart = (who: Principal, gateway: string, skillName: string, rawInputs: unknown, opts: StartOptions): { skill: CompiledSkill; start: StartRunOptions } => {
+    const skill = deps.skills().get(skillName);
+    if (!skill) throw refused('ERR_SKILL_UNKNOWN', `unknown skill "${skillName.slice(0, 64)}"`, who, gateway, { skill: skillName.slice(0, 64) });
+    const held = deps.held(skill);
+    if (held) throw refused('ERR_RUN_SKILL_HELD', `${held}; it is offered again once an operator approves the tool and the skill validates against it`, who, gateway, { skill: skillName });
+    const inputs = (() => {
+      try {
+        return validateInputs(skill.plan, rawInputs);
+      } catch (err) {
+        if (err instanceof RunError) refusal(log, { code: err.code, gateway, user: who.user.id, agent: who.agent.id, skill: skillName, detail: err.message });
+        throw err;
+      }
+    })();
+    // The id first, so that the decision to start names the run it started.
+    const workflowId = opts.workflowId ?? (opts.idempotencyKey ? idempotentWorkflowId(skillName, deps.workspace, gateway, who, opts.idempotencyKey) : `skill-${skillName}-${randomUUID()}`);
+    authorize({ principal: who, action: 'run_skill', resource: { type: 'skill', name: skillName }, gateway, arguments: inputs }, { runId: workflowId });
+    return {
+      skill,
+      start: {
+        attestor: deps.attestor,
+        plan: skill.plan,
+        planHash: skill.hash,
+        inputs,
+        principal: who,
+        workspace: deps.workspace,
+        gateway,
+        taskQueue: deps.taskQueue,
+        workflowId,
+        ...(deps.authorizationTimeoutMs !== undefined ? { authorizationTimeoutMs: deps.authorizationTimeoutMs } : {}),
+      },
+    };
+  };
+
+  const startedRun = (id: string, skill: CompiledSkill): StartedRun => ({ workflowId: id, skill, status: () => getRunStatus(client, id), result: () => waitForResult(client, id) });
+
   const factsOf = async (who: Principal, gateway: string, runId: string): Promise<RunFacts> => {
     try {
       return await runFacts(client, runId, deps.workspace);
@@ -197,37 +265,25 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
 
   return {
     async start(who, gateway, skillName, rawInputs, opts = {}) {
-      const skill = deps.skills().get(skillName);
-      if (!skill) throw refused('ERR_SKILL_UNKNOWN', `unknown skill "${skillName.slice(0, 64)}"`, who, gateway, { skill: skillName.slice(0, 64) });
-      const held = deps.held(skill);
-      if (held) throw refused('ERR_RUN_SKILL_HELD', `${held}; it is offered again once an operator approves the tool and the skill validates against it`, who, gateway, { skill: skillName });
-      const inputs = (() => {
-        try {
-          return validateInputs(skill.plan, rawInputs);
-        } catch (err) {
-          if (err instanceof RunError) refusal(log, { code: err.code, gateway, user: who.user.id, agent: who.agent.id, skill: skillName, detail: err.message });
-          throw err;
-        }
-      })();
-      // The id first, so that the decision to start names the run it started.
-      const workflowId = opts.workflowId ?? (opts.idempotencyKey ? idempotentWorkflowId(skillName, deps.workspace, gateway, who, opts.idempotencyKey) : `skill-${skillName}-${randomUUID()}`);
-      authorize({ principal: who, action: 'run_skill', resource: { type: 'skill', name: skillName }, gateway, arguments: inputs }, { runId: workflowId });
-      const handle = await startSkillRun(client, {
-        attestor: deps.attestor,
-        plan: skill.plan,
-        planHash: skill.hash,
-        inputs,
-        principal: who,
-        workspace: deps.workspace,
-        gateway,
-        taskQueue: deps.taskQueue,
-        workflowId,
-        ...(deps.authorizationTimeoutMs !== undefined ? { authorizationTimeoutMs: deps.authorizationTimeoutMs } : {}),
-        ...(deps.eagerStart ? { requestEagerStart: true } : {}),
-      });
+      const { skill, start } = prepareStart(who, gateway, skillName, rawInputs, opts);
+      // Eager start only here: an Update-with-Start (startAndAnswer) cannot be eager.
+      const handle = await startSkillRun(client, { ...start, ...(deps.eagerStart ? { requestEagerStart: true } : {}) });
       log.info('skill run started', { skill: skillName, runId: handle.workflowId, user: who.user.id, agent: who.agent.id, gateway });
-      const id = handle.workflowId;
-      return { workflowId: id, skill, status: () => getRunStatus(client, id), result: () => waitForResult(client, id) };
+      return startedRun(handle.workflowId, skill);
+    },
+
+    async startAndAnswer(who, gateway, skillName, rawInputs, opts) {
+      const { skill, start } = prepareStart(who, gateway, skillName, rawInputs, opts);
+      const { workflowId, answer } = await startSkillRunAndAnswer(client, {
+        ...start,
+        waitMs: opts.waitMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onStarted: (id) => {
+          log.info('skill run started', { skill: skillName, runId: id, user: who.user.id, agent: who.agent.id, gateway });
+          opts.onStarted?.(startedRun(id, skill));
+        },
+      });
+      return { ...startedRun(workflowId, skill), answer };
     },
 
     async status(who, gateway, runId) {

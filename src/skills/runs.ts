@@ -6,7 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import { type Client, WorkflowFailedError, type WorkflowHandleWithStartDetails, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  type Client,
+  WithStartWorkflowOperation,
+  WorkflowFailedError,
+  type WorkflowHandleWithStartDetails,
+  type WorkflowStartOptions,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import {
   ApplicationFailure,
   CancelledFailure,
@@ -22,12 +30,14 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import type { RunAttestor } from '../../gateway/authz/run-attestation.js';
 import type { Principal } from '../contracts/principal.js';
 import {
+  ANSWER_UPDATE,
   APPROVE_UPDATE,
   type ApprovalDecision,
   type ApprovalRecord,
   RUN_WORKFLOW_TYPE,
   type RunFailureDetails,
   type RunFailureType,
+  type RunAnswer,
   type RunSkillInput,
   type RunSkillResult,
   type RunSkillWorkflow,
@@ -177,16 +187,18 @@ export interface StartRunOptions {
   requestEagerStart?: boolean;
 }
 
+/** A run's workflow start, built once for both ways of starting it (start, update-with-start). */
+interface RunStart {
+  workflowId: string;
+  options: WorkflowStartOptions<RunSkillWorkflow> & { workflowIdConflictPolicy: WorkflowIdConflictPolicy };
+}
+
 /**
- * Start a skill run. Search attributes SkillName/UserId/AgentId/Gateway/Workspace (ids only)
- * and memo {planHash, skillVersion} let operations find it in the Temporal UI.
- *
- * @example
- * const handle = await startSkillRun(client, { plan, planHash, inputs: { customerId: 'C-1001', amount: 5000 },
- *   principal, workspace: 'acme-bank', gateway: 'credit-desk', taskQueue: 'skillgate' });
- * const result = await waitForResult(client, handle.workflowId);
+ * Validate the inputs, sign the start and build its options: the run's input with its
+ * attestation, search attributes SkillName/UserId/AgentId/Gateway/Workspace (ids only), memo
+ * {planHash, skillVersion} and the Temporal UI's summary and details.
  */
-export async function startSkillRun(client: Client, opts: StartRunOptions): Promise<WorkflowHandleWithStartDetails<RunSkillWorkflow>> {
+async function runStart(opts: StartRunOptions): Promise<RunStart> {
   const inputs = validateInputs(opts.plan, opts.inputs);
   const args: RunSkillInput = {
     plan: opts.plan,
@@ -206,12 +218,12 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
     planHash: opts.planHash,
     inputs,
   });
-  try {
-    return await client.workflow.start<RunSkillWorkflow>(RUN_WORKFLOW_TYPE, {
+  return {
+    workflowId,
+    options: {
       taskQueue: opts.taskQueue,
       workflowId,
       args: [args],
-      ...(opts.requestEagerStart ? { requestEagerStart: true } : {}),
       // A caller-chosen id is an idempotency key: never start a second run under it.
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
@@ -227,7 +239,23 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
         { key: RUN_SEARCH_ATTRIBUTES.workspace, value: opts.workspace },
         { key: RUN_SEARCH_ATTRIBUTES.runState, value: 'Running' },
       ]),
-    });
+    },
+  };
+}
+
+/**
+ * Start a skill run. Search attributes SkillName/UserId/AgentId/Gateway/Workspace (ids only)
+ * and memo {planHash, skillVersion} let operations find it in the Temporal UI.
+ *
+ * @example
+ * const handle = await startSkillRun(client, { plan, planHash, inputs: { customerId: 'C-1001', amount: 5000 },
+ *   principal, workspace: 'acme-bank', gateway: 'credit-desk', taskQueue: 'skillgate' });
+ * const result = await waitForResult(client, handle.workflowId);
+ */
+export async function startSkillRun(client: Client, opts: StartRunOptions): Promise<WorkflowHandleWithStartDetails<RunSkillWorkflow>> {
+  const { workflowId, options } = await runStart(opts);
+  try {
+    return await client.workflow.start<RunSkillWorkflow>(RUN_WORKFLOW_TYPE, { ...options, ...(opts.requestEagerStart ? { requestEagerStart: true } : {}) });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError && opts.workflowId) {
       // Finished earlier under the same id: that run is the answer.
@@ -237,6 +265,101 @@ export async function startSkillRun(client: Client, opts: StartRunOptions): Prom
     }
     throw err;
   }
+}
+
+/**
+ * A run's first answer: it completed (the result), it failed (the RunError ERR_RUN_FAILED
+ * `waitForResult` throws), it waits for someone (`waiting`: an approval or the user's grant),
+ * or it was still running when the caller stopped waiting (`running`).
+ */
+export type FirstAnswer =
+  | { state: 'completed'; result: RunSkillResult }
+  | { state: 'failed'; error: RunError }
+  | { state: 'waiting' | 'running'; status: RunStatus };
+
+export interface AnswerOptions {
+  /** How long to wait for the answer; then the answer is `running`. */
+  waitMs: number;
+  /** The caller gave up (e.g. the MCP request was cancelled): answer `running` at once. */
+  signal?: AbortSignal;
+  /** Called once the run has started (its start is durable and the update accepted), before it answers. */
+  onStarted?: (workflowId: string) => void;
+}
+
+/**
+ * Start a skill run (or attach to the one already under `workflowId`) and wait for its first
+ * answer: one Update-with-Start of the `answer` update, which the run answers once it has ended
+ * or waits for someone — no polling. The start is the same as startSkillRun's (validated,
+ * attested, same options). A run that already ended under the same id answers with its result.
+ *
+ * @example
+ * const { workflowId, answer } = await startSkillRunAndAnswer(client, { ...startOptions, waitMs: 30_000 });
+ * if (answer.state === 'completed') use(answer.result.outputs);
+ */
+export async function startSkillRunAndAnswer(client: Client, opts: StartRunOptions & AnswerOptions): Promise<{ workflowId: string; answer: FirstAnswer }> {
+  const { workflowId, options } = await runStart(opts);
+  const op = new WithStartWorkflowOperation<RunSkillWorkflow>(RUN_WORKFLOW_TYPE, options);
+  const stop = AbortSignal.any([AbortSignal.timeout(opts.waitMs), ...(opts.signal ? [opts.signal] : [])]);
+  let answer: RunAnswer;
+  try {
+    // ACCEPTED first: the start is known to be durable then (onStarted), whatever comes next.
+    answer = await client.withAbortSignal(stop, async () => {
+      const update = await client.workflow.startUpdateWithStart<RunSkillWorkflow, RunAnswer, []>(ANSWER_UPDATE, { waitForStage: 'ACCEPTED', startWorkflowOperation: op });
+      opts.onStarted?.(workflowId);
+      return update.result();
+    });
+  } catch (err) {
+    return { workflowId, answer: await answerAfter(client, workflowId, err, stop) };
+  }
+  return { workflowId, answer: await firstAnswer(client, workflowId, answer) };
+}
+
+async function firstAnswer(client: Client, workflowId: string, a: RunAnswer): Promise<FirstAnswer> {
+  const status = { ...a.status, refusedApprovals: a.status.refusedApprovals ?? [] };
+  if (status.state === 'completed' && a.result) return { state: 'completed', result: a.result };
+  // A failure's message, type and details are the workflow result's.
+  if (status.state === 'completed' || status.state === 'failed') return ended(client, workflowId);
+  return { state: status.state === 'awaiting-approval' || status.state === 'awaiting-authorization' ? 'waiting' : 'running', status };
+}
+
+/** The answer of a run that has ended: its result or its failure. */
+async function ended(client: Client, workflowId: string): Promise<FirstAnswer> {
+  try {
+    return { state: 'completed', result: await waitForResult(client, workflowId) };
+  } catch (err) {
+    if (err instanceof RunError && err.code === 'ERR_RUN_FAILED') return { state: 'failed', error: err };
+    throw err;
+  }
+}
+
+/** The answer when the update gave none: the caller stopped waiting, the run had ended, or its worker predates the update. */
+async function answerAfter(client: Client, workflowId: string, err: unknown, stop: AbortSignal): Promise<FirstAnswer> {
+  // Reused id of a run that has ended (REJECT_DUPLICATE), or it ended between start and update.
+  if (err instanceof WorkflowExecutionAlreadyStartedError || err instanceof WorkflowNotFoundError) return ended(client, workflowId);
+  const started = () =>
+    client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .then(
+        () => true,
+        (e: unknown) => (e instanceof WorkflowNotFoundError ? false : Promise.reject(e)),
+      );
+  // The caller stopped waiting: the run goes on (if it started at all — no worker may have taken it yet).
+  if (stop.aborted && (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isAbort(err))) {
+    if (!(await started())) throw new RunError('ERR_RUN_NOT_FOUND', `skill run ${workflowId} did not start in time (is a worker running?)`, {}, { cause: err });
+    return { state: 'running', status: await getRunStatus(client, workflowId).catch((): RunStatus => ({ state: 'running', steps: {}, pendingApprovals: [], refusedApprovals: [] })) };
+  }
+  // A worker without the handler refuses the update: the run runs on; say where it stands.
+  if (err instanceof WorkflowUpdateFailedError) {
+    const status = await getRunStatus(client, workflowId);
+    if (status.state === 'completed' || status.state === 'failed') return ended(client, workflowId);
+    return { state: status.state === 'awaiting-approval' || status.state === 'awaiting-authorization' ? 'waiting' : 'running', status };
+  }
+  throw err;
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: unknown }).code === 1);
 }
 
 /**

@@ -19,10 +19,10 @@ import { AuthzError, type Authorizer } from '../../gateway/authz/authorizer.js';
 import { startEmbeddedTemporal } from '../../src/app/runtime/temporal.js';
 import { resolveTemporalExecutable } from '../../src/app/runtime/temporal-binary.js';
 import { createSkillWorker } from '../../src/temporal/worker.js';
-import { approveRun, waitForResult } from '../../src/skills/runs.js';
+import { approveRun, startSkillRunAndAnswer, waitForResult } from '../../src/skills/runs.js';
 import { ALLOWED, approveEverything, NO_DATA_LOSS } from '../helpers/allow-all.js';
 import { startProbeServer } from '../helpers/probe-server.js';
-import { FIXTURE_SKILLS, startHarness } from '../helpers/skill-harness.js';
+import { CLERK, FIXTURE_SKILLS, startHarness } from '../helpers/skill-harness.js';
 import { ROOT, testWorkspace } from '../helpers/workspace.js';
 import { follow, startMailWorld } from '../helpers/mail-world.js';
 import type { SkillGateway } from '../helpers/gateway.js';
@@ -116,6 +116,33 @@ const RUNS: Record<string, () => Promise<string>> = {
       revoked = false;
     }
     return handle.workflowId;
+  },
+  /**
+   * A synchronous caller's start (Update-with-Start of the `answer` update), answered when the
+   * run waits for the approval; a second caller's answer update, answered at once (the run
+   * still waits); then the approval, and the run completes.
+   */
+  async 'answer-update'() {
+    const skill = await compiled('probe-approval');
+    const workflowId = `rec-answer-${randomUUID()}`;
+    const { answer } = await startSkillRunAndAnswer(h.client, {
+      attestor: h.attestor,
+      plan: skill.plan,
+      planHash: skill.hash,
+      inputs: { label: 'recorded' },
+      principal: CLERK,
+      workspace: ws.loaded.config.workspace,
+      gateway: 'credit-desk',
+      taskQueue: h.taskQueue,
+      workflowId,
+      waitMs: 20_000,
+    });
+    if (answer.state !== 'waiting') throw new Error(`expected the run to answer while waiting, got ${answer.state}`);
+    const second = h.client.workflow.getHandle(workflowId).executeUpdate('answer');
+    await h.approve(workflowId, { approver: SUPERVISOR, decision: 'approve', comment: 'recorded' });
+    await second;
+    await settle(workflowId);
+    return workflowId;
   },
   /** reply-to-teacher-email waits for the parent's mail grant twice (read, then send) and completes. */
   async 'authorization-wait'() {

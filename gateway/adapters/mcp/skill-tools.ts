@@ -7,8 +7,10 @@
  *    A client that takes tasks (2026-07-28 `io.modelcontextprotocol/tasks` extension, or a
  *    2025-11-25 task-augmented call) gets the task at once — its id is the run's workflow id,
  *    so it survives gateway restarts and is the same on every replica. Any other client waits
- *    (with progress) for the outputs or, when the run waits for an approval, gets a run handle
- *    that `skillgate.run_status`, `skillgate.approve` and `skillgate.cancel_run` take;
+ *    for the run's first answer (one Update-with-Start of the run's `answer` update; progress
+ *    notifications from a status poll if it asked for them): the outputs or, when the run waits
+ *    for an approval or a grant, a run handle that `skillgate.run_status`, `skillgate.approve`
+ *    and `skillgate.cancel_run` take;
  *  - a resource `skill://<name>/SKILL.md` and a prompt `skill.<name>`: the procedure itself,
  *    for an agent to read before it runs it (same visibility as the tool).
  */
@@ -18,8 +20,8 @@ import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resou
 import { META_IDEMPOTENCY_KEY } from '../../../src/contracts/meta.js';
 import type { Json } from '../../../src/contracts/json.js';
 import type { CompiledSkill } from '../../../src/skills/compile-all.js';
-import type { RunActions, RunView } from '../../../src/skills/run-actions.js';
-import { RunError } from '../../../src/skills/runs.js';
+import type { RunActions, RunView, StartedRun } from '../../../src/skills/run-actions.js';
+import { type FirstAnswer, RunError } from '../../../src/skills/runs.js';
 import type { RunStatus } from '../../../src/contracts/run.js';
 import type { Authorizer } from '../../authz/authorizer.js';
 import type { Principal } from '../../../src/contracts/principal.js';
@@ -42,7 +44,7 @@ export interface SkillToolsDeps {
   held: (skill: CompiledSkill) => string | undefined;
   /** How long a call waits for the run before returning a run handle (default 30 s). */
   syncWaitMs?: number;
-  /** Status polling interval for progress notifications (default 150 ms). */
+  /** Status polling interval for progress notifications, when a client asked for them (default 150 ms); the answer itself is never polled for. */
   pollMs?: number;
   /** What a task tells clients to wait between polls (default 1 s). */
   taskPollIntervalMs?: number;
@@ -193,62 +195,71 @@ export function createSkillTools(deps: SkillToolsDeps): SkillTools {
     }
   };
 
+  /** Progress notifications while the run has not answered: a status poll, for progress only (the answer comes from the run). */
+  const reportProgress = (ctx: McpRequestContext, run: StartedRun, answered: AbortSignal): void => {
+    const progress = ctx.progress;
+    if (!progress) return;
+    const total = run.skill.plan.steps.length;
+    let reported = -1;
+    void (async () => {
+      while (!answered.aborted && !ctx.signal.aborted) {
+        const st = await run.status().catch(() => undefined);
+        if (st && !answered.aborted) {
+          const done = Object.values(st.steps).filter((s) => s === 'completed' || s === 'skipped').length;
+          if (done !== reported) {
+            reported = done;
+            const running = Object.entries(st.steps).filter(([, s]) => s === 'running' || s === 'awaiting-approval' || s === 'awaiting-authorization').map(([sid]) => sid);
+            const auth = st.pendingAuthorizations?.[0];
+            await progress({ progress: done, total, message: auth ? `waiting for authorization: open ${auth.url} to grant ${auth.providerName} ${auth.scopes.join(', ')}` : running.length ? `running: ${running.join(', ')}` : `${done}/${total} steps done` }).catch(() => {});
+          }
+        }
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    })();
+  };
+
   const runSkillTool = async (ctx: McpRequestContext, name: string, args: { [k: string]: Json }): Promise<Outcome<CallToolResult>> => {
     const key = ctx.meta[META_IDEMPOTENCY_KEY];
-    const run = await actions.start(ctx.principal, ctx.gateway, name, args, typeof key === 'string' && key ? { idempotencyKey: key } : {});
-    const id = run.workflowId;
+    const startOpts = typeof key === 'string' && key ? { idempotencyKey: key } : {};
     if (ctx.task) {
+      const run = await actions.start(ctx.principal, ctx.gateway, name, args, startOpts);
       // The start is acknowledged by Temporal, so the run (the task) is durable already
       // (Tasks extension: "MUST NOT return CreateTaskResult until the task is durably created").
       const now = new Date().toISOString();
-      return { kind: 'task', task: { taskId: id, status: 'working', statusMessage: 'the run has started', createdAt: now, lastUpdatedAt: now, ttlMs: ctx.task.ttlMs ?? TASK_TTL_MS, pollIntervalMs: taskPollMs } };
+      return { kind: 'task', task: { taskId: run.workflowId, status: 'working', statusMessage: 'the run has started', createdAt: now, lastUpdatedAt: now, ttlMs: ctx.task.ttlMs ?? TASK_TTL_MS, pollIntervalMs: taskPollMs } };
     }
 
-    const total = run.skill.plan.steps.length;
-    let reported = -1;
-    let settled = false;
-    const outcome = run.result().then(
-      (r) => ({ ok: true as const, r }),
-      (e: unknown) => ({ ok: false as const, e }),
-    );
-    void outcome.then(() => {
-      settled = true;
-    });
-    const deadline = Date.now() + syncWaitMs;
-    let waiting: RunStatus | undefined;
-    while (!settled && Date.now() < deadline && !ctx.signal.aborted) {
-      const st = await run.status().catch(() => undefined);
-      if (st) {
-        const done = Object.values(st.steps).filter((s) => s === 'completed' || s === 'skipped').length;
-        if (ctx.progress && done !== reported) {
-          reported = done;
-          const running = Object.entries(st.steps).filter(([, s]) => s === 'running' || s === 'awaiting-approval' || s === 'awaiting-authorization').map(([sid]) => sid);
-          const auth = st.pendingAuthorizations?.[0];
-          await ctx
-            .progress({ progress: done, total, message: auth ? `waiting for authorization: open ${auth.url} to grant ${auth.providerName} ${auth.scopes.join(', ')}` : running.length ? `running: ${running.join(', ')}` : `${done}/${total} steps done` })
-            .catch(() => {});
-        }
-        if (st.state === 'awaiting-approval' || st.state === 'awaiting-authorization') {
-          waiting = st;
-          break;
-        }
+    // The run answers by itself (the `answer` update) once it ends or waits for someone.
+    const answered = new AbortController();
+    let run: StartedRun & { answer: FirstAnswer };
+    try {
+      run = await actions.startAndAnswer(ctx.principal, ctx.gateway, name, args, {
+        ...startOpts,
+        waitMs: syncWaitMs,
+        signal: ctx.signal,
+        onStarted: (started) => reportProgress(ctx, started, answered.signal),
+      });
+    } finally {
+      answered.abort();
+    }
+    const id = run.workflowId;
+    const { answer } = run;
+    switch (answer.state) {
+      case 'completed':
+        return { kind: 'complete', result: result({ ...answer.result.outputs, run: { id, status: 'completed' } }) };
+      case 'failed':
+        return { kind: 'complete', result: error(`skill ${name} failed: ${answer.error.message} (run ${id})`) };
+      default: {
+        const st = answer.status;
+        const text =
+          st.state === 'awaiting-approval'
+            ? `Run ${id} is waiting for approval (${st.pendingApprovals.map((p) => `${p.stepId}: a ${p.role} must decide`).join('; ')}). Check it with ${STATUS_TOOL}.`
+            : st.state === 'awaiting-authorization'
+              ? `Run ${id} is waiting for the user's authorization: ${(st.pendingAuthorizations ?? []).map((a) => `step ${a.stepId} needs ${a.providerName} (${a.scopes.join(', ')}): ask the user to open ${a.url}`).join('; ')}. It resumes by itself once granted; check it with ${STATUS_TOOL}.`
+              : `Run ${id} is still running. Check it with ${STATUS_TOOL}.`;
+        return { kind: 'complete', result: result({ run: handleOf(id, st) }, text) };
       }
-      await Promise.race([outcome, new Promise((r) => setTimeout(r, pollMs))]);
     }
-    if (!settled) {
-      const st = waiting ?? (await run.status().catch((): RunStatus => ({ state: 'running', steps: {}, pendingApprovals: [], refusedApprovals: [] })));
-      const text =
-        st.state === 'awaiting-approval'
-          ? `Run ${id} is waiting for approval (${st.pendingApprovals.map((p) => `${p.stepId}: a ${p.role} must decide`).join('; ')}). Check it with ${STATUS_TOOL}.`
-          : st.state === 'awaiting-authorization'
-            ? `Run ${id} is waiting for the user's authorization: ${(st.pendingAuthorizations ?? []).map((a) => `step ${a.stepId} needs ${a.providerName} (${a.scopes.join(', ')}): ask the user to open ${a.url}`).join('; ')}. It resumes by itself once granted; check it with ${STATUS_TOOL}.`
-            : `Run ${id} is still running. Check it with ${STATUS_TOOL}.`;
-      return { kind: 'complete', result: result({ run: handleOf(id, st) }, text) };
-    }
-    const o = await outcome;
-    if (o.ok) return { kind: 'complete', result: result({ ...o.r.outputs, run: { id, status: 'completed' } }) };
-    const reason = o.e instanceof Error ? o.e.message : String(o.e);
-    return { kind: 'complete', result: error(`skill ${name} failed: ${reason} (run ${id})`) };
   };
 
   const skillOfUri = (uri: string): string | undefined => {
