@@ -31,47 +31,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Client } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { stringify } from 'yaml';
-import { z } from 'zod';
+import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { createActivities } from '../activities/index.js';
-import { approveEverything } from '../test/helpers/allow-all.js';
-import type { Authorizer } from '../gateway/authz/authorizer.js';
-import type { DataLossFilters } from '../gateway/dlp/filters.js';
-import { NO_RULES } from '../gateway/dlp/rules.js';
-import { silentLogger } from '../gateway/log.js';
 import { createRunAttestor } from '../gateway/authz/run-attestation.js';
-import { serveHttp } from '../demo/serve.js';
-import { createUpstreamPool } from '../gateway/upstream/pool.js';
-import { openCredentials } from '../src/app/runtime/credentials.js';
-import type { CredentialService } from '../gateway/downstream/credentials.js';
-let credentials: CredentialService;
-import type { UpstreamPool } from '../gateway/upstream/types.js';
-import { parseConfig } from '../src/config/load.js';
-import { formatDiagnostic } from '../src/shared/diagnostics.js';
 import { LOW_LATENCY_DYNAMIC_CONFIG, startEmbeddedTemporal } from '../src/app/runtime/temporal.js';
-import { createSkillWorker, type WorkerTuning } from '../src/temporal/worker.js';
-import { fetchCatalog } from '../src/skills/catalog.js';
-import { compileOptions } from '../src/skills/compile-all.js';
-import { compileSkill } from '../src/skills/compile.js';
+import type { WorkerTuning } from '../src/temporal/worker.js';
 import { startSkillRun } from '../src/skills/runs.js';
 import type { RunSkillInput, RunSkillWorkflow } from '../src/contracts/run.js';
-import type { AuditSink } from '../src/contracts/audit.js';
+import { type BenchEngine, createBenchWorker, openBenchEngine, quantile, serveNoop } from './engine-setup.js';
 
-/**
- * The engine's overhead is measured without Cedar (its own figure is in BENCHMARKS.md,
- * `bench:decision`): an explicit allow-all. The run attestation is real — its verification at
- * start and its signing are part of what a run costs.
- */
-const ALLOW_ALL: Authorizer = { check: () => ({ decisionId: 'bench-allow-all', args: { digest: 'sha256:not-recorded' } }), admit() {}, canList: () => true };
-/** No data-loss rules: the benchmark measures the engine, not the filters (bench/dlp.ts does). */
-const NO_DATA_LOSS: DataLossFilters = { rulesFor: () => NO_RULES, log: silentLogger };
+/** The engine's dependencies (bench/engine-setup.ts): allow-all authorizer, no data-loss rules, audit dropped; the run attestation is real. */
 const attestor = createRunAttestor(randomBytes(32));
-/** The engine's overhead without the audit trail (its own cost is in bench/audit.ts): events dropped, said here. */
-const DISCARD: AuditSink = { record() {} };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 100);
@@ -126,23 +97,13 @@ const cleanups: Array<() => Promise<unknown> | unknown> = [() => rmSync(tmp, { r
 const inMemory = process.env.BENCH_DB === 'memory';
 
 async function main(): Promise<void> {
-  const http = await serveHttp({ create: noopServer }, undefined, { port: 0 });
-  cleanups.unshift(
-    () =>
-      new Promise((r) => {
-        http.closeAllConnections();
-        http.close(r);
-      }),
-  );
-  const addr = http.address();
-  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/mcp`;
-  const loaded = parseConfig(stringify({ workspace: 'bench', servers: { bench: { url } } }), join(tmp, 'skillgate.yaml'));
-  const pool = createUpstreamPool(loaded, { log: () => {} });
-  credentials = (await openCredentials(loaded, { audit: DISCARD })).service;
+  const noop = await serveNoop();
+  cleanups.unshift(() => noop.close());
+  const engine = await openBenchEngine({ url: noop.url, dir: tmp });
+  const { pool } = engine;
   cleanups.unshift(() => pool.close());
-  const compiled = compileSkill(join(root, 'bench', 'skills', 'noop-five'), await fetchCatalog(pool), compileOptions(loaded));
-  if (!compiled.plan || !compiled.hash) throw new Error(compiled.diagnostics.map(formatDiagnostic).join('\n'));
-  const skill = { plan: compiled.plan, planHash: compiled.hash };
+  const compiled = await engine.compile(join(root, 'bench', 'skills', 'noop-five'));
+  const skill = { plan: compiled.plan, planHash: compiled.planHash };
 
   const prepared: Prepared[] = [];
   for (const server of SERVERS) {
@@ -160,7 +121,7 @@ async function main(): Promise<void> {
       grpc: new Client({ connection: rt.connection, namespace: rt.namespace }),
       native: new Client({ connection: rt.nativeConnection, namespace: rt.namespace }),
     };
-    for (const v of variants) prepared.push(await prepare(server.name, v, rt.nativeConnection, clients[v.client], pool, skill));
+    for (const v of variants) prepared.push(await prepare(server.name, v, rt.nativeConnection, clients[v.client], engine, skill));
   }
 
   log(`warming up (${WARMUP} runs each)…`);
@@ -212,12 +173,13 @@ async function main(): Promise<void> {
 async function prepare(
   server: string,
   v: Variant,
-  connection: Parameters<typeof createSkillWorker>[0]['connection'],
+  connection: NativeConnection,
   client: Client,
-  pool: UpstreamPool,
+  engine: BenchEngine,
   skill: { plan: RunSkillInput['plan']; planHash: string },
 ): Promise<Prepared> {
   const taskQueue = `bench-${v.name}`;
+  const { pool } = engine;
   const worker = v.floor
     ? await Worker.create({
         connection,
@@ -225,7 +187,7 @@ async function prepare(
         workflowBundle: await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') }),
         activities: { noop: (tag: string) => pool.callTool('bench', 'noop', { tag }) },
       })
-    : await createSkillWorker({ connection, taskQueue, activities: createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit: DISCARD, credentials }), audit: DISCARD, ...(v.tuning ? { tuning: v.tuning } : {}) });
+    : await createBenchWorker({ connection, taskQueue, engine, attestor, ...(v.tuning ? { tuning: v.tuning } : {}) });
   const running = worker.run();
   cleanups.unshift(async () => {
     worker.shutdown();
@@ -271,22 +233,6 @@ async function prepare(
     },
   };
   return p;
-}
-
-function noopServer(): McpServer {
-  const server = new McpServer({ name: 'bench', version: '1.0.0' });
-  server.registerTool(
-    'noop',
-    { description: 'Does nothing; answers with the tag it was given.', inputSchema: { tag: z.string() }, annotations: { readOnlyHint: true } },
-    ({ tag }) => ({ content: [{ type: 'text', text: JSON.stringify({ tag }) }], structuredContent: { tag } }),
-  );
-  return server;
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
 function log(line: string): void {
