@@ -87,6 +87,8 @@ interface Cell {
   /** Cores used over the window, per process name: the whole process and its main thread. */
   cpu: Map<string, { total: number; main?: number }>;
   machine: number;
+  /** Cores' worth of time the machine's CPUs sat idle waiting for I/O. */
+  iowait: number;
 }
 
 async function main(): Promise<void> {
@@ -175,7 +177,11 @@ async function measureCell(workers: number, concurrency: number, runOnce: () => 
     }
   };
   const runners = Array.from({ length: concurrency }, runner);
+  // Warm-up: at least WARMUP_SECONDS, and until every runner has had a run end, so that the
+  // window does not see the first wave of runs started all at once end together.
+  const warmupEnd = performance.now() + (WARMUP_SECONDS + 60) * 1000;
   await sleep(WARMUP_SECONDS * 1000);
+  while (ended.length + failed < concurrency && performance.now() < warmupEnd) await sleep(100);
   const before = cpuSnapshot(procs);
   await sleep(SECONDS * 1000);
   const after = cpuSnapshot(procs);
@@ -189,14 +195,25 @@ async function measureCell(workers: number, concurrency: number, runOnce: () => 
     if (!a) continue;
     cpu.set(name, { total: (a.total - b.total) / CLK_TCK / seconds, ...(a.main !== undefined && b.main !== undefined ? { main: (a.main - b.main) / CLK_TCK / seconds } : {}) });
   }
-  const machine = ((after.machine.busy - before.machine.busy) / (after.machine.total - before.machine.total)) * availableParallelism();
-  return { workers, concurrency, runs: inWindow.length, failed, runsPerS: inWindow.length / seconds, p50: quantile(inWindow, 0.5), p99: quantile(inWindow, 0.99), cpu, machine };
+  const share = (f: 'busy' | 'iowait') => ((after.machine[f] - before.machine[f]) / (after.machine.total - before.machine.total)) * availableParallelism();
+  return {
+    workers,
+    concurrency,
+    runs: inWindow.length,
+    failed,
+    runsPerS: inWindow.length / seconds,
+    p50: quantile(inWindow, 0.5),
+    p99: quantile(inWindow, 0.99),
+    cpu,
+    machine: share('busy'),
+    iowait: share('iowait'),
+  };
 }
 
 function throughputTable(cells: Cell[], procs: Proc[]): string {
   const names = procs.map((p) => p.name);
-  const head = `| workers | concurrency | runs | runs/s | steps/s | p50 (ms) | p99 (ms) | ${names.map((n) => `${n} CPU`).join(' | ')} | ours | others | machine |`;
-  const rule = `|${'---:|'.repeat(7 + names.length + 3)}`;
+  const head = `| workers | concurrency | runs | runs/s | steps/s | p50 (ms) | p99 (ms) | ${names.map((n) => `${n} CPU`).join(' | ')} | ours | others | machine | iowait |`;
+  const rule = `|${'---:|'.repeat(7 + names.length + 4)}`;
   const rows = cells.map((c) => {
     const cols = names.map((n) => {
       const u = c.cpu.get(n);
@@ -205,11 +222,15 @@ function throughputTable(cells: Cell[], procs: Proc[]): string {
     });
     const ours = oursOf(c);
     return (
-      `| ${c.workers} | ${c.concurrency} | ${c.runs}${c.failed ? ` (+${c.failed} failed)` : ''} | ${c.runsPerS.toFixed(1)} | **${(STEPS * c.runsPerS).toFixed(0)}** | ` +
-      `${c.p50.toFixed(0)} | ${c.p99.toFixed(0)} | ${cols.join(' | ')} | ${ours.toFixed(2)} | ${Math.max(0, c.machine - ours).toFixed(2)} | ${c.machine.toFixed(2)} |`
+      `| ${c.workers} | ${c.concurrency} | ${c.runs}${c.failed ? ` (+${c.failed} failed)` : ''} | ${c.runsPerS.toFixed(1)}${shortWindow(c) ? ' †' : ''} | **${(STEPS * c.runsPerS).toFixed(0)}** | ` +
+      `${c.p50.toFixed(0)} | ${c.p99.toFixed(0)} | ${cols.join(' | ')} | ${ours.toFixed(2)} | ${Math.max(0, c.machine - ours).toFixed(2)} | ${c.machine.toFixed(2)} | ${c.iowait.toFixed(2)} |`
     );
   });
-  return `A. ${STEPS}-step no-op skill, closed loop, ${SECONDS} s per cell after ${WARMUP_SECONDS} s warm-up; CPU in cores (JS = the process's main thread; ours = the sum; others = the machine's other processes; machine = /proc/stat)\n\n${head}\n${rule}\n${rows.join('\n')}\n`;
+  const note = cells.some(shortWindow) ? `\n† p50 latency above a third of the ${SECONDS} s window: few runs ended in it, the rate is rough (raise BENCH_SECONDS).\n` : '';
+  return (
+    `A. ${STEPS}-step no-op skill, closed loop, ${SECONDS} s per cell after a warm-up of ≥ ${WARMUP_SECONDS} s (until every runner has had a run end); ` +
+    `CPU in cores (JS = the process's main thread; ours = the sum; others = the machine's other processes; machine and iowait = /proc/stat)\n\n${head}\n${rule}\n${rows.join('\n')}\n${note}`
+  );
 }
 
 /** Per worker count: the best cell against the target, and the first resource to saturate along the curve. */
@@ -235,6 +256,10 @@ function verdicts(cells: Cell[]): string {
   return out.join('\n');
 }
 
+function shortWindow(c: Cell): boolean {
+  return c.p50 > (SECONDS * 1000) / 3;
+}
+
 /** Cores our processes used in the cell. */
 function oursOf(c: Cell): number {
   return [...c.cpu.values()].reduce((s, u) => s + u.total, 0);
@@ -253,6 +278,7 @@ function saturated(c: Cell): string | undefined {
     const whose = ours >= SATURATED * cores ? '' : ours >= c.machine / 2 ? `, ${(c.machine - ours).toFixed(2)} of it other processes'` : `, mostly other processes' (ours ${ours.toFixed(2)}): this cell measures a shared machine`;
     return `all ${cores} cores busy (machine at ${c.machine.toFixed(2)}${whose}; largest of ours: ${largest})`;
   }
+  if (c.iowait >= 0.5) return `the CPUs waiting for I/O ${c.iowait.toFixed(2)} cores' worth (largest of ours: ${largest})`;
   const thread = top.find(([, u]) => (u.main ?? 0) >= SATURATED);
   if (thread) return `${thread[0]}'s JS thread at ${thread[1].main!.toFixed(2)} core`;
   const proc = top.find(([, u]) => u.total >= SATURATED);
@@ -354,7 +380,7 @@ interface CpuSnapshot {
   at: number;
   /** Clock ticks used so far, per process name: the whole process and (Node) its main thread. */
   procs: Map<string, { total: number; main?: number }>;
-  machine: { busy: number; total: number };
+  machine: { busy: number; iowait: number; total: number };
 }
 
 function cpuSnapshot(procs: Proc[]): CpuSnapshot {
@@ -370,7 +396,7 @@ function cpuSnapshot(procs: Proc[]): CpuSnapshot {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = fields.reduce((a, b) => a + b, 0);
   const idle = fields[3]! + fields[4]!;
-  return { at: performance.now(), procs: out, machine: { busy: total - idle, total } };
+  return { at: performance.now(), procs: out, machine: { busy: total - idle, iowait: fields[4]!, total } };
 }
 
 /** utime + stime of a /proc stat file, in clock ticks; undefined when the process is gone. */
@@ -454,7 +480,7 @@ function log(line: string): void {
 }
 
 /** What the whole run may take before it is called failed: every cell, part B and the start-ups, with room. */
-const budgetMs = (WORKER_COUNTS.length * CONCURRENCY.length * (WARMUP_SECONDS + SECONDS + 30) + 120 + WAITING * 0.5) * 1000;
+const budgetMs = (WORKER_COUNTS.length * CONCURRENCY.length * (WARMUP_SECONDS + SECONDS + 90) + 120 + WAITING * 0.5) * 1000;
 let failed = false;
 let watchdog: NodeJS.Timeout | undefined;
 try {
