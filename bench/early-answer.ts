@@ -21,13 +21,14 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
-import { approveEverything } from '../test/helpers/allow-all.js';
 import { startEmbeddedTemporal } from '../src/app/runtime/temporal.js';
 import { ANSWER_UPDATE, type RunAnswer, type RunSkillResult, type RunStatus } from '../src/contracts/run.js';
 import { getRunStatus, startSkillRun, startSkillRunAndAnswer, type StartRunOptions } from '../src/skills/runs.js';
-import { createSkillWorker } from '../src/temporal/worker.js';
-import { ALLOW_ALL, attestor, DISCARD, NO_DATA_LOSS, quantile, startNoopRig } from './skill-rig.js';
+import { BENCH_ROOT, createBenchWorker, openBenchEngine, quantile, serveNoop } from './engine-setup.js';
+import { createRunAttestor } from '../gateway/authz/run-attestation.js';
+import { randomBytes } from 'node:crypto';
+
+const attestor = createRunAttestor(randomBytes(32));
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const ROUNDS = 5;
@@ -67,19 +68,16 @@ async function pollForAnswer(client: Client, workflowId: string): Promise<void> 
 }
 
 async function main(): Promise<void> {
-  const rig = await startNoopRig(tmp);
-  cleanups.unshift(() => rig.close());
+  const noop = await serveNoop();
+  cleanups.unshift(() => noop.close());
+  const rig = await openBenchEngine({ url: noop.url, dir: tmp });
+  cleanups.unshift(() => rig.pool.close());
   log('starting an embedded Temporal dev server (in memory)…');
   const rt = await startEmbeddedTemporal({ port: 0 });
   cleanups.unshift(() => rt.close());
   const client = new Client({ connection: rt.connection, namespace: rt.namespace });
   const taskQueue = 'bench-early';
-  const worker = await createSkillWorker({
-    connection: rt.nativeConnection,
-    taskQueue,
-    activities: createActivities({ pool: rig.pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(rig.pool), dataLoss: NO_DATA_LOSS, audit: DISCARD, credentials: rig.credentials }),
-    audit: DISCARD,
-  });
+  const worker = await createBenchWorker({ connection: rt.nativeConnection, taskQueue, engine: rig, attestor });
   const running = worker.run();
   cleanups.unshift(async () => {
     worker.shutdown();
@@ -88,7 +86,7 @@ async function main(): Promise<void> {
 
   const principal = { user: { id: 'bench', roles: [], groups: [] }, agent: { id: 'bench' } };
   const plans = new Map<string, { plan: StartRunOptions['plan']; planHash: string }>();
-  for (const s of SKILLS) plans.set(s, await rig.compile(s));
+  for (const s of SKILLS) plans.set(s, await rig.compile(join(BENCH_ROOT, 'bench', 'skills', s)));
   let seq = 0;
   const waiting: string[] = [];
 

@@ -3,7 +3,7 @@
  * worker processes): a no-op MCP server, the engine's dependencies — the governing ones
  * replaced by explicit allow-all / discard values, said here — the skill compiler and a worker.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { stringify } from 'yaml';
@@ -25,9 +25,12 @@ import type { CompiledPlan } from '../src/contracts/plan.js';
 import { formatDiagnostic } from '../src/shared/diagnostics.js';
 import { fetchCatalog } from '../src/skills/catalog.js';
 import { compileOptions } from '../src/skills/compile-all.js';
-import { compileSkill } from '../src/skills/compile.js';
+import { type CompileOptions, compileSkill } from '../src/skills/compile.js';
 import { createSkillWorker, type WorkerTuning } from '../src/temporal/worker.js';
 import { approveEverything } from '../test/helpers/allow-all.js';
+
+/** The repository's root. */
+export const BENCH_ROOT = resolve(import.meta.dirname, '..');
 
 /**
  * The engine is measured without Cedar (its own figure is in BENCHMARKS.md, `bench:decision`):
@@ -70,8 +73,11 @@ export interface BenchEngine {
   loaded: LoadedConfig;
   pool: UpstreamPool;
   credentials: CredentialService;
-  /** Compile a skill folder against the no-op server's catalog (listed once); throws with the diagnostics. */
-  compile(skillDir: string): Promise<{ plan: CompiledPlan; planHash: string }>;
+  /**
+   * Compile a skill folder against the no-op server's catalog (listed once), with the config's
+   * compile options unless `overrides` says; throws with the diagnostics.
+   */
+  compile(skillDir: string, overrides?: Partial<CompileOptions>): Promise<{ plan: CompiledPlan; planHash: string }>;
 }
 
 /**
@@ -87,9 +93,9 @@ export async function openBenchEngine(opts: { url: string; dir: string; users?: 
     loaded,
     pool,
     credentials,
-    async compile(skillDir) {
+    async compile(skillDir, overrides = {}) {
       catalog ??= fetchCatalog(pool);
-      const compiled = compileSkill(skillDir, await catalog, compileOptions(loaded));
+      const compiled = compileSkill(skillDir, await catalog, { ...compileOptions(loaded), ...overrides });
       if (!compiled.plan || !compiled.hash) throw new Error(compiled.diagnostics.map(formatDiagnostic).join('\n'));
       return { plan: compiled.plan, planHash: compiled.hash };
     },

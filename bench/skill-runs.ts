@@ -31,51 +31,19 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { stringify } from 'yaml';
-import { z } from 'zod';
-import { createActivities } from '../activities/index.js';
-import { approveEverything } from '../test/helpers/allow-all.js';
-import type { Authorizer } from '../gateway/authz/authorizer.js';
-import type { DataLossFilters } from '../gateway/dlp/filters.js';
-import { NO_RULES } from '../gateway/dlp/rules.js';
-import { silentLogger } from '../gateway/log.js';
 import { createRunAttestor } from '../gateway/authz/run-attestation.js';
-import { serveHttp } from '../demo/serve.js';
-import { createUpstreamPool } from '../gateway/upstream/pool.js';
-import type { UpstreamPool } from '../gateway/upstream/types.js';
-import { openCredentials } from '../src/app/runtime/credentials.js';
-import { parseConfig } from '../src/config/load.js';
-import { formatDiagnostic } from '../src/shared/diagnostics.js';
 import { LOW_LATENCY_DYNAMIC_CONFIG, startEmbeddedTemporal, type TemporalRuntime } from '../src/app/runtime/temporal.js';
-import { createSkillWorker } from '../src/temporal/worker.js';
-import { fetchCatalog } from '../src/skills/catalog.js';
-import { compileOptions } from '../src/skills/compile-all.js';
-import { compileSkill } from '../src/skills/compile.js';
 import { startSkillRun } from '../src/skills/runs.js';
 import type { CompiledPlan, StepExecution } from '../src/contracts/plan.js';
-import type { AuditSink } from '../src/contracts/audit.js';
 import { freePort } from './children.js';
+import { BENCH_ROOT as root, type BenchEngine, createBenchWorker, openBenchEngine, quantile, serveNoop } from './engine-setup.js';
 import { type Added, added, plus, scrape, type Snapshot } from './metrics.js';
 
-/**
- * The engine's overhead is measured without Cedar (its own figure is `bench:decision`): an
- * explicit allow-all. The run attestation is real — verifying it at start and signing it are
- * part of what a run costs.
- */
-const ALLOW_ALL: Authorizer = { check: () => ({ decisionId: 'bench-allow-all', args: { digest: 'sha256:not-recorded' } }), admit() {}, canList: () => true };
-/** No data-loss rules: the benchmark measures the engine, not the filters (bench/dlp.ts does). */
-const NO_DATA_LOSS: DataLossFilters = { rulesFor: () => NO_RULES, log: silentLogger };
-/** Without the audit trail (its own cost is bench/audit.ts): events dropped, said here. */
-const DISCARD: AuditSink = { record() {} };
 const attestor = createRunAttestor(randomBytes(32));
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 100);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
 const ROUNDS = 5;
@@ -137,28 +105,13 @@ const tmp = mkdtempSync(join(tmpdir(), 'skillgate-bench-'));
 const cleanups: Array<() => Promise<unknown> | unknown> = [() => rmSync(tmp, { recursive: true, force: true })];
 
 async function main(): Promise<void> {
-  const http = await serveHttp({ create: noopServer }, undefined, { port: 0 });
-  cleanups.unshift(
-    () =>
-      new Promise((r) => {
-        http.closeAllConnections();
-        http.close(r);
-      }),
-  );
-  const addr = http.address();
-  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/mcp`;
-  const loaded = parseConfig(stringify({ workspace: 'bench', servers: { bench: { url } } }), join(tmp, 'skillgate.yaml'));
-  const pool = createUpstreamPool(loaded, { log: () => {} });
+  const noop = await serveNoop();
+  cleanups.unshift(() => noop.close());
+  const engine = await openBenchEngine({ url: noop.url, dir: tmp });
+  const { pool } = engine;
   cleanups.unshift(() => pool.close());
-  const credentials = (await openCredentials(loaded, { audit: DISCARD })).service;
-  const activities = createActivities({ pool, authorizer: ALLOW_ALL, attestor, catalog: approveEverything(pool), dataLoss: NO_DATA_LOSS, audit: DISCARD, credentials });
-  const catalog = await fetchCatalog(pool);
   const plans = new Map<StepExecution, { plan: CompiledPlan; planHash: string }>();
-  for (const reads of ['activity', 'local'] as const) {
-    const compiled = compileSkill(join(root, 'bench', 'skills', 'noop-five'), catalog, { ...compileOptions(loaded), readOnlySteps: reads });
-    if (!compiled.plan || !compiled.hash) throw new Error(compiled.diagnostics.map(formatDiagnostic).join('\n'));
-    plans.set(reads, { plan: compiled.plan, planHash: compiled.hash });
-  }
+  for (const reads of ['activity', 'local'] as const) plans.set(reads, await engine.compile(join(root, 'bench', 'skills', 'noop-five'), { readOnlySteps: reads }));
   const floorBundle = await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') });
 
   log(`floor: one SQLite WAL commit with fsync on this disk…`);
@@ -171,7 +124,7 @@ async function main(): Promise<void> {
     log(`${server.name}: starting an embedded Temporal dev server (SQLite file)…`);
     const rt = await startEmbeddedTemporal({ port: 0, dbFile: join(tmp, `${server.name}.db`), dynamicConfig: server.dynamicConfig });
     cleanups.unshift(() => rt.close());
-    for (const v of variants) prepared.push(await prepare(server.name, rt, v, pool, activities, floorBundle, plans));
+    for (const v of variants) prepared.push(await prepare(server.name, rt, v, engine, floorBundle, plans));
   }
 
   log(`warming up (${WARMUP} runs each)…`);
@@ -284,8 +237,7 @@ async function prepare(
   server: string,
   rt: TemporalRuntime,
   v: Variant,
-  pool: UpstreamPool,
-  activities: ReturnType<typeof createActivities>,
+  engine: BenchEngine,
   floorBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>,
   plans: Map<StepExecution, { plan: CompiledPlan; planHash: string }>,
 ): Promise<Prepared> {
@@ -295,9 +247,9 @@ async function prepare(
         connection: rt.nativeConnection,
         taskQueue,
         workflowBundle: floorBundle,
-        activities: { noop: (tag: string) => pool.callTool('bench', 'noop', { tag }) },
+        activities: { noop: (tag: string) => engine.pool.callTool('bench', 'noop', { tag }) },
       })
-    : await createSkillWorker({ connection: rt.nativeConnection, taskQueue, activities, audit: DISCARD });
+    : await createBenchWorker({ connection: rt.nativeConnection, taskQueue, engine, attestor });
   const running = worker.run();
   cleanups.unshift(async () => {
     worker.shutdown();
@@ -367,22 +319,6 @@ function sqliteCommit(file: string): { n: number; fsyncP50: number; noSyncP50: n
   } finally {
     db.close();
   }
-}
-
-function noopServer(): McpServer {
-  const server = new McpServer({ name: 'bench', version: '1.0.0' });
-  server.registerTool(
-    'noop',
-    { description: 'Does nothing; answers with the tag it was given.', inputSchema: { tag: z.string() }, annotations: { readOnlyHint: true } },
-    ({ tag }) => ({ content: [{ type: 'text', text: JSON.stringify({ tag }) }], structuredContent: { tag } }),
-  );
-  return server;
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
 function log(line: string): void {
