@@ -181,8 +181,28 @@ function fromCel(v: unknown): Json {
   return v as Json;
 }
 
+/** `inputs.x`, `steps.a.output.b`, `user.id`: a plain reference, the most common expression. */
+const PLAIN_REFERENCE = /^\s*(?:inputs|steps|user)(?:\.[A-Za-z_][A-Za-z0-9_]*)+\s*$/;
+
+/**
+ * A plain reference read straight from the context, as CEL would give it; undefined when the
+ * path does not lead to a value (CEL then evaluates it, and says what is missing).
+ */
+function readReference(source: string, ctx: ExpressionContext): Json | undefined {
+  let v: unknown = ctx;
+  for (const key of source.trim().split('.')) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v === undefined ? undefined : fromCel(v);
+}
+
 /** Evaluate one CEL expression. Throws ExpressionSyntaxError / ExpressionEvaluationError. */
 export function evaluateExpression(source: string, ctx: ExpressionContext): Json {
+  if (PLAIN_REFERENCE.test(source)) {
+    const v = readReference(source, ctx);
+    if (v !== undefined) return v;
+  }
   const c = compile(source);
   try {
     return fromCel(c(toCel(ctx) as Record<string, unknown>));

@@ -58,6 +58,12 @@ export function workflowsPath(): string {
   return fileURLToPath(new URL(`../../workflows/index${ext}`, import.meta.url));
 }
 
+/** The skill expressions module (CEL), as the bundler resolves it from the workflow code. */
+function expressionsPath(): string {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  return fileURLToPath(new URL(`../pure/expressions${ext}`, import.meta.url));
+}
+
 const bundles = new Map<string, Promise<WorkflowBundle>>();
 
 /**
@@ -71,6 +77,11 @@ export function workflowBundle(opts: { interceptorModule?: string } = {}): Promi
   if (!b) {
     b = bundleWorkflowCode({
       workflowsPath: workflowsPath(),
+      // Loaded once per worker thread and shared by every run, instead of once per run: the CEL
+      // library builds its function registry when loaded (~3 ms, a step's worth of a run's time;
+      // BENCHMARKS.md). Both are pure — the library's registry and the expressions' parse cache
+      // depend on nothing but their input — so sharing them cannot leak one run's state into another.
+      preloadModules: ['@marcbachmann/cel-js', expressionsPath()],
       ...(opts.interceptorModule ? { workflowInterceptorModules: [opts.interceptorModule] } : {}),
       logger: new DefaultLogger('WARN'),
     }).catch((err: unknown) => {
