@@ -12,6 +12,7 @@ import type { RunStatus } from '../src/contracts/run.js';
 import { structured, textOf } from './helpers/gateway.js';
 import { follow, GMAIL, type MailWorld, OUTLOOK, startMailWorld } from './helpers/mail-world.js';
 import { ROOT } from './helpers/workspace.js';
+import { LOCAL_ACTIVITY_MARKER } from './helpers/skill-harness.js';
 import { credentialsIn } from './helpers/credential-scan.js';
 import type { SkillGateway } from './helpers/gateway.js';
 
@@ -92,10 +93,17 @@ describe('reply-to-teacher-email waits for authorization', () => {
       return f?.data ? [JSON.parse(Buffer.from(f.data).toString()) as string] : [];
     });
     expect(runStates).toEqual(['AwaitingAuthorization', 'Running', 'AwaitingAuthorization', 'Running']);
-    // find_gmail and send_gmail were each scheduled twice: the same step, again, after the grant.
+    // find_gmail and send_gmail were each called twice: the same step, again, after the grant —
+    // send_gmail as a scheduled activity, find_gmail (read-only) as a local activity whose
+    // failure and success each left a marker.
     const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityId ? [e.activityTaskScheduledEventAttributes.activityId] : []));
-    expect(scheduled.filter((a) => a === 'step/find_gmail')).toHaveLength(2);
+    expect(scheduled.filter((a) => a === 'step/find_gmail')).toHaveLength(0);
     expect(scheduled.filter((a) => a === 'step/send_gmail')).toHaveLength(2);
+    const localCalls = (history.events ?? []).flatMap((e) => {
+      const summary = e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER ? e.userMetadata?.summary?.data : undefined;
+      return summary ? [JSON.parse(Buffer.from(summary).toString()) as string] : [];
+    });
+    expect(localCalls.filter((x) => x === 'find_gmail · gmail.search_threads')).toHaveLength(2);
     expect(json).toContain('AuthorizationRequired');
     const grant = await t.credentials.service.vault.get({ workspace: 'test', user: 'parent', agent: 'family-assistant', provider: 'gmail' });
     // Byte-wise over everything in it: payloads are bytes (JSON, not base64 here), decoded as they are stored.

@@ -68,8 +68,10 @@ describe('skillgate dev with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     const tree = treeOf(spans.filter((s) => s.name !== 'QueryWorkflow:status'), TRACE_ID, CALLER_SPAN);
     expect(tree.split('\n')[0]).toBe('tools/call skill.credit-issuance [server]');
     for (const line of [
-      '  StartWorkflow:runSkill [internal]',
+      // A synchronous call starts the run with its `answer` update (Update-with-Start).
+      '  UpdateWithStartWorkflow:answer [internal]',
       '    RunWorkflow:runSkill [internal]',
+      '    HandleUpdate:answer [internal]',
       '          tools/call get_customer [client]',
       '          tools/call get_score [client]',
       '          tools/call issue_credit [client]',

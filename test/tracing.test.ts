@@ -88,14 +88,15 @@ describe('one skill run is one trace', () => {
     expect(structured<{ echoed: string }>(r).echoed).toBe('hello');
 
     const spans = await spansOf(caller.traceId, (s) => s.filter((x) => x.name === 'tools/call echo').length === 2 && s.some((x) => x.name === 'RunWorkflow:runSkill'));
-    // The front door polls the run's status while it waits (QueryWorkflow:status, as many times
-    // as it polled): children of the front door's span too, left out of the exact tree.
+    // The front door may read the run's status for progress (QueryWorkflow:status, as many
+    // times as it read it): children of the front door's span too, left out of the exact tree.
     const queries = spans.filter((s) => s.name === 'QueryWorkflow:status');
     const tree = treeOf(spans.filter((s) => !queries.includes(s)), caller.traceId, caller.spanId);
     expect(tree).toBe(
       [
         'tools/call skill.probe-relay [server]',
-        '  StartWorkflow:runSkill [internal]',
+        // A synchronous call starts the run with the `answer` update (Update-with-Start).
+        '  UpdateWithStartWorkflow:answer [internal]',
         '    RunWorkflow:runSkill [internal]',
         '      StartActivity:verifyRun [internal]',
         '        RunActivity:verifyRun [internal]',
@@ -105,6 +106,7 @@ describe('one skill run is one trace', () => {
         '      StartActivity:callTool [internal]',
         '        RunActivity:callTool [internal]',
         '          tools/call echo [client]',
+        '    HandleUpdate:answer [internal]',
       ].join('\n'),
     );
     // Every span of the trace hangs from the caller's span: nothing detached.

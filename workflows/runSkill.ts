@@ -24,7 +24,7 @@
  * Deterministic code only: no Node built-ins, no I/O (eslint.config.js enforces it).
  */
 import {
-  type ActivityFailure,
+  ActivityFailure,
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
@@ -785,7 +785,7 @@ function expressionFailure(stepId: string, where: string, err: unknown): Failure
 function describeCallFailure(err: unknown, tool: ToolRef, retry: RetrySpec, timeoutMs: number, stepId: string): string {
   const toolName = `${tool.server}.${tool.name}`;
   const activityFailure = err as Partial<ActivityFailure> & Error;
-  const cause = activityFailure.cause;
+  const cause = failureCause(err);
   let text: string;
   if (cause instanceof TimeoutFailure) {
     text = `no answer within ${formatDuration(timeoutMs)} (${String(cause.timeoutType ?? 'timeout').toLowerCase().replaceAll('_', '-')} timeout)`;
@@ -805,8 +805,18 @@ function describeCallFailure(err: unknown, tool: ToolRef, retry: RetrySpec, time
   return text;
 }
 
+/**
+ * Why a call failed: the cause a regular activity's ActivityFailure wraps, or — a local
+ * activity that failed for good surfaces its own failure, unwrapped — the failure itself.
+ */
+function failureCause(err: unknown): unknown {
+  if (err instanceof ActivityFailure) return err.cause;
+  if (err instanceof ApplicationFailure || err instanceof TimeoutFailure) return err;
+  return (err as { cause?: unknown }).cause;
+}
+
 function activityFailureType(err: unknown): string | undefined {
-  const cause = (err as { cause?: unknown }).cause;
+  const cause = failureCause(err);
   if (cause instanceof TimeoutFailure) return 'Timeout';
   if (cause instanceof ApplicationFailure) return cause.type ?? undefined;
   return undefined;
@@ -814,7 +824,7 @@ function activityFailureType(err: unknown): string | undefined {
 
 /** The authorization a failed step needs (callTool's `AuthorizationRequired` failure), if that is why it failed. */
 function authorizationRequired(err: unknown): AuthorizationRequired | undefined {
-  const cause = (err as { cause?: unknown }).cause;
+  const cause = failureCause(err);
   if (!(cause instanceof ApplicationFailure) || cause.type !== AUTHORIZATION_REQUIRED) return undefined;
   const d = cause.details?.[0] as AuthorizationRequired | undefined;
   return d && typeof d.provider === 'string' && typeof d.url === 'string' && Array.isArray(d.scopes) ? d : undefined;

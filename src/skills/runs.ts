@@ -332,6 +332,25 @@ async function ended(client: Client, workflowId: string): Promise<FirstAnswer> {
   }
 }
 
+/** How long a caller that stopped waiting still waits for the run's status. */
+const STATUS_SOON_MS = 500;
+
+/**
+ * The run's status if it can say at once, else only "running". A query is answered between
+ * workflow tasks, and a task that runs local reads holds the run until they are done (up to its
+ * heartbeat, 8 s): a caller that stopped waiting is not kept waiting for that.
+ */
+async function statusSoon(client: Client, workflowId: string): Promise<RunStatus> {
+  const unknown: RunStatus = { state: 'running', steps: {}, pendingApprovals: [], refusedApprovals: [] };
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<RunStatus>((r) => (timer = setTimeout(() => r(unknown), STATUS_SOON_MS)));
+  try {
+    return await Promise.race([getRunStatus(client, workflowId).catch(() => unknown), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The answer when the update gave none: the caller stopped waiting, the run had ended, or its worker predates the update. */
 async function answerAfter(client: Client, workflowId: string, err: unknown, stop: AbortSignal): Promise<FirstAnswer> {
   // Reused id of a run that has ended (REJECT_DUPLICATE), or it ended between start and update.
@@ -347,7 +366,7 @@ async function answerAfter(client: Client, workflowId: string, err: unknown, sto
   // The caller stopped waiting: the run goes on (if it started at all — no worker may have taken it yet).
   if (stop.aborted && (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isAbort(err))) {
     if (!(await started())) throw new RunError('ERR_RUN_NOT_FOUND', `skill run ${workflowId} did not start in time (is a worker running?)`, {}, { cause: err });
-    return { state: 'running', status: await getRunStatus(client, workflowId).catch((): RunStatus => ({ state: 'running', steps: {}, pendingApprovals: [], refusedApprovals: [] })) };
+    return { state: 'running', status: await statusSoon(client, workflowId) };
   }
   // A worker without the handler refuses the update: the run runs on; say where it stands.
   if (err instanceof WorkflowUpdateFailedError) {
