@@ -24,7 +24,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startEmbeddedTemporal } from '../src/app/runtime/temporal.js';
 import { ANSWER_UPDATE, type RunAnswer, type RunSkillResult, type RunStatus } from '../src/contracts/run.js';
 import { getRunStatus, startSkillRun, startSkillRunAndAnswer, type StartRunOptions } from '../src/skills/runs.js';
-import { BENCH_ROOT, createBenchWorker, openBenchEngine, quantile, serveNoop } from './engine-setup.js';
+import { BENCH_ROOT, benchLog, createBenchWorker, openBenchEngine, quantile, runBench, serveNoop } from './engine-setup.js';
 import { createRunAttestor } from '../gateway/authz/run-attestation.js';
 import { randomBytes } from 'node:crypto';
 
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   cleanups.unshift(() => noop.close());
   const rig = await openBenchEngine({ url: noop.url, dir: tmp });
   cleanups.unshift(() => rig.pool.close());
-  log('starting an embedded Temporal dev server (in memory)…');
+  benchLog('starting an embedded Temporal dev server (in memory)…');
   const rt = await startEmbeddedTemporal({ port: 0 });
   cleanups.unshift(() => rt.close());
   const client = new Client({ connection: rt.connection, namespace: rt.namespace });
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
 
   const samples = new Map<string, number[][]>();
   const perRound = Math.ceil(RUNS / ROUNDS);
-  log(`measuring ${perRound * ROUNDS} runs of each of ${SKILLS.length * WAYS.length} (skill, way) pairs in ${ROUNDS} interleaved rounds…`);
+  benchLog(`measuring ${perRound * ROUNDS} runs of each of ${SKILLS.length * WAYS.length} (skill, way) pairs in ${ROUNDS} interleaved rounds…`);
   for (let r = 0; r < ROUNDS; r++) {
     for (const skill of SKILLS) {
       for (const way of WAYS) {
@@ -158,23 +158,4 @@ async function main(): Promise<void> {
   );
 }
 
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
-
-let failed = false;
-try {
-  await main();
-} catch (err) {
-  failed = true;
-  process.stderr.write(`bench: failed: ${(err as Error).stack ?? String(err)}\n`);
-} finally {
-  for (const c of cleanups) {
-    try {
-      await c();
-    } catch {
-      // best effort: the process exits next
-    }
-  }
-}
-process.exit(failed ? 1 : 0);
+await runBench(main, cleanups);

@@ -128,3 +128,31 @@ export function quantile(xs: number[], q: number): number {
   if (s.length === 0) return Number.NaN;
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
+
+/** A benchmark's progress line, on stderr (stdout carries the report). */
+export function benchLog(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+/**
+ * Run a benchmark's `main`, then every cleanup (in order, each even if one fails), then exit
+ * with 1 if `main` failed: a bench stops by itself and leaves nothing running.
+ */
+export async function runBench(main: () => Promise<void>, cleanups: ReadonlyArray<() => Promise<unknown> | unknown>): Promise<never> {
+  let failed = false;
+  try {
+    await main();
+  } catch (err) {
+    failed = true;
+    benchLog(`failed: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    for (const c of cleanups) {
+      try {
+        await c();
+      } catch {
+        // best effort: the process exits next
+      }
+    }
+  }
+  process.exit(failed ? 1 : 0);
+}

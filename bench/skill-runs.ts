@@ -40,7 +40,7 @@ import { LOW_LATENCY_DYNAMIC_CONFIG, startEmbeddedTemporal, type TemporalRuntime
 import { startSkillRun } from '../src/skills/runs.js';
 import type { CompiledPlan, StepExecution } from '../src/contracts/plan.js';
 import { freePort } from './children.js';
-import { BENCH_ROOT as root, type BenchEngine, createBenchWorker, openBenchEngine, quantile, serveNoop } from './engine-setup.js';
+import { BENCH_ROOT as root, type BenchEngine, benchLog, createBenchWorker, openBenchEngine, quantile, runBench, serveNoop } from './engine-setup.js';
 import { type Added, added, plus, scrape, type Snapshot } from './metrics.js';
 
 const attestor = createRunAttestor(randomBytes(32));
@@ -114,20 +114,20 @@ async function main(): Promise<void> {
   for (const reads of ['activity', 'local'] as const) plans.set(reads, await engine.compile(join(root, 'bench', 'skills', 'noop-five'), { readOnlySteps: reads }));
   const floorBundle = await bundleWorkflowCode({ workflowsPath: join(root, 'bench', 'floor-workflow.ts'), logger: new DefaultLogger('WARN') });
 
-  log(`floor: one SQLite WAL commit with fsync on this disk…`);
+  benchLog(`floor: one SQLite WAL commit with fsync on this disk…`);
   const floor = sqliteCommit(join(tmp, 'fsync.db'));
 
   const prepared: Prepared[] = [];
   for (const server of SERVERS) {
     const variants = ALL_VARIANTS.filter((v) => server.variants.includes(v.name) && (!ONLY || ONLY.includes(v.name)));
     if (variants.length === 0) continue;
-    log(`${server.name}: starting an embedded Temporal dev server (SQLite file)…`);
+    benchLog(`${server.name}: starting an embedded Temporal dev server (SQLite file)…`);
     const rt = await startEmbeddedTemporal({ port: 0, dbFile: join(tmp, `${server.name}.db`), dynamicConfig: server.dynamicConfig });
     cleanups.unshift(() => rt.close());
     for (const v of variants) prepared.push(await prepare(server.name, rt, v, engine, floorBundle, plans));
   }
 
-  log(`warming up (${WARMUP} runs each)…`);
+  benchLog(`warming up (${WARMUP} runs each)…`);
   for (const p of prepared) for (let i = 0; i < WARMUP; i++) await p.runOnce();
   const direct = async () => {
     for (let i = 0; i < STEPS; i++) await pool.callTool('bench', 'noop', { tag: 'bench' });
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < WARMUP; i++) await direct();
 
   const perRound = Math.ceil(RUNS / ROUNDS);
-  log(`measuring ${perRound * ROUNDS} runs of each of ${prepared.length} (server, variant) pairs, in ${ROUNDS} rounds of back-to-back blocks…`);
+  benchLog(`measuring ${perRound * ROUNDS} runs of each of ${prepared.length} (server, variant) pairs, in ${ROUNDS} rounds of back-to-back blocks…`);
   for (let r = 0; r < ROUNDS; r++) {
     for (const p of prepared) {
       // Unmeasured runs first: the server's rate limiters refill while other pairs run, and the
@@ -321,23 +321,4 @@ function sqliteCommit(file: string): { n: number; fsyncP50: number; noSyncP50: n
   }
 }
 
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
-
-let failed = false;
-try {
-  await main();
-} catch (err) {
-  failed = true;
-  process.stderr.write(`bench: failed: ${(err as Error).stack ?? String(err)}\n`);
-} finally {
-  for (const c of cleanups) {
-    try {
-      await c();
-    } catch {
-      // best effort: the process exits next
-    }
-  }
-}
-process.exit(failed ? 1 : 0);
+await runBench(main, cleanups);

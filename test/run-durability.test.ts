@@ -57,6 +57,14 @@ async function startWorker(): Promise<ChildProcess> {
   return child;
 }
 
+/** Kill `worker` with SIGKILL (a crash: nothing is finished or reported) and start another. */
+async function replaceWorker(worker: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => worker.once('exit', r));
+  worker.kill('SIGKILL');
+  await exited;
+  await startWorker();
+}
+
 function bank(): CoreBankingData {
   return JSON.parse(readFileSync(join(ws.stateDir, 'core-banking.json'), 'utf8')) as CoreBankingData;
 }
@@ -71,11 +79,7 @@ describe('worker crash', () => {
     // issue_credit is done and the slow side effect after it is applied but not yet answered: kill the worker now.
     await eventually(() => bank().appliedKeys[`${runId}/step/issue`] === 1, 'issue_credit to be applied', 30_000);
     await eventually(() => probe.applied.has(`${runId}/step/hold`) && probe.calls.some((c) => c.key === `${runId}/step/hold` && c.endedAt === undefined), 'the hold step to be in flight', 30_000);
-    const exited = new Promise((r) => first.once('exit', r));
-    first.kill('SIGKILL');
-    await exited;
-
-    await startWorker();
+    await replaceWorker(first);
     const t0 = Date.now();
     const result = await waitForResult(h.client, handle.workflowId);
     // At most: hold's timeout (3 s) + its retry (2 s) + the dead worker's sticky queue (2 s, worker-main) + slack.
@@ -113,11 +117,7 @@ describe('worker crash during a read-only step (a local activity)', () => {
     const key = (step: string) => `${runId}/step/${step}`;
 
     await eventually(() => probe.calls.some((c) => c.key === key('look') && c.endedAt === undefined), 'the read to be in flight', 30_000);
-    const exited = new Promise((r) => first.once('exit', r));
-    first.kill('SIGKILL');
-    await exited;
-
-    await startWorker();
+    await replaceWorker(first);
     const t0 = Date.now();
     const result = await waitForResult(h.client, handle.workflowId);
     // A local activity runs inside a workflow task: the task the dead worker held times out
