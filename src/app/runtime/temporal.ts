@@ -112,9 +112,10 @@ const RESTART_INITIAL_MS = 1000;
 const RESTART_MAX_MS = 30_000;
 
 /**
- * Dynamic config that takes ~20 ms off every workflow task of the dev server (BENCHMARKS.md):
- * its history service loads new transfer tasks at most 20 times a second by default, so each
- * workflow task waited ~25 ms before dispatch; one task queue partition avoids forwarding.
+ * The embedded dev server's default dynamic config: its history service loads new transfer tasks
+ * at most 20 times a second by default, so each workflow task waited ~25 ms in that queue
+ * (30 ms per step of a 5-activity run; 3.9 ms with this — BENCHMARKS.md, "Skill engine", stage
+ * table); one task-queue partition avoids forwarding between partitions.
  */
 export const LOW_LATENCY_DYNAMIC_CONFIG: Record<string, number> = {
   'history.transferProcessorMaxPollRPS': 1000,
