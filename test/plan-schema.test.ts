@@ -65,7 +65,12 @@ describe('the plan schema', () => {
       ['a tool without its server', plan({ steps: [{ ...step, tool: 'get_customer' }] }), '/steps/0/tool'],
       ['a compensation without tool', plan({ steps: [{ ...step, compensate: { with: {} } }] }), '/steps/0/compensate'],
       ['an output without value', plan({ outputs: { name: { type: 'string' } } }), '/outputs/name'],
+      ['readOnlySteps other than local or activity', plan({ readOnlySteps: 'fast' }), '/readOnlySteps'],
+      ['execution other than local or activity', plan({ steps: [{ ...step, execution: 'remote' }] }), '/steps/0/execution'],
+      ['execution: on an approval step', plan({ steps: [{ id: 'ok', approval: { role: 'credit-officer' }, execution: 'local' }] }), '/steps/0/execution'],
     ];
+    // How a step runs, at the plan's and at the step's level (docs/skills.md).
+    expect(errors(plan({ readOnlySteps: 'activity', steps: [{ ...step, execution: 'local' }] }))).toEqual([]);
     for (const [what, p, at] of refused) {
       const errs = errors(p);
       expect(errs.length, what).toBeGreaterThan(0);
