@@ -63,7 +63,7 @@ describe('skillgate run / approve', () => {
     writeFileSync(input, JSON.stringify({ customerId: 'C-1001', amount: 1200 }));
     const r = await cli('run', 'credit-issuance', '--input', `@${input}`, '--wait', '--as', 'loan-clerk', '--agent', 'credit-assistant');
     expect(r.stderr).toContain('as loan-clerk (agent credit-assistant)');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ creditId: expect.stringMatching(/^CR-/), score: 780, approvedBy: null });
   });
 
