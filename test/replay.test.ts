@@ -30,7 +30,7 @@ const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 describe('recorded histories replay on today\'s interpreter', () => {
   it('has the recorded kinds of run', () => {
     expect(files.map((f) => f.replace(/\.json$/, ''))).toEqual(
-      expect.arrayContaining(['sequential', 'parallel', 'approval-granted', 'approval-rejected', 'approval-timed-out', 'cancelled', 'revoked-mid-run', 'authorization-wait']),
+      expect.arrayContaining(['sequential', 'parallel', 'approval-granted', 'approval-rejected', 'approval-timed-out', 'cancelled', 'revoked-mid-run', 'authorization-wait', 'answer-update', 'local-reads']),
     );
   });
 

@@ -79,6 +79,15 @@ const RUNS: Record<string, () => Promise<string>> = {
     await settle(handle.workflowId);
     return handle.workflowId;
   },
+  /**
+   * A run under this stop's defaults: its read-only step runs as a local activity (a marker in
+   * the history) between two side-effecting steps (regular activities).
+   */
+  async 'local-reads'() {
+    const handle = await h.start(await compiled('read-crash'), {}, { workflowId: `rec-local-reads-${randomUUID()}` });
+    await settle(handle.workflowId);
+    return handle.workflowId;
+  },
   async 'approval-granted'() {
     const handle = await h.start(await compiled('probe-approval'), { label: 'recorded' }, { workflowId: `rec-approval-${randomUUID()}` });
     await waitingFor(handle.workflowId, 'confirm');
