@@ -341,14 +341,10 @@ const STATUS_SOON_MS = 500;
  * heartbeat, 8 s): a caller that stopped waiting is not kept waiting for that.
  */
 async function statusSoon(client: Client, workflowId: string): Promise<RunStatus> {
-  const unknown: RunStatus = { state: 'running', steps: {}, pendingApprovals: [], refusedApprovals: [] };
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<RunStatus>((r) => (timer = setTimeout(() => r(unknown), STATUS_SOON_MS)));
-  try {
-    return await Promise.race([getRunStatus(client, workflowId).catch(() => unknown), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  // The query is cancelled at the deadline, not left running.
+  return client
+    .withAbortSignal(AbortSignal.timeout(STATUS_SOON_MS), () => getRunStatus(client, workflowId))
+    .catch((): RunStatus => ({ state: 'running', steps: {}, pendingApprovals: [], refusedApprovals: [] }));
 }
 
 /** The answer when the update gave none: the caller stopped waiting, the run had ended, or its worker predates the update. */
@@ -369,11 +365,7 @@ async function answerAfter(client: Client, workflowId: string, err: unknown, sto
     return { state: 'running', status: await statusSoon(client, workflowId) };
   }
   // A worker without the handler refuses the update: the run runs on; say where it stands.
-  if (err instanceof WorkflowUpdateFailedError) {
-    const status = await getRunStatus(client, workflowId);
-    if (status.state === 'completed' || status.state === 'failed') return ended(client, workflowId);
-    return { state: status.state === 'awaiting-approval' || status.state === 'awaiting-authorization' ? 'waiting' : 'running', status };
-  }
+  if (err instanceof WorkflowUpdateFailedError) return firstAnswer(client, workflowId, { status: await getRunStatus(client, workflowId) });
   throw err;
 }
 
