@@ -54,14 +54,13 @@ export interface SkillWorkerOptions {
  * when built.
  */
 export function workflowsPath(): string {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`../../workflows/index${ext}`, import.meta.url));
+  return sourcePath('../../workflows/index');
 }
 
-/** The skill expressions module (CEL), as the bundler resolves it from the workflow code. */
-function expressionsPath(): string {
+/** A module of this repository as the bundler resolves it: `.ts` from source (tsx, vitest), `.js` when built. */
+function sourcePath(relative: string): string {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`../pure/expressions${ext}`, import.meta.url));
+  return fileURLToPath(new URL(`${relative}${ext}`, import.meta.url));
 }
 
 const bundles = new Map<string, Promise<WorkflowBundle>>();
@@ -81,7 +80,7 @@ export function workflowBundle(opts: { interceptorModule?: string } = {}): Promi
       // library builds its function registry when loaded (~3 ms, a step's worth of a run's time;
       // BENCHMARKS.md). Both are pure — the library's registry and the expressions' parse cache
       // depend on nothing but their input — so sharing them cannot leak one run's state into another.
-      preloadModules: ['@marcbachmann/cel-js', expressionsPath()],
+      preloadModules: ['@marcbachmann/cel-js', sourcePath('../pure/expressions')],
       ...(opts.interceptorModule ? { workflowInterceptorModules: [opts.interceptorModule] } : {}),
       logger: new DefaultLogger('WARN'),
     }).catch((err: unknown) => {
