@@ -5,32 +5,26 @@
  * MCP server), through src/skills/runs.ts `startSkillRunAndAnswer`.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { temporal } from '@temporalio/proto';
 import { type AnswerOptions, startSkillRunAndAnswer } from '../src/skills/runs.js';
-import { startProbeServer, type ProbeServer } from './helpers/probe-server.js';
-import { CLERK, FIXTURE_SKILLS, historyEvents, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
-import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
+import type { ProbeServer } from './helpers/probe-server.js';
+import { CLERK, historyEvents, type CompiledFixture, type SkillHarness, startProbeWorld, type ProbeWorld } from './helpers/skill-harness.js';
+import type { TestWorkspace } from './helpers/workspace.js';
 
+let world: ProbeWorld;
 let probe: ProbeServer;
 let ws: TestWorkspace;
 let h: SkillHarness;
-const skills: Record<string, CompiledFixture> = {};
+let skills: Record<string, CompiledFixture>;
 const SUPERVISOR = { id: 'alice', roles: ['supervisor'] };
 
 beforeAll(async () => {
-  probe = await startProbeServer();
-  ws = testWorkspace({ servers: { probe: { url: probe.url } } });
-  h = await startHarness(inject('temporalAddress'), ws.loaded);
-  for (const name of ['probe-parallel', 'probe-saga', 'probe-approval', 'read-crash']) skills[name] = await h.compile(join(FIXTURE_SKILLS, name));
+  world = await startProbeWorld(inject('temporalAddress'), ['probe-parallel', 'probe-saga', 'probe-approval', 'read-crash']);
+  ({ probe, ws, h, skills } = world);
 });
 
-afterAll(async () => {
-  await h?.close();
-  await probe?.close();
-  ws?.cleanup();
-});
+afterAll(() => world?.close());
 
 const answer = (skill: string, inputs: unknown, opts: Partial<AnswerOptions> & { workflowId?: string } = {}) =>
   startSkillRunAndAnswer(h.client, {

@@ -6,35 +6,24 @@
  * starts). The interpreter's logic itself is tested with mocked activities under the
  * time-skipping server in test/interpreter.test.ts.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { getRunStatus, RunError, startSkillRun, validateInputs, waitForResult } from '../src/skills/runs.js';
-import { startProbeServer, type ProbeServer } from './helpers/probe-server.js';
-import { callEvents, CLERK, eventually, failureOf, FIXTURE_SKILLS, historyEvents, startHarness, type CompiledFixture, type SkillHarness } from './helpers/skill-harness.js';
-import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
+import type { ProbeServer } from './helpers/probe-server.js';
+import { callEvents, CLERK, eventually, failureOf, historyEvents, type CompiledFixture, type SkillHarness, startProbeWorld, type ProbeWorld } from './helpers/skill-harness.js';
 
+let world: ProbeWorld;
 let probe: ProbeServer;
-let ws: TestWorkspace;
 let h: SkillHarness;
-const skills: Record<string, CompiledFixture> = {};
-
+let skills: Record<string, CompiledFixture>;
 const SUPERVISOR = { id: 'alice', roles: ['supervisor'] };
 
 beforeAll(async () => {
-  probe = await startProbeServer();
-  ws = testWorkspace({ servers: { probe: { url: probe.url } } });
-  h = await startHarness(inject('temporalAddress'), ws.loaded);
-  for (const name of ['probe-parallel', 'probe-saga', 'probe-expression', 'probe-approval', 'probe-two-approvals']) {
-    skills[name] = await h.compile(join(FIXTURE_SKILLS, name));
-  }
+  world = await startProbeWorld(inject('temporalAddress'), ['probe-parallel', 'probe-saga', 'probe-expression', 'probe-approval', 'probe-two-approvals']);
+  ({ probe, h, skills } = world);
 });
 
-afterAll(async () => {
-  await h?.close();
-  await probe?.close();
-  ws?.cleanup();
-});
+afterAll(() => world?.close());
 
 describe('runSkill scheduling', () => {
   it('runs independent steps concurrently, joins them, skips a false condition', async () => {

@@ -28,6 +28,8 @@ import { approveRun, getRunStatus, RunError, startSkillRun, waitForResult } from
 import type { ApprovalDecision, ApprovalRecord } from '../../src/contracts/run.js';
 import { expect } from 'vitest';
 import { memoryAuditSink } from '../../gateway/audit/memory.js';
+import { type ProbeServer, startProbeServer } from './probe-server.js';
+import { testWorkspace, type TestWorkspace } from './workspace.js';
 
 // Failed runs are what many tests expect: keep the worker's per-run warnings out of the output.
 try {
@@ -196,4 +198,33 @@ export async function failureOf(client: Client, workflowId: string): Promise<Run
   );
   expect(err).toBeInstanceOf(RunError);
   return err as RunError;
+}
+
+/** The probe MCP server, a workspace serving it, a harness with a worker, and fixture skills compiled against it. */
+export interface ProbeWorld {
+  probe: ProbeServer;
+  ws: TestWorkspace;
+  h: SkillHarness;
+  skills: Record<string, CompiledFixture>;
+  close(): Promise<void>;
+}
+
+/** Start a ProbeWorld with the fixture skills `names` (test/fixtures/skills-runtime) compiled. */
+export async function startProbeWorld(temporalAddress: string, names: string[]): Promise<ProbeWorld> {
+  const probe = await startProbeServer();
+  const ws = testWorkspace({ servers: { probe: { url: probe.url } } });
+  const h = await startHarness(temporalAddress, ws.loaded);
+  const skills: Record<string, CompiledFixture> = {};
+  for (const name of names) skills[name] = await h.compile(join(FIXTURE_SKILLS, name));
+  return {
+    probe,
+    ws,
+    h,
+    skills,
+    async close() {
+      await h.close();
+      await probe.close();
+      ws.cleanup();
+    },
+  };
 }
