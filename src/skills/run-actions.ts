@@ -97,8 +97,12 @@ export interface RunActionsDeps {
 export interface StartedRun {
   workflowId: string;
   skill: CompiledSkill;
-  /** The workflow's own status (needs a worker). */
-  status(): Promise<RunStatus>;
+  /**
+   * The workflow's own status (needs a worker). With `signal`, the query is cancelled when it
+   * aborts: a caller about to close its connection must not leave a query in the client's retry
+   * schedule (its retry would run on a closed channel and throw outside any promise).
+   */
+  status(opts?: { signal?: AbortSignal }): Promise<RunStatus>;
   /** Settles with the outputs, or rejects with RunError ERR_RUN_FAILED. */
   result(): Promise<RunSkillResult>;
 }
@@ -252,7 +256,8 @@ export function createRunActions(deps: RunActionsDeps): RunActions {
     };
   };
 
-  const startedRun = (id: string, skill: CompiledSkill): StartedRun => ({ workflowId: id, skill, status: () => getRunStatus(client, id), result: () => waitForResult(client, id) });
+  const startedRun = (id: string, skill: CompiledSkill): StartedRun => ({ workflowId: id, skill, status: (opts) => (opts?.signal ? client.withAbortSignal(opts.signal, () => getRunStatus(client, id)) : getRunStatus(client, id)),
+    result: () => waitForResult(client, id) });
 
   const factsOf = async (who: Principal, gateway: string, runId: string): Promise<RunFacts> => {
     try {

@@ -96,7 +96,7 @@ export function register(program: Command): void {
           if (err instanceof RunError) throw new CliError(`run ${run.workflowId} failed (${err.failureType ?? err.code}): ${err.message}`, 1);
           throw err;
         } finally {
-          stopHints();
+          await stopHints();
         }
       });
     });
@@ -137,31 +137,45 @@ function parseInput(arg: string): unknown {
   return value;
 }
 
-/** While waiting, tell the person at the terminal once per approval what it waits for and how to give it. */
-function announceApprovals(run: StartedRun, loaded: LoadedConfig): () => void {
+/**
+ * While waiting, tell the person at the terminal once per approval what it waits for and how to
+ * give it. The returned stop cancels a status query still in flight and waits for it: the
+ * connection is closed right after, and a query left in the client's retry schedule would crash
+ * the CLI once its retry ran on the closed channel.
+ */
+function announceApprovals(run: StartedRun, loaded: LoadedConfig): () => Promise<void> {
   const announced = new Set<string>();
-  let stopped = false;
-  const timer = setInterval(() => {
-    run.status().then(
-      (s) => {
-        for (const p of s.pendingApprovals) {
-          if (stopped || announced.has(p.stepId)) continue;
-          announced.add(p.stepId);
-          const approvers = Object.entries(loaded.config.users)
-            .filter(([, u]) => u.roles.includes(p.role))
-            .map(([id]) => id);
-          process.stderr.write(
-            `skillgate: step "${p.stepId}" awaits approval by a ${p.role}: ${p.message}\n` +
-              `  skillgate approve ${run.workflowId} --as ${approvers[0] ?? '<user>'} [--reject --comment <why>]\n`,
-          );
-        }
-      },
-      () => {},
-    );
-  }, 1000);
+  const stop = new AbortController();
+  let inFlight: Promise<void> | undefined;
+  const poll = (): void => {
+    if (inFlight || stop.signal.aborted) return;
+    inFlight = run
+      .status({ signal: stop.signal })
+      .then(
+        (s) => {
+          for (const p of s.pendingApprovals) {
+            if (stop.signal.aborted || announced.has(p.stepId)) continue;
+            announced.add(p.stepId);
+            const approvers = Object.entries(loaded.config.users)
+              .filter(([, u]) => u.roles.includes(p.role))
+              .map(([id]) => id);
+            process.stderr.write(
+              `skillgate: step "${p.stepId}" awaits approval by a ${p.role}: ${p.message}\n` +
+                `  skillgate approve ${run.workflowId} --as ${approvers[0] ?? '<user>'} [--reject --comment <why>]\n`,
+            );
+          }
+        },
+        () => {},
+      )
+      .finally(() => {
+        inFlight = undefined;
+      });
+  };
+  const timer = setInterval(poll, 1000);
   timer.unref();
-  return () => {
-    stopped = true;
+  return async () => {
     clearInterval(timer);
+    stop.abort();
+    await inFlight;
   };
 }
