@@ -3,12 +3,12 @@
  * run disagree with it, and what makes the file itself unreadable. Runs are built here from
  * results, as the suites report them.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareWithExpected, type Expected, loadExpected } from './conformance/report.js';
-import { type ScenarioResult, SUITES, type SuiteRun } from './conformance/suites.js';
+import { readResults, type ScenarioResult, SUITES, type SuiteRun } from './conformance/suites.js';
 
 const suite = SUITES.find((s) => s.id === '2025-11-25')!;
 const pass = (scenario: string): ScenarioResult => ({ scenario, passed: true, checks: { SUCCESS: 1, FAILURE: 0, WARNING: 0, SKIPPED: 0, INFO: 0 }, failures: [] });
@@ -60,5 +60,31 @@ describe('reading the expected-failures file', () => {
     ['an unknown section', 'proxy: {}\n', /unrecognized key.*proxy/i],
   ])('refuses %s, naming the key', (_what, text, message) => {
     expect(load(text)).toThrow(message);
+  });
+});
+
+describe('reading a suite run', () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const outWith = (scenario: string, checks: unknown[]): string => {
+    const out = mkdtempSync(join(tmpdir(), 'skillgate-conformance-read-'));
+    dirs.push(out);
+    mkdirSync(join(out, `server-${scenario}-2026-12-06T09-15-52-945Z`));
+    writeFileSync(join(out, `server-${scenario}-2026-12-06T09-15-52-945Z`, 'checks.json'), JSON.stringify(checks));
+    return out;
+  };
+
+  it('reads a whole run (=== Running scenario ===) and a run of one scenario (--scenario) alike', () => {
+    const failed = [{ id: 'tools-call-sampling', status: 'FAILURE', errorMessage: 'MCP error -32001: Request timed out' }];
+    const out = outWith('tools-call-sampling', failed);
+    const whole = readResults(out, '=== Running scenario: tools-call-sampling ===\n', false);
+    const one = readResults(out, "Running client scenario 'tools-call-sampling' against server: http://127.0.0.1:1/mcp\nPassed: 0/1\n", false);
+    expect(one).toEqual(whole);
+    expect(one).toEqual([{ scenario: 'tools-call-sampling', passed: false, checks: { SUCCESS: 0, FAILURE: 1, WARNING: 0, SKIPPED: 0, INFO: 0 }, failures: ['tools-call-sampling: MCP error -32001: Request timed out'] }]);
+  });
+
+  it('a scenario announced but with no checks saved failed, and says why', () => {
+    const out = outWith('other', []);
+    expect(readResults(out, "Running client scenario 'tools-call-sampling' against server: x\n", true)[0]).toMatchObject({ passed: false, failures: ['not finished: the suite run hit its time limit'] });
   });
 });

@@ -25,12 +25,18 @@ export interface SuiteSpec {
   version: string;
   /** Arguments after `server --url <url>`. */
   args: string[];
+  /**
+   * Arguments after `server --url <url> --scenario <name>`: one scenario again, at the same
+   * revision. None for alpha.12: alone, its scenarios do not run as under `--requirements` (it
+   * bounds each scenario itself instead, `--timeout`).
+   */
+  oneScenario?: string[];
   /** What the args select, for the report. */
   selection: string;
 }
 
 export const SUITES: readonly SuiteSpec[] = [
-  { id: '2025-11-25', version: '0.1.16', args: ['--suite', 'all', '--spec-version', '2025-11-25'], selection: '`--suite all --spec-version 2025-11-25`' },
+  { id: '2025-11-25', version: '0.1.16', args: ['--suite', 'all', '--spec-version', '2025-11-25'], oneScenario: ['--spec-version', '2025-11-25'], selection: '`--suite all --spec-version 2025-11-25`' },
   { id: '2026-07-28', version: '0.2.0-alpha.12', args: ['--requirements', '2026-07-28'], selection: '`--requirements 2026-07-28` (scored, plus the tasks extension and pending scenarios it runs unscored)' },
 ];
 
@@ -99,6 +105,8 @@ export interface ScenarioResult {
   failures: string[];
   /** Run but not scored by the requirement set, and why (`extension`, `pending`, …). */
   notScored?: string;
+  /** Why the scenario was run a second time (its first run's failures); the result is the second run's. */
+  retried?: string[];
 }
 
 export interface SuiteRun {
@@ -124,7 +132,8 @@ function summarize(scenario: string, checks: Check[]): ScenarioResult {
  * was announced but saved nothing threw or was cut off: it failed.
  */
 export function readResults(outDir: string, stdout: string, cutOff: boolean): ScenarioResult[] {
-  const announced = [...stdout.matchAll(/^=== Running scenario: (\S+) ===$/gm)].map((m) => m[1]!);
+  // A run of one scenario (`--scenario X`) announces it as `Running client scenario 'X' against server: …`.
+  const announced = [...stdout.matchAll(/^(?:=== Running scenario: (\S+) ===|Running client scenario '([^']+)' against server)/gm)].map((m) => (m[1] ?? m[2])!);
   const dirs = existsSync(outDir) ? readdirSync(outDir) : [];
   // The runner's closing list of what a requirement set runs without scoring: `  ✗ tasks-lifecycle (extension)`.
   const unscored = new Map([...stdout.matchAll(/^\s+[✓✗] (\S+) \(([a-z-]+)\)$/gm)].map((m) => [m[1]!, m[2]!]));
@@ -154,12 +163,35 @@ function withNotScored(reason: string | undefined, r: ScenarioResult): ScenarioR
  */
 export async function runSuite(suite: SuiteSpec, target: SuiteRun['target'], url: string, opts: { timeoutMs: number; scenarioTimeoutMs?: number; log?: (line: string) => void }): Promise<SuiteRun> {
   const entry = ensureSuite(suite.version, opts.log);
-  const work = mkdtempSync(join(tmpdir(), `skillgate-conformance-${suite.id}-${target}-`));
+  const started = Date.now();
+  const first = await runOnce(suite, entry, url, suite.args, opts);
+  if (first.results.length === 0) throw new Error(`conformance ${suite.version} against ${url} ran no scenario (exit ${first.exitCode}):\n${first.stdout.slice(-3000)}`);
+  // A scenario whose only failure is a request that hit the suite's own timeout (-32001) is run
+  // once more, alone: on a loaded machine (the whole test suite runs beside it) a slow answer is
+  // not a conformance failure. Any other failure, or a second timeout, stands.
+  const results: ScenarioResult[] = [];
+  for (const r of first.results) {
+    if (!suite.oneScenario || r.passed || first.timedOut || !r.failures.every((f) => TIMED_OUT.test(f))) {
+      results.push(r);
+      continue;
+    }
+    opts.log?.(`conformance ${suite.version} ${target}: ${r.scenario} timed out (${r.failures.join('; ')}); running it once more`);
+    const again = await runOnce(suite, entry, url, ['--scenario', r.scenario, ...suite.oneScenario], { ...opts, timeoutMs: Math.min(opts.timeoutMs, 60_000) });
+    const second = again.results.find((x) => x.scenario === r.scenario);
+    results.push(second ? { ...withNotScored(r.notScored, second), retried: r.failures } : r);
+  }
+  return { suite, target, url, exitCode: first.exitCode, timedOut: first.timedOut, durationMs: Date.now() - started, results };
+}
+
+/** A check failed only because the suite's request timed out (MCP error -32001). */
+const TIMED_OUT = /-32001|Request timed out/i;
+
+async function runOnce(suite: SuiteSpec, entry: string, url: string, select: string[], opts: { timeoutMs: number; scenarioTimeoutMs?: number }): Promise<{ exitCode: number | null; timedOut: boolean; stdout: string; results: ScenarioResult[] }> {
+  const work = mkdtempSync(join(tmpdir(), `skillgate-conformance-${suite.id}-`));
   const out = join(work, 'results');
   // alpha.12 bounds each scenario itself; 0.1.16 has no such option (the overall bound applies).
   const perScenario = suite.version.startsWith('0.2') && opts.scenarioTimeoutMs ? ['--timeout', String(opts.scenarioTimeoutMs)] : [];
-  const args = [entry, 'server', '--url', url, ...suite.args, ...perScenario, '-o', out];
-  const started = Date.now();
+  const args = [entry, 'server', '--url', url, ...select, ...perScenario, '-o', out];
   let stdout = '';
   const child = spawn(node22(), args, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', NODE_NO_WARNINGS: '1' } });
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -173,6 +205,5 @@ export async function runSuite(suite: SuiteSpec, target: SuiteRun['target'], url
   clearTimeout(timer);
   const results = readResults(out, stdout, timedOut);
   rmSync(work, { recursive: true, force: true });
-  if (results.length === 0) throw new Error(`conformance ${suite.version} against ${url} ran no scenario (exit ${exitCode}):\n${stdout.slice(-3000)}`);
-  return { suite, target, url, exitCode, timedOut, durationMs: Date.now() - started, results };
+  return { exitCode, timedOut, stdout, results };
 }
