@@ -140,7 +140,12 @@ export interface DevProcess {
 
 /** Start `skillgate dev --config <configFile>` from the sources. */
 export function startDev(configFile: string, env: NodeJS.ProcessEnv = childEnv()): DevProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/main.ts', 'dev', '--config', configFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startRole('dev', configFile, env);
+}
+
+/** Start `skillgate <role> --config <configFile>` from the sources: `dev`, or a `gateway` / `worker` replica. */
+export function startRole(role: 'dev' | 'gateway' | 'worker', configFile: string, env: NodeJS.ProcessEnv = childEnv()): DevProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/main.ts', role, '--config', configFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -158,7 +163,7 @@ export function startDev(configFile: string, env: NodeJS.ProcessEnv = childEnv()
         if (exited) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      throw new Error(`skillgate dev did not become ready${exited ? ' (it exited)' : ''}; output:\n${out}`);
+      throw new Error(`skillgate ${role} did not become ready${exited ? ' (it exited)' : ''}; output:\n${out}`);
     },
     async stop(withinMs = 20_000) {
       if (exited) return (await exit).code;

@@ -1,15 +1,28 @@
 /**
  * `skillgate dev` (= `npm start`): the whole runtime on this machine, in the foreground.
+ * `skillgate gateway` and `skillgate worker`: one replica of a scaled-out deployment, joining the
+ * Temporal cluster in TEMPORAL_ADDRESS (src/app/runtime/dev.ts says what each role runs).
  * Ctrl-C / SIGTERM stops it cleanly (exit 0); a second Ctrl-C exits at once (exit 130).
  */
 import type { Command } from 'commander';
 import { ConfigError, defaultConfigPath, loadConfig } from '../../config/load.js';
+import type { RuntimeRole } from '../runtime/dev.js';
 import { CliError } from './errors.js';
 
+const ROLES: ReadonlyArray<{ role: RuntimeRole; description: string }> = [
+  { role: 'dev', description: 'run Temporal (embedded, or TEMPORAL_ADDRESS), the worker and the upstream MCP servers; print what runs where' },
+  { role: 'gateway', description: 'run one gateway replica (the MCP front door) on the Temporal cluster in TEMPORAL_ADDRESS; it starts runs, a worker runs their steps' },
+  { role: 'worker', description: 'run one worker replica (the steps of skill runs) on the Temporal cluster in TEMPORAL_ADDRESS; it has no listener' },
+];
+
 export function register(program: Command): void {
+  for (const { role, description } of ROLES) registerRole(program, role, description);
+}
+
+function registerRole(program: Command, role: RuntimeRole, description: string): void {
   program
-    .command('dev')
-    .description('run Temporal (embedded, or TEMPORAL_ADDRESS), the worker and the upstream MCP servers; print what runs where')
+    .command(role)
+    .description(description)
     .action(async () => {
       const configFile = (program.opts() as { config?: string }).config ?? defaultConfigPath();
       let loaded;
@@ -40,7 +53,7 @@ export function register(program: Command): void {
           process.exit(130);
         }
         stopRequested = true;
-        log(`${signal}: stopping (worker, upstream servers, Temporal)… press Ctrl-C again to force`);
+        log(`${signal}: stopping (${role === 'gateway' ? 'front door, upstream servers' : role === 'worker' ? 'worker, upstream servers' : 'worker, upstream servers, Temporal'})… press Ctrl-C again to force`);
         requestStop();
       };
       process.on('SIGINT', onSignal);
@@ -48,7 +61,7 @@ export function register(program: Command): void {
 
       let rt;
       try {
-        rt = await startDevRuntime(loaded, { log });
+        rt = await startDevRuntime(loaded, { log, role });
       } catch (err) {
         if (err instanceof RuntimeError) throw new CliError(err.message, 2);
         if (err instanceof PolicyLoadError) throw new CliError(err.message, 2);

@@ -3,6 +3,16 @@
  * the cluster in TEMPORAL_ADDRESS), the upstream MCP servers, the compiled skills and the
  * worker, started in that order and stopped in reverse.
  *
+ * The same start, cut by role, makes the replicas of a scaled-out deployment
+ * (docs/architecture.md, "Scaling out"):
+ *   dev      everything above, the front door too; the only role that may start an embedded
+ *            Temporal, and the only one that holds the state folder's lock.
+ *   gateway  the front door and its pipeline (the AND-gate, the catalog, the vault); starts runs
+ *            on the cluster but runs no step.
+ *   worker   the Temporal worker and the same pipeline for the steps it runs; no listener.
+ * A gateway or worker keeps nothing that is not shared (the state storage, the cluster) or safe
+ * to lose (caches), so any number of each may run, and any one may be killed.
+ *
  * Kept free of process concerns (signals, exit codes, printing) so that the CLI and tests can
  * drive it in-process, and so that the gateway and the dev IdP can join it as further parts.
  */
@@ -30,14 +40,22 @@ import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTempora
 import { createSkillWorker } from '../../temporal/worker.js';
 import { startTelemetry } from './telemetry.js';
 
+/** What one process of Skillgate runs (see the top of this file). */
+export type RuntimeRole = 'dev' | 'gateway' | 'worker';
+
 export interface DevRuntimeOptions {
+  /** Default `dev`: everything in one process. */
+  role?: RuntimeRole;
   /** Environment to read TEMPORAL_ADDRESS from (default: process.env). */
   env?: NodeJS.ProcessEnv;
   /** Progress lines while starting and stopping (default: dropped). */
   log?: (line: string) => void;
   /** Bound on each stop phase (worker drain, upstream close, Temporal teardown); default 15 s. */
   stopTimeoutMs?: number;
-  /** Port of the MCP front door (default: $SKILLGATE_PORT, else the port of `publicUrl`, 8787); 0 picks a free one. */
+  /**
+   * Port of the MCP front door (default: $SKILLGATE_PORT, else the port of `publicUrl`, 8787); 0
+   * picks a free one. It listens on 127.0.0.1, or on $SKILLGATE_HOST.
+   */
   port?: number;
   /**
    * The structured log (refusals, denials, runs started, approvals). Default: JSON lines to
@@ -53,6 +71,7 @@ export type ServerInfo =
 
 /** What runs where: the banner's content, also returned to in-process callers and tests. */
 export interface DevRuntimeInfo {
+  role: RuntimeRole;
   workspace: string;
   configFile: string;
   temporal: {
@@ -90,7 +109,7 @@ export interface DevRuntime {
   temporal: TemporalRuntime;
   pool: UpstreamPool;
   catalog: PinnedCatalog;
-  /** Settles when the runtime has stopped: after stop(), or rejects when the worker fails. */
+  /** Settles when the runtime has stopped: after stop(), or rejects when the worker (if this role runs one) fails. */
   done: Promise<void>;
   /** Stop everything in reverse order. Idempotent; never throws (problems go to `log`). */
   stop(): Promise<void>;
@@ -107,6 +126,7 @@ export interface DevRuntime {
  */
 export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOptions = {}): Promise<DevRuntime> {
   let { config } = loaded;
+  const role = opts.role ?? 'dev';
   const env = opts.env ?? process.env;
   const log = opts.log ?? (() => {});
   const stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
@@ -136,17 +156,28 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
   }
 
   try {
-    // First of all, before any port or file is touched: this state folder is ours alone.
     const stateDir = loaded.path(config.stateDir);
-    let lock: StateLock;
-    try {
-      lock = acquireStateLock(stateDir, { configFile: loaded.file });
-    } catch (err) {
-      if (err instanceof StateLockError) throw new RuntimeError('ERR_ALREADY_RUNNING', err.message, { cause: err });
-      throw err;
+    const address = env.TEMPORAL_ADDRESS || config.temporal.address;
+    if (role !== 'dev' && !address) {
+      throw new RuntimeError(
+        'ERR_TEMPORAL_REQUIRED',
+        `skillgate ${role} joins a Temporal cluster and starts none: set TEMPORAL_ADDRESS, or temporal.address in ${loaded.file} (\`skillgate dev\` runs an embedded one for a single machine)`,
+      );
     }
-    cleanups.push({ what: 'the state lock', run: async () => lock.release() });
-    if (lock.previous) await stopLeftovers(lock.previous, log);
+    // First of all, before any port or file is touched: this state folder is ours alone — for
+    // `dev`, whose embedded Temporal and ports are one per state folder. Replicas share it.
+    let lock: StateLock | undefined;
+    if (role === 'dev') {
+      try {
+        lock = acquireStateLock(stateDir, { configFile: loaded.file });
+      } catch (err) {
+        if (err instanceof StateLockError) throw new RuntimeError('ERR_ALREADY_RUNNING', err.message, { cause: err });
+        throw err;
+      }
+      const held = lock;
+      cleanups.push({ what: 'the state lock', run: async () => held.release() });
+      if (held.previous) await stopLeftovers(held.previous, log);
+    }
 
     // The audit trail opens first and closes last (with a final checkpoint): everything after
     // records into it.
@@ -157,7 +188,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       outcome: 'ok',
       reason: 'start',
       workspace: config.workspace,
-      detail: { file: loaded.file, digest: configDigest(loaded), pid: process.pid },
+      detail: { file: loaded.file, digest: configDigest(loaded), pid: process.pid, role },
     });
 
     // Traces (off unless an OTLP endpoint is configured); flushed last, after everything that makes spans.
@@ -167,7 +198,6 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       cleanups.push({ what: 'the trace exporter', run: () => tracing.shutdown() });
     }
 
-    const address = env.TEMPORAL_ADDRESS || config.temporal.address;
     const { namespace, taskQueue, dev } = config.temporal;
     let temporal: TemporalRuntime;
     if (address) {
@@ -182,11 +212,11 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         dbFile,
         namespace,
         log,
-        onRestart: (pid) => lock.update({ temporal: { address: temporal.address, ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}), pid, dbFile } }),
+        onRestart: (pid) => lock?.update({ temporal: { address: temporal.address, ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}), pid, dbFile } }),
       });
     }
     cleanups.push({ what: 'Temporal', run: () => temporal.close() });
-    lock.update({
+    lock?.update({
       temporal: {
         address: temporal.address,
         ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}),
@@ -232,82 +262,46 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     const credentials = await openCredentials(loaded, { audit: audit.log, env, serverUrl: (s) => pool.url(s) });
     cleanups.push({ what: 'the vault', run: async () => credentials.close() });
 
-    const worker: Worker = await createSkillWorker({
-      connection: temporal.nativeConnection,
-      namespace,
-      taskQueue,
-      activities: createActivities({
-        pool,
-        authorizer: governance.authorizer,
-        attestor: governance.attestor,
-        catalog,
+    // The worker (roles dev and worker): runs the steps of every skill run on the task queue.
+    let worker: Worker | undefined;
+    let running: Promise<void> | undefined;
+    if (role !== 'gateway') {
+      const w = await createSkillWorker({
+        connection: temporal.nativeConnection,
+        namespace,
+        taskQueue,
+        activities: createActivities({
+          pool,
+          authorizer: governance.authorizer,
+          attestor: governance.attestor,
+          catalog,
+          audit: audit.log,
+          credentials: credentials.service,
+          dataLoss: createDataLossFilters(config.gateways, logger),
+          ...(tracing ? { telemetry: tracing.telemetry } : {}),
+        }),
+        ...(tracing ? { tracing: tracing.worker } : {}),
         audit: audit.log,
-        credentials: credentials.service,
-        dataLoss: createDataLossFilters(config.gateways, logger),
-        ...(tracing ? { telemetry: tracing.telemetry } : {}),
-      }),
-      ...(tracing ? { tracing: tracing.worker } : {}),
-      audit: audit.log,
-    });
-    const running = worker.run();
-    // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
-    running.catch(() => {});
-    cleanups.push({
-      what: 'the worker',
-      run: async () => {
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await running.catch(() => {});
-      },
-    });
-
-    // config.publicUrl already follows SKILLGATE_PORT unless the file sets publicUrl (load.ts).
-    const pub = new URL(config.publicUrl);
-    if (['127.0.0.1', 'localhost', '[::1]'].includes(pub.hostname) && Number(pub.port || 80) !== port) {
-      log(`warning: listening on port ${port}, but publicUrl ${config.publicUrl} (set in ${loaded.file}) names port ${pub.port || 80}: tokens are minted for publicUrl; remove publicUrl to follow SKILLGATE_PORT`);
+      });
+      const r = w.run();
+      // Observed here so that a worker failing before anyone awaits `done` is not an unhandled rejection.
+      r.catch(() => {});
+      cleanups.push({
+        what: 'the worker',
+        run: async () => {
+          if (w.getState() === 'RUNNING') w.shutdown();
+          await r.catch(() => {});
+        },
+      });
+      [worker, running] = [w, r];
     }
-    // The admin page's chain status: verified now, every 10 minutes, and on request.
-    const monitor = chainMonitor(audit.store, await verificationKeys([{ text: audit.signer.publicKeyPem, where: 'the audit signing key' }]), { intervalMs: 10 * 60_000 });
-    cleanups.push({ what: 'the chain monitor', run: async () => monitor.close() });
 
-    const runClient = new Client({ connection: temporal.nativeConnection, namespace });
-    log(`starting the MCP front door on 127.0.0.1:${port}…`);
-    const gateway = await startGateway({
-      admin: { store: audit.store, monitor },
-      loaded,
-      pool,
-      governance,
-      credentials,
-      catalog,
-      // The worker runs in this process on the NativeConnection: a client on that connection may
-      // ask for eager start (the first workflow task comes back with the start's answer).
-      temporal: { client: tracing ? tracing.tracedClient(runClient) : runClient, taskQueue, eagerStart: true },
-      ...(tracing ? { telemetry: tracing.telemetry } : {}),
-      skills: () => registry.skills(),
-      held: registry.held,
-      onSkillsChanged: (l) => registry.onChange(l),
-      port,
-      log: logger,
-      health: () => {
-        const checks: Record<string, string> = {};
-        const t = temporal.health();
-        if (!t.ok) checks.temporal = t.detail ?? 'down';
-        const state = worker.getState();
-        if (state !== 'RUNNING') checks.worker = `the worker is ${state.toLowerCase()}`;
-        const a = audit.log.status();
-        if (!a.ok) checks.audit = a.failing ? `the audit trail cannot be written (${a.pending} events waiting): ${a.failing}` : `${a.lost} audit events lost`;
-        return { status: Object.keys(checks).length ? 'degraded' : 'ok', checks };
-      },
-    }).catch((err: unknown) => {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'EADDRINUSE') {
-        throw new RuntimeError('ERR_PORT_IN_USE', `port ${port} for the MCP front door is in use: stop whatever holds it, or set SKILLGATE_PORT (and publicUrl) to another port`, { cause: err });
-      }
-      throw err;
-    });
-    cleanups.push({ what: 'the MCP front door', run: () => gateway.close() });
-    lock.update({ publicUrl: gateway.url });
-
+    let stopping: Promise<void> | undefined;
+    let stopped: () => void = () => {};
+    const ended = new Promise<void>((resolve) => (stopped = resolve));
+    const stop = (): Promise<void> => (stopping ??= unwind().finally(() => stopped()));
     const info: DevRuntimeInfo = {
+      role,
       workspace: config.workspace,
       configFile: loaded.file,
       temporal: {
@@ -329,30 +323,91 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       catalog: { lockFile, status: catalog.status().lock },
       stateDir,
       logDestination,
-      endpoints: [
-        ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
-        ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
-        { name: 'admin (audit)', url: `${gateway.url}/admin` },
-        { name: 'health', url: `${gateway.url}/healthz` },
-        ...(tracing ? [{ name: 'traces (OTLP/HTTP)', url: tracing.endpoint }] : []),
-      ],
-      tryIt: [...tokenCommands(config), ...tryItCommands(config, [...registry.skills().values()])],
+      endpoints: [],
+      tryIt: [],
     };
+    if (role === 'worker' && running) {
+      log(`worker polling task queue ${taskQueue} on ${temporal.address}`);
+      return { info, temporal, pool, catalog, done: endedWith(running, stop), stop };
+    }
 
-    let stopping: Promise<void> | undefined;
-    const stop = (): Promise<void> => (stopping ??= unwind());
-    const done = running.then(
-      () => stop(),
-      async (err: unknown) => {
-        await stop();
-        throw err;
+    // config.publicUrl already follows SKILLGATE_PORT unless the file sets publicUrl (load.ts).
+    const pub = new URL(config.publicUrl);
+    // (A gateway replica behind a load balancer listens on its own port by design.)
+    if (role === 'dev' && ['127.0.0.1', 'localhost', '[::1]'].includes(pub.hostname) && Number(pub.port || 80) !== port) {
+      log(`warning: listening on port ${port}, but publicUrl ${config.publicUrl} (set in ${loaded.file}) names port ${pub.port || 80}: tokens are minted for publicUrl; remove publicUrl to follow SKILLGATE_PORT`);
+    }
+    // The admin page's chain status: verified now, every 10 minutes, and on request.
+    const monitor = chainMonitor(audit.store, await verificationKeys([{ text: audit.signer.publicKeyPem, where: 'the audit signing key' }]), { intervalMs: 10 * 60_000 });
+    cleanups.push({ what: 'the chain monitor', run: async () => monitor.close() });
+
+    const runClient = new Client({ connection: temporal.nativeConnection, namespace });
+    log(`starting the MCP front door on ${env.SKILLGATE_HOST || '127.0.0.1'}:${port}…`);
+    const gateway = await startGateway({
+      admin: { store: audit.store, monitor },
+      loaded,
+      pool,
+      governance,
+      credentials,
+      catalog,
+      // In `dev` the worker runs in this process on the NativeConnection: a client on that
+      // connection may ask for eager start (the first workflow task comes back with the start's
+      // answer). A gateway replica has no worker to hand it to.
+      temporal: { client: tracing ? tracing.tracedClient(runClient) : runClient, taskQueue, eagerStart: worker !== undefined },
+      ...(tracing ? { telemetry: tracing.telemetry } : {}),
+      skills: () => registry.skills(),
+      held: registry.held,
+      onSkillsChanged: (l) => registry.onChange(l),
+      port,
+      // Loopback unless told otherwise: a replica in a container listens on its network (0.0.0.0).
+      ...(env.SKILLGATE_HOST ? { host: env.SKILLGATE_HOST } : {}),
+      log: logger,
+      health: () => {
+        const checks: Record<string, string> = {};
+        const t = temporal.health();
+        if (!t.ok) checks.temporal = t.detail ?? 'down';
+        const state = worker?.getState();
+        if (state !== undefined && state !== 'RUNNING') checks.worker = `the worker is ${state.toLowerCase()}`;
+        const a = audit.log.status();
+        if (!a.ok) checks.audit = a.failing ? `the audit trail cannot be written (${a.pending} events waiting): ${a.failing}` : `${a.lost} audit events lost`;
+        return { status: Object.keys(checks).length ? 'degraded' : 'ok', checks };
       },
-    );
+    }).catch((err: unknown) => {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EADDRINUSE') {
+        throw new RuntimeError('ERR_PORT_IN_USE', `port ${port} for the MCP front door is in use: stop whatever holds it, or set SKILLGATE_PORT (and publicUrl) to another port`, { cause: err });
+      }
+      throw err;
+    });
+    cleanups.push({ what: 'the MCP front door', run: () => gateway.close() });
+    lock?.update({ publicUrl: gateway.url });
+
+    info.endpoints = [
+      ...Object.keys(config.gateways).map((g) => ({ name: `MCP ${g}`, url: gateway.resourceUrl(g) })),
+      ...(gateway.idp ? [{ name: 'dev IdP', url: gateway.idp.issuer }] : []),
+      { name: 'admin (audit)', url: `${gateway.url}/admin` },
+      { name: 'health', url: `${gateway.url}/healthz` },
+      ...(tracing ? [{ name: 'traces (OTLP/HTTP)', url: tracing.endpoint }] : []),
+    ];
+    info.tryIt = role === 'dev' ? [...tokenCommands(config), ...tryItCommands(config, [...registry.skills().values()])] : [];
+    // A gateway runs until stopped; a process with a worker also ends when its worker does.
+    const done = running ? endedWith(running, stop) : ended;
     return { info, temporal, pool, catalog, done, stop };
   } catch (err) {
     await unwind();
     throw err;
   }
+}
+
+/** Settles when the worker stops (after stopping the rest); rejects with the worker's failure. */
+function endedWith(running: Promise<void>, stop: () => Promise<void>): Promise<void> {
+  return running.then(
+    () => stop(),
+    async (err: unknown) => {
+      await stop();
+      throw err;
+    },
+  );
 }
 
 /**
@@ -429,7 +484,8 @@ function tryItCommands(config: LoadedConfig['config'], skills: readonly Compiled
 export function formatBanner(info: DevRuntimeInfo): string {
   const t = info.temporal;
   const out: string[] = [];
-  out.push(`Skillgate dev runtime — workspace ${info.workspace} (${info.configFile})`, '');
+  const what = info.role === 'dev' ? 'dev runtime' : info.role === 'gateway' ? 'gateway replica (front door; runs no step)' : 'worker replica (runs skill steps; no listener)';
+  out.push(`Skillgate ${what} — workspace ${info.workspace} (${info.configFile})`, '');
   out.push(
     `  Temporal      ${t.address}  namespace ${t.namespace}  task queue ${t.taskQueue}` +
       (t.embedded ? '  (embedded dev server)' : '  (external cluster)'),

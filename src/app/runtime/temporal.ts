@@ -28,7 +28,9 @@ export type RuntimeErrorCode =
   /** The search attributes are missing and could not be registered. */
   | 'ERR_SEARCH_ATTRIBUTES'
   /** Another `skillgate dev` runs with the same state folder. */
-  | 'ERR_ALREADY_RUNNING';
+  | 'ERR_ALREADY_RUNNING'
+  /** A gateway or worker replica was started without a Temporal cluster to join. */
+  | 'ERR_TEMPORAL_REQUIRED';
 
 /**
  * A failure of the runtime's environment. `message` is written for the person starting
