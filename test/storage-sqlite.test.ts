@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,29 @@ const V1 = [{ id: '001-things', sql: 'CREATE TABLE things (id TEXT PRIMARY KEY, 
 const V2 = [...V1, { id: '002-things-label', sql: 'ALTER TABLE things ADD COLUMN label TEXT' }];
 
 describe('SQLite state database', () => {
+  it('processes starting together (replicas) apply each migration once, whoever comes first', async () => {
+    const file = join(dir, 'together.db');
+    const script = `
+      const { migrate, openSqlite } = await import(${JSON.stringify(join(process.cwd(), 'src/storage/sqlite.ts'))});
+      const db = openSqlite(${JSON.stringify(file)});
+      await new Promise((r) => setTimeout(r, Number(process.argv[1]) - Date.now()));
+      process.stdout.write(JSON.stringify(migrate(db, 'things', ${JSON.stringify(V2)})));
+    `;
+    const at = Date.now() + 1500;
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, () => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(at)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        return new Promise<{ code: number | null; out: string }>((resolve) => child.on('close', (code) => resolve({ code, out })));
+      }),
+    );
+    for (const r of runs) expect(r.code, r.out).toBe(0);
+    // One process applied both; the others found them applied.
+    expect(runs.map((r) => JSON.parse(r.out) as string[]).sort((a, b) => b.length - a.length)).toEqual([['001-things', '002-things-label'], [], [], []]);
+  }, 60_000);
+
   it('creates the file and its folder, in WAL mode with full fsync by default', () => {
     const db = openSqlite(join(dir, 'a', 'state.db'));
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -78,19 +78,20 @@ export function migrate(db: SqliteDb, component: string, migrations: readonly Mi
     PRIMARY KEY (component, id)
   )`);
   const known = new Set(migrations.map((m) => m.id));
-  const applied = (db.prepare('SELECT id FROM skillgate_migrations WHERE component = ? ORDER BY id').all(component) as Array<{ id: string }>).map((r) => r.id);
-  const unknown = applied.filter((id) => !known.has(id));
-  if (unknown.length) {
-    throw new StorageError(
-      'ERR_STORAGE_NEWER',
-      `the state database has ${component} migration ${unknown.join(', ')}, which this version of Skillgate does not know: it was written by a newer version. Run that version, or restore a backup; nothing was changed.`,
-    );
-  }
-  const done = new Set(applied);
-  const todo = [...migrations].sort((a, b) => a.id.localeCompare(b.id)).filter((m) => !done.has(m.id));
-  if (!todo.length) return [];
   const record = db.prepare('INSERT INTO skillgate_migrations (component, id, applied_at) VALUES (?, ?, ?)');
-  const apply = db.transaction(() => {
+  // Read what is applied inside the write transaction (BEGIN IMMEDIATE): processes starting
+  // together (replicas, a CLI beside `skillgate dev`) apply each migration once, one after the other.
+  const apply = db.transaction((): Migration[] => {
+    const applied = (db.prepare('SELECT id FROM skillgate_migrations WHERE component = ? ORDER BY id').all(component) as Array<{ id: string }>).map((r) => r.id);
+    const unknown = applied.filter((id) => !known.has(id));
+    if (unknown.length) {
+      throw new StorageError(
+        'ERR_STORAGE_NEWER',
+        `the state database has ${component} migration ${unknown.join(', ')}, which this version of Skillgate does not know: it was written by a newer version. Run that version, or restore a backup; nothing was changed.`,
+      );
+    }
+    const done = new Set(applied);
+    const todo = [...migrations].sort((a, b) => a.id.localeCompare(b.id)).filter((m) => !done.has(m.id));
     for (const m of todo) {
       try {
         db.exec(m.sql);
@@ -99,7 +100,8 @@ export function migrate(db: SqliteDb, component: string, migrations: readonly Mi
       }
       record.run(component, m.id, Date.now());
     }
+    return todo;
   });
-  apply.immediate();
+  const todo = apply.immediate();
   return todo.map((m) => m.id);
 }
