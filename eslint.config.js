@@ -34,6 +34,8 @@ const LAYERS = [
   { type: 'demo', pattern: 'demo/**' },
   { type: 'bench', pattern: 'bench/**' },
   { type: 'test', pattern: 'test/**' },
+  // Build and fetch tools (plain .mjs): the tests import their functions (e.g. ensureTemporalServer).
+  { type: 'scripts', pattern: 'scripts/**' },
 ].map((l) => ({ ...l, mode: 'full' }));
 
 /** Who may import whom (everything else is refused). */
