@@ -34,6 +34,8 @@ const LAYERS = [
   { type: 'demo', pattern: 'demo/**' },
   { type: 'bench', pattern: 'bench/**' },
   { type: 'test', pattern: 'test/**' },
+  // The deployment's shape (deploy/topology.ts): data only, imported by tests.
+  { type: 'deploy', pattern: 'deploy/**' },
 ].map((l) => ({ ...l, mode: 'full' }));
 
 /** Who may import whom (everything else is refused). */
@@ -53,6 +55,7 @@ const ALLOWED = [
   { from: 'demo', allow: ['demo', 'shared', 'pure', 'contracts'] },
   { from: 'bench', allow: ['*'] },
   { from: 'test', allow: ['*'] },
+  { from: 'deploy', allow: [] },
 ];
 
 const WORKFLOW_ALLOWED = ['@temporalio/workflow', '@temporalio/common', '@marcbachmann/cel-js'];
