@@ -1,5 +1,7 @@
-# Skillgate worker/runtime image for the docker-compose topology (external Temporal cluster).
+# The Skillgate image: one image, every role — `docker run skillgate:local gateway|worker|dev`
+# (docker-compose.yml runs two gateways and two workers from it on an external Temporal cluster).
 # Not built or run on the development machines of this project (no Docker engine there).
+# No secret is baked in: keys come from the environment at run time (docs/config.md).
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -29,4 +31,6 @@ COPY --from=build /app/docs ./docs
 RUN mkdir -p .skillgate && chown node:node .skillgate
 USER node
 # Stops cleanly on SIGTERM (worker shutdown, upstream connections, Temporal connection).
-CMD ["node", "bin/skillgate.js", "dev"]
+# The command is the role (or any other subcommand: `… run <skill>`, `… audit verify`).
+ENTRYPOINT ["node", "bin/skillgate.js"]
+CMD ["dev"]

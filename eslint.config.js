@@ -36,6 +36,8 @@ const LAYERS = [
   { type: 'test', pattern: 'test/**' },
   // Build and fetch tools (plain .mjs): the tests import their functions (e.g. ensureTemporalServer).
   { type: 'scripts', pattern: 'scripts/**' },
+  // The deployment's shape (deploy/topology.ts): data only, imported by tests.
+  { type: 'deploy', pattern: 'deploy/**' },
 ].map((l) => ({ ...l, mode: 'full' }));
 
 /** Who may import whom (everything else is refused). */
@@ -55,6 +57,7 @@ const ALLOWED = [
   { from: 'demo', allow: ['demo', 'shared', 'pure', 'contracts'] },
   { from: 'bench', allow: ['*'] },
   { from: 'test', allow: ['*'] },
+  { from: 'deploy', allow: [] },
 ];
 
 const WORKFLOW_ALLOWED = ['@temporalio/workflow', '@temporalio/common', '@marcbachmann/cel-js'];
