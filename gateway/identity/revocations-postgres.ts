@@ -210,14 +210,15 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
           [userId, new Date().toISOString(), r.by, r.reason ?? null],
         );
       });
-      await refresh();
+      // Committed: this replica's own copy follows now (the poll catches up if this read fails).
+      await refresh().catch((err: Error) => report(`${where}: ${err.message}`));
     },
     async restore(userId) {
       let removed = false;
       await tx(async (c) => {
         removed = ((await c.query('DELETE FROM skillgate_revocations WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
       });
-      await refresh();
+      await refresh().catch((err: Error) => report(`${where}: ${err.message}`));
       return removed;
     },
     async list() {
