@@ -58,6 +58,10 @@ export function createCallTool(deps: PipelineDeps) {
       return { output: res.output ?? null };
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
+      if (err instanceof AuthzError && err.code === 'ERR_REVOCATIONS_UNAVAILABLE') {
+        // Not a denial: the list could not be checked; the step's retry policy tries again.
+        throw ApplicationFailure.create({ message: `${what}: ${toolName} ${err.message} (${err.code})`, type: 'RevocationsUnavailable' satisfies CallToolFailureType, nonRetryable: false });
+      }
       if (err instanceof AuthzError) {
         // Retrying cannot lift a denial. The run's history keeps the reason (never a token).
         throw ApplicationFailure.create({

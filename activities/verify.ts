@@ -87,6 +87,7 @@ export function createVerifyRun(deps: VerifyDeps) {
         { audit: { ids: runIds() } },
       );
     } catch (err) {
+      if (err instanceof AuthzError && err.code === 'ERR_REVOCATIONS_UNAVAILABLE') throw ApplicationFailure.create({ message: `skill ${input.plan.skill.name}: ${err.message} (${err.code})`, type: 'RevocationsUnavailable', nonRetryable: false });
       if (err instanceof AuthzError) refuse(`skill ${input.plan.skill.name}: ${err.message} (${err.code})`, { code: err.code, detail: err.detail });
       throw err;
     }

@@ -23,7 +23,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { stringify } from 'yaml';
 import { createAuthorizer } from '../gateway/authz/authorizer.js';
 import { createDevIdp } from '../gateway/adapters/idp/dev-idp.js';
-import { openRevocations } from '../gateway/identity/revocations.js';
+import { openRevocationStore } from '../src/app/runtime/state.js';
 import { transportFetch } from './fetch.js';
 import { verifierFromConfig } from '../gateway/identity/verify.js';
 import { createPolicyEngine } from '../gateway/policy/engine.js';
@@ -189,7 +189,7 @@ try {
   const verifier = verifierFromConfig({ ...config, publicUrl: gateway.url, identity: { ...config.identity, issuers: [{ issuer: `${gateway.url}/idp`, algorithms: ['RS256'] }] } });
   const policy = createPolicyEngine({ config: loaded, watch: false });
   const policyNoCache = createPolicyEngine({ config: loaded, watch: false, cacheSize: 0 });
-  const revocations = openRevocations(loaded.path(config.stateDir));
+  const revocations = await openRevocationStore(loaded);
   // The decision alone, as before the audit trail: its events are dropped here (bench/audit.ts measures recording them).
   const discard: AuditSink = { record() {} };
   const authz = createAuthorizer({ config, policy, revocations, audit: discard });

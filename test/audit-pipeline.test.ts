@@ -17,9 +17,9 @@ import { approveEverything, NO_DATA_LOSS } from './helpers/allow-all.js';
 
 const ws = governedWorkspace();
 const audit = memoryAuditSink();
-const governance = createGovernance(ws.loaded, { audit, watch: false });
-afterAll(() => {
-  governance.close();
+const governance = await createGovernance(ws.loaded, { audit, watch: false });
+afterAll(async () => {
+  await governance.close();
   credentials.close();
   ws.cleanup();
 });

@@ -222,3 +222,25 @@ describe('resolution at use time, in the pool', () => {
     }
   });
 });
+
+describe('storage.postgres.url', () => {
+  it('is required with storage.kind: postgres, named by its key path', () => {
+    const err = (() => {
+      try {
+        parseConfig('workspace: w\nstorage:\n  kind: postgres\n', join(dir, 'pg.yaml'));
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('accepted');
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain('storage.postgres.url');
+  });
+
+  it('is a secret reference, checked at load and resolved when the store opens', () => {
+    const text = 'workspace: w\nstorage:\n  kind: postgres\n  postgres:\n    url: ${env:SKILLGATE_TEST_DATABASE_URL}\n';
+    expect(() => parseConfig(text, join(dir, 'pg.yaml'), { env: {} })).toThrow(/SKILLGATE_TEST_DATABASE_URL/);
+    const loaded = parseConfig(text, join(dir, 'pg.yaml'), { env: { SKILLGATE_TEST_DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db' } });
+    expect(loaded.config.storage.postgres).toEqual({ url: '${env:SKILLGATE_TEST_DATABASE_URL}', maxStalenessMs: 5_000, pollMs: 500 });
+  });
+});

@@ -91,14 +91,14 @@ describe('tokens', () => {
   });
 
   it('a revoked user cannot open a session (checked at authentication, not only per call)', async () => {
-    t.governance.revocations.revoke('intern', { by: 'test' });
+    await t.governance.revocations.revoke('intern', { by: 'test' });
     try {
       const res = await post(INIT);
       expect(res.status).toBe(403);
       expect(await res.json()).toEqual({ error: 'forbidden', error_description: 'this user may not use this gateway' });
       expect(refusalsOf('ERR_USER_REVOKED').at(-1)).toMatchObject({ status: 403, user: 'intern', agent: 'hr-assistant', gateway: 'hr-desk' });
     } finally {
-      t.governance.revocations.restore('intern');
+      await t.governance.revocations.restore('intern');
     }
   });
 });
@@ -196,17 +196,17 @@ describe('malformed tool calls', () => {
 });
 
 describe('request data used as keys', () => {
-  it('a user named after a prototype property is revoked like any other, and only when revoked', () => {
+  it('a user named after a prototype property is revoked like any other, and only when revoked', async () => {
     const store = t.governance.revocations;
     for (const name of PROTOTYPE_NAMES) expect(store.isRevoked(name), name).toBeUndefined();
-    for (const name of PROTOTYPE_NAMES) store.revoke(name, { by: 'test' });
+    for (const name of PROTOTYPE_NAMES) await store.revoke(name, { by: 'test' });
     try {
       for (const name of PROTOTYPE_NAMES) expect(store.isRevoked(name)?.by, name).toBe('test');
-      expect(Object.keys(store.list()).sort()).toEqual([...PROTOTYPE_NAMES].sort());
+      expect(Object.keys(await store.list()).sort()).toEqual([...PROTOTYPE_NAMES].sort());
     } finally {
-      for (const name of PROTOTYPE_NAMES) store.restore(name);
+      for (const name of PROTOTYPE_NAMES) await store.restore(name);
     }
-    expect(store.list()).toEqual({});
+    expect(await store.list()).toEqual({});
   });
 
   it('an argument named __proto__ reaches Cedar as an argument, not as a prototype', () => {

@@ -146,11 +146,11 @@ describe('2026-07-28 clients (stateless) on the same URL as 2025 sessions', () =
     expect(r.status).toBe(401);
     const token = await t.token('loan-clerk', 'hr-assistant', 'hr-desk');
     expect((await post('hr-desk', token, { method: 'tools/list', params: { _meta: META() } })).status).toBe(200);
-    t.governance.revocations.revoke('loan-clerk', { by: 'test' });
+    await t.governance.revocations.revoke('loan-clerk', { by: 'test' });
     try {
       expect((await post('hr-desk', token, { method: 'tools/list', params: { _meta: META() } })).status).toBe(403);
     } finally {
-      t.governance.revocations.restore('loan-clerk');
+      await t.governance.revocations.restore('loan-clerk');
     }
   });
 

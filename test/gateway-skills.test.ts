@@ -126,7 +126,7 @@ describe('skills as MCP tools', () => {
     const issued = Object.values(bankState().credits).find((c) => c.amount === 777)!;
     expect(issued.status).toBe('active');
 
-    t.governance.revocations.revoke('ceo', { by: 'test', reason: 'left the company' });
+    await t.governance.revocations.revoke('ceo', { by: 'test', reason: 'left the company' });
     try {
       const officer = await t.connect('credit-officer', 'credit-assistant', 'credit-desk');
       const ok = await officer.callTool({ name: 'skillgate.approve', arguments: { runId: run.id, decision: 'approve' } });
@@ -145,7 +145,7 @@ describe('skills as MCP tools', () => {
       await expect(ceo.callTool({ name: 'core-banking.get_customer', arguments: { customerId: 'C-1001' } })).rejects.toThrow(/this user may not use this gateway/);
       expect(t.logs.some((l) => l.event === 'refusal' && l.code === 'ERR_USER_REVOKED' && l.user === 'ceo')).toBe(true);
     } finally {
-      t.governance.revocations.restore('ceo');
+      await t.governance.revocations.restore('ceo');
     }
   });
 });

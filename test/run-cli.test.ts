@@ -34,13 +34,13 @@ beforeAll(async () => {
   // The CLI compiles skills against the approved tools: approve the workspace's servers.
   await approveWorkspace(ws.loaded.file);
   // The worker checks what the run-actions service decided, with the workspace's real policies.
-  governance = createGovernance(ws.loaded, { watch: false, audit: memoryAuditSink() });
+  governance = await createGovernance(ws.loaded, { watch: false, audit: memoryAuditSink() });
   h = await startHarness(inject('temporalAddress'), ws.loaded, { taskQueue, authorizer: governance.authorizer });
 });
 
 afterAll(async () => {
   await h?.close();
-  governance?.close();
+  await governance?.close();
   ws?.cleanup();
 });
 

@@ -45,16 +45,16 @@ describe('the run key', () => {
     try {
       const loaded = parseConfig(text, file);
       expect(loaded.config.runs.attestationKey).toBe('${env:SKILLGATE_TEST_RUN_KEY}');
-      const gateway = createGovernance(loaded, { watch: false, audit: memoryAuditSink() });
-      const worker = createGovernance(loaded, { watch: false, audit: memoryAuditSink() });
+      const gateway = await createGovernance(loaded, { watch: false, audit: memoryAuditSink() });
+      const worker = await createGovernance(loaded, { watch: false, audit: memoryAuditSink() });
       try {
         const token = await gateway.attestor.signRun(claims);
         await expect(worker.attestor.verifyRun(token, claims)).resolves.toBeUndefined();
         // Another workspace's key does not verify it.
         await expect(createRunAttestor(randomBytes(32)).verifyRun(token, claims)).rejects.toMatchObject({ code: 'ERR_ATTESTATION_INVALID' });
       } finally {
-        gateway.close();
-        worker.close();
+        await gateway.close();
+        await worker.close();
       }
     } finally {
       delete process.env.SKILLGATE_TEST_RUN_KEY;

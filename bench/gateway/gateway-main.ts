@@ -21,7 +21,7 @@ const pool = createUpstreamPool(loaded, { log: () => {} });
 const mode = process.env.SKILLGATE_BENCH_AUDIT ?? 'off';
 const workspaceAudit = mode === 'off' ? undefined : await openWorkspaceAudit(loaded, { flushOn: mode === 'immediate' ? 'immediate' : 'microtask' });
 const audit: AuditSink = workspaceAudit?.log ?? { record() {} };
-const governance = createGovernance(loaded, { watch: false, audit });
+const governance = await createGovernance(loaded, { watch: false, audit });
 const credentials = await openCredentials(loaded, { audit });
 // The real pinned catalog, every tool approved: its check is part of what is measured.
 const catalog = await approvedCatalog(loaded, pool, silentLogger, audit);

@@ -31,7 +31,7 @@ const config = withDevIssuer(loaded.config);
 const pool = createUpstreamPool(loaded, { log: () => {} });
 // Like gateway-main.ts by default: the front door alone, events dropped (bench/audit.ts measures the audit trail).
 const audit: AuditSink = { record() {} };
-const governance = createGovernance(loaded, { watch: false, audit });
+const governance = await createGovernance(loaded, { watch: false, audit });
 const authorizer = createAuthorizer({ config, policy: governance.policy, revocations: governance.revocations, audit });
 const credentials = (await openCredentials(loaded, { audit })).service;
 const verifier = verifierFromConfig(config);

@@ -26,6 +26,8 @@ import { describeResource, exposedOnGateway } from '../policy/visibility.js';
 /** Why a request was refused, as one closed family. */
 export type AuthzErrorCode =
   | 'ERR_USER_REVOKED'
+  /** The revocation list cannot be trusted right now (database unreachable): retry shortly. */
+  | 'ERR_REVOCATIONS_UNAVAILABLE'
   | 'ERR_AGENT_NOT_ON_GATEWAY'
   | 'ERR_GATEWAY_UNKNOWN'
   | 'ERR_TOOL_NOT_VISIBLE'
@@ -152,12 +154,13 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
   const checkRevoked = (principal: Principal) => {
     const r = revocations.isRevoked(principal.user.id);
     // (isRevoked looks its key up with Object.hasOwn: a user named "constructor" is not revoked by the prototype.)
+    if (r?.unavailable) throw new AuthzError('ERR_REVOCATIONS_UNAVAILABLE', 'temporarily unavailable; try again shortly', r.reason ?? 'the revocation list is unavailable');
     if (r) throw new AuthzError('ERR_USER_REVOKED', 'not permitted for this user', `user ${principal.user.id} revoked at ${r.at} by ${r.by}${r.reason ? `: ${r.reason}` : ''}`);
   };
 
   /** The stage a refusal comes from, for its event. */
   const stageOf = (code: AuthzErrorCode): string =>
-    code === 'ERR_USER_REVOKED' ? 'revocation' : code === 'ERR_AGENT_NOT_ON_GATEWAY' || code === 'ERR_GATEWAY_UNKNOWN' ? 'gateway' : code === 'ERR_TOOL_NOT_VISIBLE' ? 'visibility' : 'policy';
+    code === 'ERR_USER_REVOKED' || code === 'ERR_REVOCATIONS_UNAVAILABLE' ? 'revocation' : code === 'ERR_AGENT_NOT_ON_GATEWAY' || code === 'ERR_GATEWAY_UNKNOWN' ? 'gateway' : code === 'ERR_TOOL_NOT_VISIBLE' ? 'visibility' : 'policy';
 
   /** Whose masks apply: `<server>.<tool>`, `<server>.<prompt>`, `<server>+<uri>`, `skill.<name>`. */
   const subjectOf = (r: AuthorizationRequest['resource']): string =>

@@ -80,6 +80,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     ...optionalSecret(result.data.audit.signingKey, ['audit', 'signingKey']),
     ...Object.entries(result.data.telemetry.otlp.headers).flatMap(([h, v]) => checkSecretValue(v, ['telemetry', 'otlp', 'headers', h], secretCtx)),
     ...optionalSecret(result.data.vault.key, ['vault', 'key']),
+    ...optionalSecret(result.data.storage.postgres?.url, ['storage', 'postgres', 'url']),
     ...optionalSecret(result.data.tokens.signingKeys, ['tokens', 'signingKeys']),
     ...providerSecrets,
     ...optionalSecret(webLogin?.clientId, ['identity', 'webLogin', 'clientId']),

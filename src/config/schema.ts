@@ -379,14 +379,27 @@ export const configSchema = z
       .default({ bodyBytes: 1024 * 1024, argumentDepth: 32, sessionsPerPrincipal: 16, sessions: 10_000, sessionIdle: '30m' }),
     /**
      * Skillgate's own state (vault, audit trail, pinned catalogs, …). One machine: a SQLite file
-     * (relative to the config file). Several machines share a database server (scale-out).
+     * (relative to the config file). Several machines share a database server (scale-out):
+     * `kind: postgres` puts the state replicas must share (the revocation list) in PostgreSQL.
      */
     storage: z
       .object({
-        kind: z.literal('sqlite').default('sqlite'),
+        kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
         file: z.string().min(1).default('.skillgate/skillgate.db'),
         /** `full`: every commit fsynced before it returns; `normal`: at WAL checkpoints (survives a process crash, not a power loss). */
         synchronous: z.enum(['full', 'normal']).default('full'),
+        /** Required when `kind` is `postgres`. */
+        postgres: z
+          .object({
+            /** `postgres://user:password@host:port/db`, usually a secret reference (`${env:SKILLGATE_DATABASE_URL}`). */
+            url: secretValue,
+            /** A replica that has not confirmed its copy of the revocation list for this long refuses everyone (fail closed). */
+            maxStalenessMs: z.number().int().min(1_000).max(600_000).default(5_000),
+            /** How often a replica re-reads the list's version, beside LISTEN/NOTIFY (which a dropped connection loses). */
+            pollMs: z.number().int().min(50).max(60_000).default(500),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ kind: 'sqlite', file: '.skillgate/skillgate.db', synchronous: 'full' }),
@@ -501,6 +514,11 @@ export const configSchema = z
       if (p.server !== undefined && !Object.hasOwn(c.servers, p.server)) {
         ctx.addIssue({ code: 'custom', path: ['providers', name, 'server'], message: `no server "${p.server}" under \`servers\`` });
       }
+    }
+    if (c.storage.kind === 'postgres' && !c.storage.postgres) {
+      ctx.addIssue({ code: 'custom', path: ['storage', 'postgres', 'url'], message: 'required when storage.kind is postgres (e.g. url: ${env:SKILLGATE_DATABASE_URL})' });
+    } else if (c.storage.postgres && c.storage.postgres.pollMs * 2 > c.storage.postgres.maxStalenessMs) {
+      ctx.addIssue({ code: 'custom', path: ['storage', 'postgres', 'maxStalenessMs'], message: 'at least twice storage.postgres.pollMs, or a single slow poll refuses everyone' });
     }
     const lifetime = parseDuration(c.tokens.lifetime);
     if (lifetime !== undefined && (lifetime < 10_000 || lifetime > 300_000)) {

@@ -21,9 +21,10 @@ export interface SkillgateActivities {
  * verifications. `ToolWithheld`: the pinned catalog withholds the tool. `DataLossBlocked`: a
  * data-loss rule of the gateway blocked the step's arguments or withheld its result (the
  * message names the rule). `AuthorizationRequired`: the user must grant access to a
- * downstream system first (the run waits, then tries the step again).
+ * downstream system first (the run waits, then tries the step again). `RevocationsUnavailable`:
+ * the revocation list could not be checked (its database unreachable): retryable.
  */
-export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'ToolWithheld' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted' | 'DataLossBlocked' | 'AuthorizationRequired';
+export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'ToolWithheld' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted' | 'DataLossBlocked' | 'AuthorizationRequired' | 'RevocationsUnavailable';
 
 export interface CallToolInput {
   server: string;

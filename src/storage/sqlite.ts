@@ -1,7 +1,7 @@
 /**
  * Skillgate's own state on one machine: one SQLite file (default `<stateDir>/skillgate.db`)
  * shared by every store (vault, audit, catalog, …), each behind its own interface so that a
- * PostgreSQL backend can implement the same ones for several machines.
+ * PostgreSQL backend (postgres.ts) implements the same ones for several machines.
  *
  * Each store brings its own migrations under its own component name (`vault`, `audit`, …);
  * `migrate()` applies the missing ones in order inside one transaction and records them in
@@ -15,6 +15,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { newerMigrationMessage, StorageError } from './errors.js';
+
+export { StorageError } from './errors.js';
 
 export type SqliteDb = Database.Database;
 
@@ -31,17 +34,6 @@ export interface OpenSqliteOptions {
   /** How long a writer waits for another process's lock before failing (default 5 s). */
   busyTimeoutMs?: number;
   readonly?: boolean;
-}
-
-/** A storage failure with a stable code (never carries a stored value). */
-export class StorageError extends Error {
-  constructor(
-    readonly code: 'ERR_STORAGE_OPEN' | 'ERR_STORAGE_NEWER' | 'ERR_STORAGE_MIGRATION',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'StorageError';
-  }
 }
 
 /**
@@ -85,10 +77,7 @@ export function migrate(db: SqliteDb, component: string, migrations: readonly Mi
     const applied = (db.prepare('SELECT id FROM skillgate_migrations WHERE component = ? ORDER BY id').all(component) as Array<{ id: string }>).map((r) => r.id);
     const unknown = applied.filter((id) => !known.has(id));
     if (unknown.length) {
-      throw new StorageError(
-        'ERR_STORAGE_NEWER',
-        `the state database has ${component} migration ${unknown.join(', ')}, which this version of Skillgate does not know: it was written by a newer version. Run that version, or restore a backup; nothing was changed.`,
-      );
+      throw new StorageError('ERR_STORAGE_NEWER', newerMigrationMessage(component, unknown));
     }
     const done = new Set(applied);
     const todo = [...migrations].sort((a, b) => a.id.localeCompare(b.id)).filter((m) => !done.has(m.id));

@@ -59,7 +59,7 @@ export async function startConformanceGateway(fixtureUrl: string): Promise<Confo
   const pool = createUpstreamPool(loaded, { log: () => {} });
   // What the gateway records is not what this run checks: kept in memory, said here (a sink is required).
   const audit = memoryAuditSink();
-  const governance = createGovernance(loaded, { watch: false, audit });
+  const governance = await createGovernance(loaded, { watch: false, audit });
   const log = memoryLogger();
   const catalog = await approvedCatalog(loaded, pool, log, audit);
   const credentials = await openCredentials(loaded, { audit, serverUrl: (s) => pool.url(s) });
@@ -75,7 +75,7 @@ export async function startConformanceGateway(fixtureUrl: string): Promise<Confo
       catalog.close();
       credentials.close();
       await pool.close();
-      governance.close();
+      await governance.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

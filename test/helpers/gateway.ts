@@ -69,7 +69,7 @@ export async function startTestGateway(
   const ws = governedWorkspace({ publicUrl: `http://127.0.0.1:${port}`, ...opts.extra });
   const pool = createUpstreamPool(ws.loaded, { log: () => {} });
   const audit = opts.audit ?? memoryAuditSink();
-  const governance = createGovernance(ws.loaded, { watch: true, audit });
+  const governance = await createGovernance(ws.loaded, { watch: true, audit });
   const credentials = await openCredentials(ws.loaded, { audit, serverUrl: (s) => pool.url(s) });
   const log = memoryLogger();
   const logs = log.lines;
@@ -120,7 +120,7 @@ export async function startTestGateway(
       await gw.close();
       catalog.close();
       await pool.close();
-      governance.close();
+      await governance.close();
       credentials.close();
       ws.cleanup();
     },

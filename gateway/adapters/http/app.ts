@@ -155,6 +155,12 @@ export async function createGatewayApp(
       authorizer.admit(principal, gateway);
     } catch (err) {
       if (!(err instanceof AuthzError)) throw err;
+      if (err.code === 'ERR_REVOCATIONS_UNAVAILABLE') {
+        // Not a refusal of this user: the list cannot be checked now. Retryable (RFC 9110 §15.6.4).
+        refusal(log, { code: err.code, status: 503, requestId: req.id, gateway, user: principal.user.id, agent: principal.agent.id, detail: err.detail });
+        await reply.code(503).header('retry-after', '2').send({ error: 'temporarily_unavailable', error_description: 'the revocation list cannot be checked right now; try again shortly' });
+        return undefined;
+      }
       refusal(log, { code: err.code, status: 403, requestId: req.id, gateway, user: principal.user.id, agent: principal.agent.id, detail: err.detail });
       const what = err.code === 'ERR_USER_REVOKED' ? 'this user may not use this gateway' : 'this agent may not use this gateway';
       await reply.code(403).send({ error: 'forbidden', error_description: what });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { openRevocations } from '../../../gateway/identity/revocations.js';
 import { openWorkspaceAudit } from '../runtime/audit.js';
+import { openRevocationStore } from '../runtime/state.js';
 import { configFrom } from './context.js';
 import { CliError } from './errors.js';
 
@@ -20,39 +20,43 @@ export function register(program: Command): void {
     .option('--list', 'list revoked users')
     .action(async (opts: { user?: string; reason?: string; restore?: boolean; list?: boolean }, cmd: Command) => {
       const loaded = configFrom(cmd);
-      const store = openRevocations(loaded.path(loaded.config.stateDir));
-      if (opts.list) {
-        const all = store.list();
-        const ids = Object.keys(all);
-        if (ids.length === 0) process.stdout.write('no revoked users\n');
-        for (const id of ids) process.stdout.write(`${id}\trevoked ${all[id]!.at} by ${all[id]!.by}${all[id]!.reason ? `: ${all[id]!.reason}` : ''}\n`);
-        return;
-      }
-      if (!opts.user) throw new CliError('--user <id> is required (or --list)', 2);
-      const user = opts.user;
-      const by = process.env.USER ?? 'cli';
-      const audit = await openWorkspaceAudit(loaded, { busyTimeoutMs: 5_000, onProblem: (m) => process.stderr.write(`skillgate: audit: ${m}\n`) });
+      const store = await openRevocationStore(loaded);
       try {
-        const record = (action: 'revoke' | 'restore') =>
-          audit.log.record({
-            kind: 'admin.action',
-            outcome: 'ok',
-            reason: action,
-            workspace: loaded.config.workspace,
-            user,
-            detail: { action, by, component: 'cli', ...(opts.reason ? { reason: opts.reason.slice(0, 200) } : {}) },
-          });
-        if (opts.restore) {
-          if (!store.restore(user)) throw new CliError(`user "${user}" is not revoked`, 1);
-          record('restore');
-          process.stdout.write(`restored ${user}\n`);
+        if (opts.list) {
+          const all = await store.list();
+          const ids = Object.keys(all);
+          if (ids.length === 0) process.stdout.write('no revoked users\n');
+          for (const id of ids) process.stdout.write(`${id}\trevoked ${all[id]!.at} by ${all[id]!.by}${all[id]!.reason ? `: ${all[id]!.reason}` : ''}\n`);
           return;
         }
-        store.revoke(user, { by, ...(opts.reason ? { reason: opts.reason } : {}) });
-        record('revoke');
-        process.stdout.write(`revoked ${user}: refused from the next request and the next skill step on (${store.file})\n`);
+        if (!opts.user) throw new CliError('--user <id> is required (or --list)', 2);
+        const user = opts.user;
+        const by = process.env.USER ?? 'cli';
+        const audit = await openWorkspaceAudit(loaded, { busyTimeoutMs: 5_000, onProblem: (m) => process.stderr.write(`skillgate: audit: ${m}\n`) });
+        try {
+          const record = (action: 'revoke' | 'restore') =>
+            audit.log.record({
+              kind: 'admin.action',
+              outcome: 'ok',
+              reason: action,
+              workspace: loaded.config.workspace,
+              user,
+              detail: { action, by, component: 'cli', ...(opts.reason ? { reason: opts.reason.slice(0, 200) } : {}) },
+            });
+          if (opts.restore) {
+            if (!(await store.restore(user))) throw new CliError(`user "${user}" is not revoked`, 1);
+            record('restore');
+            process.stdout.write(`restored ${user}\n`);
+            return;
+          }
+          await store.revoke(user, { by, ...(opts.reason ? { reason: opts.reason } : {}) });
+          record('revoke');
+          process.stdout.write(`revoked ${user}: refused from the next request and the next skill step on (${store.where})\n`);
+        } finally {
+          await audit.close();
+        }
       } finally {
-        await audit.close();
+        await store.close();
       }
     });
 }

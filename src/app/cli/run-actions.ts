@@ -47,8 +47,12 @@ export async function withRunActions<T>(
   // The CLI's own decisions and refusals go to the workspace's audit trail, like the gateway's
   // (the store serialises the two processes; the CLI may wait for the lock).
   const audit = await openWorkspaceAudit(loaded, { busyTimeoutMs: 5_000, onProblem: (msg, fields) => logger.error(msg, { component: 'cli', ...fields }) });
-  const governance = createGovernance(loaded, { watch: false, audit: audit.log });
+  const governance = await createGovernance(loaded, { watch: false, audit: audit.log }).catch(async (err: unknown) => {
+    await audit.close();
+    throw err;
+  });
   const temporal = await connectClient(loaded).catch(async (err: unknown) => {
+    await governance.close();
     await audit.close();
     throw err;
   });
@@ -82,7 +86,7 @@ export async function withRunActions<T>(
     if (err instanceof RunError) throw new CliError(err.extra.denial ? `${err.message} (${err.extra.denial.code}: ${err.extra.denial.detail})` : err.message, 1);
     throw err;
   } finally {
-    governance.close();
+    await governance.close();
     await temporal.close();
     await audit.close();
     flush();

@@ -247,8 +247,8 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     cleanups.push({ what: 'the skill registry', run: async () => registry.close() });
 
     // One AND-gate for the front door and for every skill step the worker runs.
-    const governance = createGovernance(loaded, { log, audit: audit.log });
-    cleanups.push({ what: 'the policy watcher', run: async () => governance.close() });
+    const governance = await createGovernance(loaded, { log, audit: audit.log });
+    cleanups.push({ what: 'the policy watcher and the revocation list', run: () => governance.close() });
     const policies = governance.policy.policySet();
     audit.log.record({
       kind: 'policy.loaded',

@@ -10,11 +10,12 @@ import { type Authorizer, createAuthorizer } from '../../../gateway/authz/author
 import { createRunAttestor, type RunAttestor } from '../../../gateway/authz/run-attestation.js';
 import { createRequestStateCodec, type RequestStateCodec } from '../../../gateway/authz/request-state.js';
 import { decodeRunKey, loadOrCreateRunKey } from '../../../gateway/authz/run-key.js';
-import { openRevocations, type RevocationStore } from '../../../gateway/identity/revocations.js';
+import type { RevocationStore } from '../../../gateway/identity/revocations.js';
 import { createPolicyEngine, type PolicyEngine } from '../../../gateway/policy/engine.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { SkillgateConfig } from '../../config/schema.js';
 import { resolveSecretValue } from '../../config/secrets.js';
+import { openRevocationStore } from './state.js';
 
 /** The parts of authorization shared by the gateway and the worker's activities. */
 export interface Governance {
@@ -30,38 +31,46 @@ export interface Governance {
   audit: AuditSink;
   /** Be told after every successful policy reload (what each (user, agent) may see may have changed). */
   onPolicyReload(listener: () => void): () => void;
-  close(): void;
+  /** Stop watching the policies and close the revocation list. */
+  close(): Promise<void>;
 }
 
 /**
  * Revocations + Cedar (watching the policy files) + the AND-gate, for one workspace, recording
- * into `audit` (required). Each reload of the policies is a `policy.loaded` event.
+ * into `audit` (required). Each reload of the policies is a `policy.loaded` event. Rejects
+ * when the revocation list (`storage`) cannot be opened: nothing is authorized without it.
  */
-export function createGovernance(loaded: LoadedConfig, opts: { audit: AuditSink; log?: (line: string) => void; watch?: boolean }): Governance {
+export async function createGovernance(loaded: LoadedConfig, opts: { audit: AuditSink; log?: (line: string) => void; watch?: boolean }): Promise<Governance> {
   const { config } = loaded;
   const { audit } = opts;
-  const revocations = openRevocations(loaded.path(config.stateDir));
+  const revocations = await openRevocationStore(loaded, { ...(opts.log ? { onProblem: opts.log } : {}) });
   const listeners = new Set<() => void>();
-  const policy = createPolicyEngine({
-    config: loaded,
-    watch: opts.watch ?? true,
-    onReload: (r) => {
-      opts.log?.(r.ok ? `policies reloaded (${r.policies} policies, version ${r.version})` : `policy reload failed, keeping the previous set:\n${r.diagnostics.map((d) => `  ${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n')}`);
-      audit.record(
-        r.ok
-          ? { kind: 'policy.loaded', outcome: 'ok', reason: 'reloaded', workspace: config.workspace, decision: { stage: 'policy', policyRevision: r.version }, detail: { policies: r.policies, trigger: 'file-change' } }
-          : {
-              kind: 'policy.loaded',
-              outcome: 'error',
-              reason: 'ERR_POLICY_INVALID',
-              workspace: config.workspace,
-              decision: { stage: 'policy', policyRevision: r.version },
-              detail: { trigger: 'file-change', kept: r.version, problems: r.diagnostics.slice(0, 10).map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}`) },
-            },
-      );
-      if (r.ok) for (const l of listeners) l();
-    },
-  });
+  let policy: PolicyEngine;
+  try {
+    policy = createPolicyEngine({
+      config: loaded,
+      watch: opts.watch ?? true,
+      onReload: (r) => {
+        opts.log?.(r.ok ? `policies reloaded (${r.policies} policies, version ${r.version})` : `policy reload failed, keeping the previous set:\n${r.diagnostics.map((d) => `  ${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n')}`);
+        audit.record(
+          r.ok
+            ? { kind: 'policy.loaded', outcome: 'ok', reason: 'reloaded', workspace: config.workspace, decision: { stage: 'policy', policyRevision: r.version }, detail: { policies: r.policies, trigger: 'file-change' } }
+            : {
+                kind: 'policy.loaded',
+                outcome: 'error',
+                reason: 'ERR_POLICY_INVALID',
+                workspace: config.workspace,
+                decision: { stage: 'policy', policyRevision: r.version },
+                detail: { trigger: 'file-change', kept: r.version, problems: r.diagnostics.slice(0, 10).map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}`) },
+              },
+        );
+        if (r.ok) for (const l of listeners) l();
+      },
+    });
+  } catch (err) {
+    await revocations.close();
+    throw err;
+  }
   const authorizer = createAuthorizer({ config, policy, revocations, audit });
   const key = runKey(loaded);
   const attestor = createRunAttestor(key);
@@ -78,7 +87,10 @@ export function createGovernance(loaded: LoadedConfig, opts: { audit: AuditSink;
       listeners.add(l);
       return () => listeners.delete(l);
     },
-    close: () => policy.close(),
+    close: async () => {
+      policy.close();
+      await revocations.close();
+    },
   };
 }
 

@@ -1,0 +1,91 @@
+/**
+ * The revocation list on both backends, side by side, for BENCHMARKS.md:
+ *
+ *   node --import tsx bench/state-lookups.ts [lookups=100000] [trials=50]
+ *
+ * A real PostgreSQL (test/helpers/postgres.ts: Debian's package, a temporary cluster on
+ * 127.0.0.1) and a SQLite file in a temporary folder, each holding 1000 revoked users out of
+ * 2000 looked up (half hits, half misses, random order). Two stores on each database stand for
+ * two replicas (for SQLite: two connections to one file, as two processes have). It times
+ *   1. `isRevoked` on the authorization path: p50/p95/p99 per call (SQLite: one prepared read;
+ *      PostgreSQL: a Map read of the snapshot);
+ *   2. propagation: `revoke` on A (awaited) until B answers "revoked" (B polled every event-loop
+ *      turn), p50/p95 over `trials` users.
+ * Backends run interleaved in rounds, so a noisy neighbour slows both alike.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openPostgresRevocations } from '../gateway/identity/revocations-postgres.js';
+import { openSqliteRevocations } from '../gateway/identity/revocations-sqlite.js';
+import type { RevocationStore } from '../gateway/identity/revocations.js';
+import { startPostgres } from '../test/helpers/postgres.js';
+
+const lookups = Number(process.argv[2] ?? 100_000);
+const trials = Number(process.argv[3] ?? 50);
+const ROUNDS = 5;
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+const server = await startPostgres();
+const dir = mkdtempSync(join(tmpdir(), 'skillgate-bench-state-'));
+try {
+  const url = await server.createDatabase('bench_state');
+  const file = join(dir, 'skillgate.db');
+  const backends: Array<{ name: string; a: RevocationStore; b: RevocationStore }> = [
+    { name: 'sqlite', a: openSqliteRevocations(file), b: openSqliteRevocations(file) },
+    { name: 'postgres', a: await openPostgresRevocations(url), b: await openPostgresRevocations(url) },
+  ];
+  for (const { a } of backends) for (let i = 0; i < 1000; i++) await a.revoke(`user-${i * 2}`, { by: 'bench' });
+  const ids = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
+  const order = Array.from({ length: lookups }, () => ids[Math.floor(Math.random() * ids.length)]!);
+
+  const lookupUs = new Map<string, number[]>(backends.map((b) => [b.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const { name, b } of backends) {
+      const out = lookupUs.get(name)!;
+      let hits = 0;
+      for (let i = round; i < order.length; i += ROUNDS) {
+        const t0 = process.hrtime.bigint();
+        if (b.isRevoked(order[i]!)) hits++;
+        out.push(Number(process.hrtime.bigint() - t0) / 1_000);
+      }
+      if (hits === 0) throw new Error(`${name}: no lookup hit`);
+    }
+  }
+
+  const propagationMs = new Map<string, number[]>(backends.map((b) => [b.name, []]));
+  const turn = () => new Promise<void>((r) => setImmediate(r));
+  for (let i = 0; i < trials; i++) {
+    for (const { name, a, b } of backends) {
+      const user = `fresh-${i}`;
+      const t0 = performance.now();
+      await a.revoke(user, { by: 'bench' });
+      while (!b.isRevoked(user)) {
+        if (performance.now() - t0 > 5_000) throw new Error(`${name}: ${user} not seen on B within 5 s`);
+        await turn();
+      }
+      propagationMs.get(name)!.push(performance.now() - t0);
+    }
+  }
+
+  const fmt = (n: number, digits = 2) => n.toFixed(digits).padStart(9);
+  process.stdout.write(`revocation list: ${lookups} lookups (1000 revoked of 2000 ids), ${trials} propagation trials, node ${process.version}\n\n`);
+  process.stdout.write(`backend    | isRevoked p50 µs | p95 µs    | p99 µs    | revoke A → seen B p50 ms | p95 ms\n`);
+  process.stdout.write(`-----------|------------------|-----------|-----------|--------------------------|----------\n`);
+  for (const { name } of backends) {
+    const l = lookupUs.get(name)!;
+    const p = propagationMs.get(name)!;
+    process.stdout.write(`${name.padEnd(10)} | ${fmt(pct(l, 50))}        | ${fmt(pct(l, 95))} | ${fmt(pct(l, 99))} | ${fmt(pct(p, 50))}                | ${fmt(pct(p, 95))}\n`);
+  }
+  for (const { a, b } of backends) {
+    await a.close();
+    await b.close();
+  }
+} finally {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+}

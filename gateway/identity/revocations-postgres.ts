@@ -1,0 +1,261 @@
+/**
+ * The revocation list in PostgreSQL (`storage.postgres.url`, component `revocations`), shared
+ * by every replica. Lookups answer from an in-memory snapshot (a Map read: no round trip on the
+ * authorization path); the snapshot is loaded at open (the open fails without it) and read again
+ *   - when a replica revokes or restores: `NOTIFY skillgate_revocations`, delivered at commit
+ *     to every replica's listening connection (reconnected after a server restart);
+ *   - every `pollMs` (500 ms): notifications sent while a listener was down are lost, the poll
+ *     is what bounds that. A poll whose version number has not moved reads one row.
+ *
+ * Fail closed: once the snapshot has not been confirmed current for `maxStalenessMs` (the
+ * database unreachable), `isRevoked` refuses everyone with an `unavailable` refusal instead of
+ * answering from a list that may miss a revocation.
+ */
+import { existsSync, renameSync } from 'node:fs';
+import pg from 'pg';
+import { StorageError } from '../../src/storage/errors.js';
+import { describePostgresUrl, migratePostgres, openPostgres, type PgPool } from '../../src/storage/postgres.js';
+import type { Migration } from '../../src/storage/sqlite.js';
+import { readLegacyRevocations, type Revocation, type RevocationStore, unavailableRevocation } from './revocations.js';
+
+export const REVOCATION_CHANNEL = 'skillgate_revocations';
+
+/** Component `revocations` on PostgreSQL: the list, and a version number every change moves. */
+export const POSTGRES_REVOCATION_MIGRATIONS: readonly Migration[] = [
+  {
+    id: '001-revocations',
+    sql: `CREATE TABLE skillgate_revocations (
+      user_id TEXT PRIMARY KEY,
+      at TEXT NOT NULL,
+      by_whom TEXT NOT NULL,
+      reason TEXT
+    );
+    CREATE TABLE skillgate_revocations_version (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      version BIGINT NOT NULL
+    );
+    INSERT INTO skillgate_revocations_version (id, version) VALUES (1, 0);`,
+  },
+];
+
+export interface PostgresRevocationOptions {
+  /** Refuse everyone once the snapshot is older than this (default 5000 ms). */
+  maxStalenessMs?: number;
+  /** Read the version this often, whatever the notifications (default 500 ms). */
+  pollMs?: number;
+  /** A legacy `revocations.json` to import at open (then renamed `.imported`). */
+  legacyFile?: string;
+  /** Told when the database becomes unreachable and when it is back (never a password). */
+  onProblem?: (message: string) => void;
+}
+
+type Tx = (c: pg.PoolClient) => Promise<void>;
+
+/**
+ * Connect, migrate, import a legacy list, load the snapshot and start listening. Throws
+ * (StorageError) when any of that fails: a replica without the list does not start.
+ *
+ * @example const store = await openPostgresRevocations(url, { maxStalenessMs: 5_000 });
+ */
+export async function openPostgresRevocations(url: string, opts: PostgresRevocationOptions = {}): Promise<RevocationStore> {
+  const maxStalenessMs = opts.maxStalenessMs ?? 5_000;
+  const pollMs = opts.pollMs ?? 500;
+  const where = describePostgresUrl(url);
+  let problem: string | undefined;
+  const report = (message: string | undefined) => {
+    if (message === problem) return;
+    problem = message;
+    opts.onProblem?.(message ?? `${where}: revocation list reachable again`);
+  };
+  const pool: PgPool = openPostgres(url, { onIdleError: (m) => report(`${where}: ${m}`) });
+
+  let users = new Map<string, Revocation>();
+  let version: string | undefined;
+  let confirmedAt = 0;
+  let inflight: Promise<void> | undefined;
+  let again = false;
+
+  /** One statement, so the version and the rows come from one snapshot. */
+  const readOnce = async () => {
+    const started = Date.now();
+    const r = await pool.query<{ version: string; users: Array<[string, string, string, string | null]> | null }>(
+      `SELECT v.version::text AS version,
+         CASE WHEN v.version::text = $1 THEN NULL
+              ELSE (SELECT coalesce(json_agg(json_build_array(user_id, at, by_whom, reason)), '[]'::json) FROM skillgate_revocations) END AS users
+       FROM skillgate_revocations_version v WHERE v.id = 1`,
+      [version ?? ''],
+    );
+    const row = r.rows[0];
+    if (!row) throw new Error('skillgate_revocations_version has no row');
+    if (row.users) {
+      const next = new Map<string, Revocation>();
+      for (const [id, at, by, reason] of row.users) next.set(id, { at, by, ...(reason !== null ? { reason } : {}) });
+      users = next;
+      version = row.version;
+    }
+    // Confirmed as of when the read began (a change committed during it may be missing).
+    confirmedAt = started;
+    report(undefined);
+  };
+  /** Read now; a request during a read runs one more read after it (that read may predate the change). */
+  const refresh = (): Promise<void> => {
+    if (inflight) {
+      again = true;
+      return inflight;
+    }
+    inflight = (async () => {
+      try {
+        do {
+          again = false;
+          await readOnce();
+        } while (again);
+      } finally {
+        inflight = undefined;
+      }
+    })();
+    return inflight;
+  };
+  const refreshQuietly = () => {
+    refresh().catch((err: Error) => report(`${where}: ${err.message}`));
+  };
+
+  const tx = async (body: Tx): Promise<void> => {
+    const c = await pool.connect();
+    // A connection lost between two statements is reported on the client, not by a query.
+    const lost = (err: Error) => report(`${where}: ${err.message}`);
+    c.on('error', lost);
+    try {
+      await c.query('BEGIN');
+      await body(c);
+      await c.query('UPDATE skillgate_revocations_version SET version = version + 1 WHERE id = 1');
+      // Delivered at COMMIT, to every listening replica.
+      await c.query(`NOTIFY ${REVOCATION_CHANNEL}`);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.off('error', lost);
+      c.release();
+    }
+  };
+
+  try {
+    await migratePostgres(pool, 'revocations', POSTGRES_REVOCATION_MIGRATIONS);
+    if (opts.legacyFile && existsSync(opts.legacyFile)) await importLegacy(opts.legacyFile, tx);
+    await refresh();
+  } catch (err) {
+    await pool.end().catch(() => {});
+    if (err instanceof StorageError) throw err;
+    throw new StorageError('ERR_STORAGE_OPEN', `cannot load the revocation list from ${where}: ${(err as Error).message}`);
+  }
+
+  // The listening connection: its own client (a pooled one would be handed to queries).
+  let closed = false;
+  let listener: pg.Client | undefined;
+  let reconnect: NodeJS.Timeout | undefined;
+  let attempts = 0;
+  const scheduleListen = () => {
+    if (closed || reconnect) return;
+    const delay = Math.min(2_000, 100 * 2 ** Math.min(attempts, 5));
+    attempts += 1;
+    reconnect = setTimeout(() => {
+      reconnect = undefined;
+      void listen();
+    }, delay);
+    reconnect.unref();
+  };
+  const drop = (c: pg.Client) => {
+    if (listener !== c) return;
+    listener = undefined;
+    c.end().catch(() => {});
+    scheduleListen();
+  };
+  const listen = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000, keepAlive: true, application_name: 'skillgate-revocations' });
+    c.on('error', (err) => {
+      report(`${where}: ${err.message}`);
+      drop(c);
+    });
+    c.on('end', () => drop(c));
+    c.on('notification', refreshQuietly);
+    listener = c;
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${REVOCATION_CHANNEL}`);
+      attempts = 0;
+      if (closed) await c.end();
+      // Whatever was notified while no one listened: read now.
+      else refreshQuietly();
+    } catch (err) {
+      report(`${where}: ${(err as Error).message}`);
+      drop(c);
+    }
+  };
+  await listen();
+  const poll = setInterval(refreshQuietly, pollMs);
+  poll.unref();
+
+  return {
+    where,
+    isRevoked(userId) {
+      const age = Date.now() - confirmedAt;
+      if (age > maxStalenessMs) return unavailableRevocation(`${where} not confirmed for ${age} ms${problem ? `: ${problem}` : ''}`, confirmedAt);
+      return users.get(userId);
+    },
+    async revoke(userId, r) {
+      await tx(async (c) => {
+        await c.query(
+          'INSERT INTO skillgate_revocations (user_id, at, by_whom, reason) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET at = excluded.at, by_whom = excluded.by_whom, reason = excluded.reason',
+          [userId, new Date().toISOString(), r.by, r.reason ?? null],
+        );
+      });
+      // Committed: this replica's own copy follows now (the poll catches up if this read fails).
+      await refresh().catch((err: Error) => report(`${where}: ${err.message}`));
+    },
+    async restore(userId) {
+      let removed = false;
+      await tx(async (c) => {
+        removed = ((await c.query('DELETE FROM skillgate_revocations WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
+      });
+      await refresh().catch((err: Error) => report(`${where}: ${err.message}`));
+      return removed;
+    },
+    async list() {
+      const r = await pool.query<{ user_id: string; at: string; by_whom: string; reason: string | null }>('SELECT user_id, at, by_whom, reason FROM skillgate_revocations ORDER BY user_id');
+      const out: Record<string, Revocation> = {};
+      for (const row of r.rows) Object.defineProperty(out, row.user_id, { value: { at: row.at, by: row.by_whom, ...(row.reason !== null ? { reason: row.reason } : {}) }, enumerable: true, writable: true, configurable: true });
+      return out;
+    },
+    async close() {
+      closed = true;
+      clearInterval(poll);
+      if (reconnect) clearTimeout(reconnect);
+      const c = listener;
+      listener = undefined;
+      await c?.end().catch(() => {});
+      await inflight?.catch(() => {});
+      await pool.end();
+    },
+  };
+}
+
+/** Import `revocations.json` (the database's own rows win), then rename it `.imported`. */
+async function importLegacy(file: string, tx: (body: Tx) => Promise<void>): Promise<void> {
+  let entries: Array<[string, Revocation]>;
+  try {
+    entries = readLegacyRevocations(file);
+  } catch (err) {
+    throw new StorageError('ERR_STORAGE_IMPORT', `the legacy revocation list ${file} cannot be read (${(err as Error).message}): fix it so it can be imported, or remove it knowingly; nobody was un-revoked`);
+  }
+  await tx(async (c) => {
+    for (const [id, r] of entries) {
+      await c.query('INSERT INTO skillgate_revocations (user_id, at, by_whom, reason) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO NOTHING', [id, r.at, r.by, r.reason ?? null]);
+    }
+  });
+  try {
+    renameSync(file, `${file}.imported`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}

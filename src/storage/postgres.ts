@@ -1,0 +1,108 @@
+/**
+ * Skillgate's own state shared by several machines: one PostgreSQL database
+ * (`storage.postgres.url`), each store behind the same interface as its SQLite twin (sqlite.ts).
+ *
+ * Migrations follow the SQLite rule: per component, recorded in `skillgate_migrations`, the
+ * missing ones applied in order inside one transaction; a database holding a migration id this
+ * code does not know (written by a newer Skillgate) is refused. Replicas starting together
+ * take a transaction-scoped advisory lock first, so exactly one of them applies a migration and
+ * the others find it recorded.
+ */
+import pg from 'pg';
+import { newerMigrationMessage, StorageError } from './errors.js';
+import type { Migration } from './sqlite.js';
+
+export type PgPool = pg.Pool;
+
+/** The advisory lock key migrations run under (any constant; "skillgate" in ASCII). */
+const MIGRATION_LOCK = 0x736b696c6c67;
+
+export interface OpenPostgresOptions {
+  /** Connections this pool may hold (default 4: stores read snapshots, not per request). */
+  max?: number;
+  /** Fail a connection attempt after this long (default 2 s): a store waiting on a dead server must notice. */
+  connectTimeoutMs?: number;
+  /** Fail a query after this long (default 5 s). */
+  queryTimeoutMs?: number;
+  /** Told about errors of idle connections (a restarted server): the pool replaces them. */
+  onIdleError?: (message: string) => void;
+}
+
+/**
+ * A connection pool on `url` (nothing is connected yet). Errors of idle connections — a
+ * server restart — are reported to `onIdleError` and never crash the process.
+ *
+ * @example const pool = openPostgres(process.env.SKILLGATE_DATABASE_URL!); await migratePostgres(pool, 'revocations', M);
+ */
+export function openPostgres(url: string, opts: OpenPostgresOptions = {}): PgPool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 4,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 2_000,
+    query_timeout: opts.queryTimeoutMs ?? 5_000,
+    keepAlive: true,
+    application_name: 'skillgate',
+  });
+  pool.on('error', (err) => opts.onIdleError?.(err.message));
+  return pool;
+}
+
+/** `postgres://host:port/db` of a URL, without its user or password (for messages). */
+export function describePostgresUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
+/**
+ * Apply `component`'s migrations that are not yet applied, in order, in one transaction under
+ * an advisory lock. Returns the ids applied now. Throws StorageError `ERR_STORAGE_NEWER` when the
+ * database holds a migration of this component that `migrations` does not list.
+ */
+export async function migratePostgres(pool: PgPool, component: string, migrations: readonly Migration[]): Promise<string[]> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw new StorageError('ERR_STORAGE_OPEN', `cannot connect to the state database: ${(err as Error).message}`);
+  }
+  // A connection lost between two statements is reported on the client: the next statement fails instead.
+  const ignore = () => {};
+  client.on('error', ignore);
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`CREATE TABLE IF NOT EXISTS skillgate_migrations (
+      component TEXT NOT NULL,
+      id TEXT NOT NULL,
+      applied_at BIGINT NOT NULL,
+      PRIMARY KEY (component, id)
+    )`);
+    const applied = (await client.query<{ id: string }>('SELECT id FROM skillgate_migrations WHERE component = $1 ORDER BY id', [component])).rows.map((r) => r.id);
+    const known = new Set(migrations.map((m) => m.id));
+    const unknown = applied.filter((id) => !known.has(id));
+    if (unknown.length) throw new StorageError('ERR_STORAGE_NEWER', newerMigrationMessage(component, unknown));
+    const done = new Set(applied);
+    const todo = [...migrations].sort((a, b) => a.id.localeCompare(b.id)).filter((m) => !done.has(m.id));
+    for (const m of todo) {
+      try {
+        await client.query(m.sql);
+      } catch (err) {
+        throw new StorageError('ERR_STORAGE_MIGRATION', `${component} migration ${m.id} failed: ${(err as Error).message}`);
+      }
+      await client.query('INSERT INTO skillgate_migrations (component, id, applied_at) VALUES ($1, $2, $3)', [component, m.id, Date.now()]);
+    }
+    await client.query('COMMIT');
+    return todo.map((m) => m.id);
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    if (err instanceof StorageError) throw err;
+    throw new StorageError('ERR_STORAGE_OPEN', `cannot migrate the state database (${component}): ${(err as Error).message}`);
+  } finally {
+    client.off('error', ignore);
+    client.release();
+  }
+}
