@@ -11,12 +11,14 @@
  *   - every direct call was answered, possibly after the client's retries of retryable failures;
  *   - no refusal ever became an allowance (interns and an over-limit amount are refused every time).
  */
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPOLOGY } from '../deploy/topology.js';
+import { skillgate } from './helpers/dev-process.js';
+import { ROOT } from './helpers/workspace.js';
 import { startTopology, type Topology } from './helpers/topology.js';
 
 /** How long the users keep calling; the faults happen inside it. */
@@ -86,6 +88,69 @@ function agentFor(user: string, token: string) {
 }
 
 describe(`topology: ${TOPOLOGY.gateways} gateways behind a load balancer, ${TOPOLOGY.workers} workers, Temporal server and state on PostgreSQL`, () => {
+  it('a revocation made on one host and a policy change reach every gateway replica within 1 s', async () => {
+    const user = CLERKS[0]!;
+    const token = await topo.token(user);
+    // Straight to each replica (not through the load balancer): A and B must each refuse.
+    const replica = async (port: number): Promise<Client> => {
+      const c = new Client({ name: `probe-${port}`, version: '1.0.0' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp/credit-desk`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      return c;
+    };
+    const read = async (c: Client): Promise<'answered' | 'refused'> => {
+      try {
+        const r = await c.callTool({ name: 'core-banking.get_customer', arguments: { customerId: 'C-1001' } });
+        return r.isError ? 'refused' : 'answered';
+      } catch {
+        return 'refused';
+      }
+    };
+    /** Ms from `since` until every replica refuses `user` (polled every 25 ms, bounded). */
+    const untilRefusedEverywhere = async (since: number, clients: Client[]): Promise<number> => {
+      // Each replica polled on its own; the time is when the last one first refused.
+      const seen = await Promise.all(
+        clients.map(async (c) => {
+          while (Date.now() - since < 10_000) {
+            if ((await read(c)) === 'refused') return Date.now() - since;
+            await new Promise((r) => setTimeout(r, 25));
+          }
+          return Infinity;
+        }),
+      );
+      expect(seen.every(Number.isFinite), 'a replica still answers').toBe(true);
+      return Math.max(...seen);
+    };
+    const [a, b] = [await replica(topo.gateways[0]!.port), await replica(topo.gateways[1]!.port)];
+    try {
+      expect([await read(a), await read(b)]).toEqual(['answered', 'answered']);
+
+      // An operator revokes the user (the CLI on any host writes the shared list in PostgreSQL).
+      const revoked = await skillgate(topo.ws.configFile, ['revoke', '--user', user, '--reason', 'topology test'], topo.env);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      const revocationMs = await untilRefusedEverywhere(Date.now(), [a, b]);
+      expect(revocationMs).toBeLessThan(1_000);
+      const restored = await skillgate(topo.ws.configFile, ['revoke', '--user', user, '--restore'], topo.env);
+      expect(restored.code, restored.stderr).toBe(0);
+      // Sessions of a revoked user are closed: new ones, now that the user may act again.
+      await Promise.all([a.close(), b.close()]);
+      const [a2, b2] = [await replica(topo.gateways[0]!.port), await replica(topo.gateways[1]!.port)];
+      expect([await read(a2), await read(b2)]).toEqual(['answered', 'answered']);
+
+      // A policy change in the files every replica reads: each reloads it by itself.
+      const changedAt = Date.now();
+      appendFileSync(join(topo.policiesDir, 'users.cedar'), `\n@id("topology.forbid-${user}")\nforbid (principal == Skillgate::User::"${user}", action, resource);\n`);
+      const policyMs = await untilRefusedEverywhere(changedAt, [a2, b2]);
+      expect(policyMs).toBeLessThan(1_000);
+      process.stderr.write(`topology: revocation seen by both replicas in ${revocationMs} ms, the policy change in ${policyMs} ms\n`);
+      // Back as it was, for the load below.
+      writeFileSync(join(topo.policiesDir, 'users.cedar'), readFileSync(join(ROOT, 'policies', 'users.cedar')));
+      await expect.poll(() => read(b2), { timeout: 5_000 }).toBe('answered');
+      await Promise.all([a2.close(), b2.close()]);
+    } finally {
+      await Promise.all([a.close(), b.close()]).catch(() => {});
+    }
+  }, 120_000);
+
   it('twenty users through kills and restarts: every run completes once, every call is answered, no refusal becomes an allowance', async () => {
     const { gateways, workers, pg, temporal, lb, ws } = topo;
     const tally: Tally = { runs: new Map(), runFailures: [], directAnswered: 0, directFailures: [], refusedAsExpected: 0, allowedWrongly: [], retries: 0 };

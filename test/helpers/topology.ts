@@ -5,17 +5,25 @@
  * shared state in PostgreSQL (`storage.kind: postgres`). The credit desk of the demo workspace,
  * with the users the caller names. Used by test/topology.test.ts and bench/scale.ts.
  */
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTokenMinter } from '../../gateway/adapters/idp/mint.js';
 import { loadConfig } from '../../src/config/load.js';
 import { childEnv, demoWorkspace, type DemoWorkspace, type DevProcess, freePort, repoConfig, startRole } from './dev-process.js';
 import { type LoadBalancer, startLoadBalancer } from './load-balancer.js';
 import { type PostgresServer, startPostgres } from './postgres.js';
+import { ROOT } from './workspace.js';
 import { startTemporalServer, type TemporalServer } from './temporal-server.js';
 
 export interface Topology {
   pg: PostgresServer;
   temporal: TemporalServer;
   ws: DemoWorkspace;
+  /** The folder of the workspace's Cedar policies (a copy of the repo's, which a test may change). */
+  policiesDir: string;
+  /** The environment every replica runs with (TEMPORAL_ADDRESS, SKILLGATE_DATABASE_URL). */
+  env: NodeJS.ProcessEnv;
   lb: LoadBalancer;
   gateways: Array<{ port: number; proc: DevProcess }>;
   workers: DevProcess[];
@@ -57,6 +65,11 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
     process.env.SKILLGATE_DATABASE_URL = databaseUrl;
     const lbPort = await freePort();
     const desk = repoConfig().gateways['credit-desk']!;
+    // The policies as a deployment ships them: files every replica reads (a shared volume in
+    // docker-compose.yml), here a copy that a test may change.
+    const policiesDir = mkdtempSync(join(tmpdir(), 'skillgate-topology-policies-'));
+    closers.push(async () => rmSync(policiesDir, { recursive: true, force: true }));
+    cpSync(join(ROOT, 'policies'), policiesDir, { recursive: true });
     const storage = (opts.storage ?? 'postgres') === 'postgres' ? { storage: { kind: 'postgres', postgres: { url: '${env:SKILLGATE_DATABASE_URL}' } } } : {};
     const ws = await demoWorkspace({
       // Only the two systems the credit desk uses: each replica runs its own stdio children of
@@ -66,6 +79,7 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
       providers: undefined,
       users: { ...opts.users, officer: { name: 'officer', roles: ['credit-officer'] } },
       publicUrl: `http://127.0.0.1:${lbPort}`,
+      policies: [join(policiesDir, '*.cedar')],
       ...storage,
     });
     closers.push(async () => ws.cleanup());
@@ -96,6 +110,8 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
       pg,
       temporal,
       ws,
+      policiesDir,
+      env,
       lb,
       gateways,
       workers,

@@ -2,6 +2,8 @@
  * Test workspaces: a skillgate.yaml in a temp folder whose demo servers run from the TS
  * sources (tsx) with their data in that folder.
  */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,6 +56,24 @@ const DEMO_USERS = {
 };
 
 /** A workspace with both demo servers and `extra` (or `extra(stateDir)`) merged into the config. */
+/**
+ * Where a test workspace keeps its state: its own SQLite file, or — when the suite runs on the
+ * PostgreSQL backend (`SKILLGATE_TEST_STORAGE=postgres`: test/global-setup.ts starts one server
+ * and sets SKILLGATE_TEST_POSTGRES_URL) — a fresh database of its own on that server, so that
+ * the same tests check both backends.
+ */
+export function testStorage(stateDir: string): Record<string, unknown> {
+  const sqlite = { file: join(stateDir, 'skillgate.db'), synchronous: 'normal' };
+  const admin = process.env.SKILLGATE_TEST_POSTGRES_URL;
+  if (!admin) return sqlite;
+  const name = `ws_${randomBytes(6).toString('hex')}`;
+  const r = spawnSync('psql', [admin, '-v', 'ON_ERROR_STOP=1', '-qc', `CREATE DATABASE ${name}`], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`cannot create the test database ${name} on ${new URL(admin).host}: ${r.stderr || r.error?.message}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return { ...sqlite, kind: 'postgres', postgres: { url: url.toString() } };
+}
+
 export function testWorkspace(
   extraOrFn: Record<string, unknown> | ((stateDir: string) => Record<string, unknown>) = {},
   opts: { tokens?: 'file' | 'front-door' } = {},
@@ -66,7 +86,7 @@ export function testWorkspace(
     workspace: 'test',
     skillsDir: join(ROOT, 'skills'),
     stateDir,
-    storage: { file: join(stateDir, 'skillgate.db'), synchronous: 'normal' },
+    storage: testStorage(stateDir),
     servers: {
       'core-banking': demoServer('core-banking', stateDir, opts.tokens),
       'credit-bureau': demoServer('credit-bureau', stateDir, opts.tokens),
