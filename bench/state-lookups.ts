@@ -1,7 +1,7 @@
 /**
  * The revocation list on both backends, side by side, for BENCHMARKS.md:
  *
- *   node --import tsx bench/state-lookups.ts [lookups=100000] [trials=50]
+ *   node --import tsx bench/state-lookups.ts [lookups=100000] [trials=50] [vaultLookups=5000]
  *
  * A real PostgreSQL (test/helpers/postgres.ts: Debian's package, a temporary cluster on
  * 127.0.0.1) and a SQLite file in a temporary folder, each holding 1000 revoked users out of
@@ -10,19 +10,28 @@
  *   1. `isRevoked` on the authorization path: p50/p95/p99 per call (SQLite: one prepared read;
  *      PostgreSQL: a Map read of the snapshot);
  *   2. propagation: `revoke` on A (awaited) until B answers "revoked" (B polled every event-loop
- *      turn), p50/p95 over `trials` users.
+ *      turn), p50/p95 over `trials` users;
+ *   3. the vault: `Vault.get` of an existing grant (1000 grants, random order), p50/p95 — opened
+ *      (version + row + AES-GCM unsealing: a vault caching one grant, so nearly every get misses)
+ *      and cached (the version check alone: every grant already opened). Written on store A,
+ *      read on store B (another replica).
  * Backends run interleaved in rounds, so a noisy neighbour slows both alike.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openPostgresGrantStore } from '../gateway/downstream/vault-postgres.js';
+import { openSqliteGrantStore, openVault, type GrantStore, type Vault } from '../gateway/downstream/vault.js';
 import { openPostgresRevocations } from '../gateway/identity/revocations-postgres.js';
 import { openSqliteRevocations } from '../gateway/identity/revocations-sqlite.js';
 import type { RevocationStore } from '../gateway/identity/revocations.js';
+import { openSqlite } from '../src/storage/sqlite.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 
 const lookups = Number(process.argv[2] ?? 100_000);
 const trials = Number(process.argv[3] ?? 50);
+const vaultLookups = Number(process.argv[4] ?? 5_000);
+const GRANTS = 1000;
 const ROUNDS = 5;
 
 const pct = (xs: number[], p: number) => {
@@ -72,6 +81,43 @@ try {
     }
   }
 
+  // The vault: grants written through replica A, read through replica B.
+  const vaultKey = Buffer.alloc(32, 7);
+  const sqliteDbs = [openSqlite(file), openSqlite(file)];
+  const pgStores = [await openPostgresGrantStore(url), await openPostgresGrantStore(url)];
+  const vaultBackends: Array<{ name: string; a: GrantStore; b: GrantStore }> = [
+    { name: 'sqlite', a: openSqliteGrantStore(sqliteDbs[0]!), b: openSqliteGrantStore(sqliteDbs[1]!) },
+    { name: 'postgres', a: pgStores[0]!, b: pgStores[1]! },
+  ];
+  const grantKey = (i: number) => ({ workspace: 'bench', user: `user-${i}`, agent: 'family-assistant', provider: 'gmail' });
+  const vaults = new Map<string, { opened: Vault; cached: Vault }>();
+  for (const { name, a, b } of vaultBackends) {
+    const writer = await openVault(a, vaultKey, { where: 'bench' });
+    for (let i = 0; i < GRANTS; i++) {
+      await writer.put(grantKey(i), { tokens: { accessToken: `ya29.${'a'.repeat(160)}-${i}`, refreshToken: `1//${'r'.repeat(100)}-${i}`, tokenType: 'Bearer' }, scopes: ['gmail.readonly', 'gmail.send'], expiresAt: Date.now() + 3_600_000 });
+    }
+    const cached = await openVault(b, vaultKey, { where: 'bench', maxCached: 2 * GRANTS });
+    for (let i = 0; i < GRANTS; i++) await cached.get(grantKey(i));
+    vaults.set(name, { opened: await openVault(b, vaultKey, { where: 'bench', maxCached: 1 }), cached });
+  }
+  const vaultOrder = Array.from({ length: vaultLookups }, () => Math.floor(Math.random() * GRANTS));
+  const vaultUs = new Map<string, { opened: number[]; cached: number[] }>(vaultBackends.map((b) => [b.name, { opened: [], cached: [] }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const { name } of vaultBackends) {
+      const v = vaults.get(name)!;
+      const out = vaultUs.get(name)!;
+      for (const mode of ['opened', 'cached'] as const) {
+        for (let i = round; i < vaultOrder.length; i += ROUNDS) {
+          const k = grantKey(vaultOrder[i]!);
+          const t0 = process.hrtime.bigint();
+          const g = await v[mode].get(k);
+          out[mode].push(Number(process.hrtime.bigint() - t0) / 1_000);
+          if (g?.user !== k.user || !g.tokens.accessToken.endsWith(`-${vaultOrder[i]}`)) throw new Error(`${name}: wrong grant for ${k.user}`);
+        }
+      }
+    }
+  }
+
   const fmt = (n: number, digits = 2) => n.toFixed(digits).padStart(9);
   process.stdout.write(`revocation list: ${lookups} lookups (1000 revoked of 2000 ids), ${trials} propagation trials, node ${process.version}\n\n`);
   process.stdout.write(`backend    | isRevoked p50 µs | p95 µs    | p99 µs    | revoke A → seen B p50 ms | p95 ms\n`);
@@ -81,10 +127,19 @@ try {
     const p = propagationMs.get(name)!;
     process.stdout.write(`${name.padEnd(10)} | ${fmt(pct(l, 50))}        | ${fmt(pct(l, 95))} | ${fmt(pct(l, 99))} | ${fmt(pct(p, 50))}                | ${fmt(pct(p, 95))}\n`);
   }
+  process.stdout.write(`\nvault: Vault.get of an existing grant on replica B (${GRANTS} grants written on A), ${vaultLookups} gets per mode\n\n`);
+  process.stdout.write(`backend    | opened (version + row + unseal) p50 µs | p95 µs    | cached (version check) p50 µs | p95 µs\n`);
+  process.stdout.write(`-----------|----------------------------------------|-----------|-------------------------------|----------\n`);
+  for (const { name } of vaultBackends) {
+    const v = vaultUs.get(name)!;
+    process.stdout.write(`${name.padEnd(10)} | ${fmt(pct(v.opened, 50))}                              | ${fmt(pct(v.opened, 95))} | ${fmt(pct(v.cached, 50))}                     | ${fmt(pct(v.cached, 95))}\n`);
+  }
   for (const { a, b } of backends) {
     await a.close();
     await b.close();
   }
+  for (const db of sqliteDbs) db.close();
+  for (const st of pgStores) await st.close();
 } finally {
   await server.close();
   rmSync(dir, { recursive: true, force: true });

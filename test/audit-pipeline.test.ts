@@ -20,7 +20,7 @@ const audit = memoryAuditSink();
 const governance = await createGovernance(ws.loaded, { audit, watch: false });
 afterAll(async () => {
   await governance.close();
-  credentials.close();
+  await credentials.close();
   ws.cleanup();
 });
 

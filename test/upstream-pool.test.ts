@@ -24,7 +24,7 @@ const call = async (server: string, tool: string, args: { [k: string]: Json }, o
 
 afterAll(async () => {
   await pool.close();
-  creds.close();
+  await creds.close();
   ws.cleanup();
 });
 

@@ -23,7 +23,7 @@ describe('vault', () => {
     ws = testWorkspace();
     const a = await openCredentials(ws.loaded, { audit: memoryAuditSink() });
     await a.service.vault.put(key, { tokens: { accessToken: 'at-secret-123456', refreshToken: 'rt-secret-654321', tokenType: 'Bearer' }, scopes: ['read'] });
-    a.close();
+    await a.close();
     const db = ws.loaded.path(ws.loaded.config.storage.file);
     const before = sha(db);
     const right = readFileSync(vaultKeyFile(ws.stateDir), 'utf8');
@@ -43,7 +43,7 @@ describe('vault', () => {
     writeFileSync(vaultKeyFile(ws.stateDir), right);
     const again = await openCredentials(ws.loaded, { audit: memoryAuditSink() });
     expect((await again.service.vault.get(key))?.tokens).toEqual({ accessToken: 'at-secret-123456', refreshToken: 'rt-secret-654321', tokenType: 'Bearer' });
-    again.close();
+    await again.close();
   });
 
   it('a key from the environment (vault.key: ${env:…}) must be 32 bytes of base64url', async () => {
@@ -53,7 +53,7 @@ describe('vault', () => {
     await expect(openCredentials(ws.loaded, { audit: memoryAuditSink(), env: { TEST_VAULT_KEY: 'short' } })).rejects.toMatchObject({ code: 'ERR_VAULT_KEY_INVALID' });
     const c = await openCredentials(ws.loaded, { audit: memoryAuditSink(), env: { TEST_VAULT_KEY: Buffer.alloc(32, 1).toString('base64url') } });
     await c.service.vault.put(key, { tokens: { accessToken: 'x'.repeat(30), tokenType: 'Bearer' }, scopes: [] });
-    c.close();
+    await c.close();
   });
 
   it('a sealed record copied onto another user’s row does not open (AAD binds user, agent, provider)', async () => {
@@ -66,6 +66,6 @@ describe('vault', () => {
     db.close();
     await expect(c.service.vault.get({ ...key, user: 'other-parent' })).rejects.toMatchObject({ code: 'ERR_VAULT_RECORD' });
     expect((await c.service.vault.get(key))?.tokens.accessToken).toBe('parent-token-xxxxxxxx');
-    c.close();
+    await c.close();
   });
 });

@@ -3,9 +3,9 @@
  * scopes, expiry — sealed with AES-256-GCM (seal.ts) under the vault key, and the pending URL
  * elicitations that ask users for them.
  *
- * `GrantStore` is the storage interface (async, so that PostgreSQL can implement it for
- * several machines); `openSqliteGrantStore` is the default, in the shared state database
- * (src/storage/sqlite.ts, component `vault`). Tokens are only ever in the `sealed` column;
+ * `GrantStore` is the storage interface (async): `openSqliteGrantStore` in the SQLite state
+ * database (src/storage/sqlite.ts, component `vault`), `openPostgresGrantStore`
+ * (vault-postgres.ts) in PostgreSQL for several replicas; src/app/runtime/state.ts picks one. Tokens are only ever in the `sealed` column;
  * scopes, expiry and status are in clear (they are not secrets, and the admin CLI lists them).
  *
  * The key is checked at open: a vault created with another key is refused with a clear error
@@ -62,7 +62,7 @@ export interface Elicitation {
   status: 'pending' | 'completed';
 }
 
-/** The storage interface (SQLite here; PostgreSQL later, same contract). */
+/** The storage interface: SQLite here, PostgreSQL in vault-postgres.ts (same contract, test/vault-store.test.ts). */
 export interface GrantStore {
   /** The row's version and status only: the cheap check behind the vault's cache. */
   version(key: GrantKey): Promise<number | undefined>;
@@ -74,6 +74,8 @@ export interface GrantStore {
   list(filter: Partial<GrantKey>): Promise<GrantSummary[]>;
   meta(name: string): Promise<string | undefined>;
   setMeta(name: string, value: string): Promise<void>;
+  /** Record `value` under `name` unless something is recorded there already; returns what is recorded (first writer wins, across replicas). */
+  claimMeta(name: string, value: string): Promise<string>;
   putElicitation(e: Elicitation): Promise<void>;
   getElicitation(id: string): Promise<Elicitation | undefined>;
   pendingElicitations(filter: { workspace: string; user: string; agent: string; provider: string }): Promise<Elicitation[]>;
@@ -101,7 +103,8 @@ export const VAULT_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-interface GrantRow {
+/** A row of the grants table as both backends read it (numbers as numbers). */
+export interface GrantRow {
   workspace: string;
   user_id: string;
   agent_id: string;
@@ -115,7 +118,7 @@ interface GrantRow {
   updated_at: number;
 }
 
-interface ElicitationRow {
+export interface ElicitationRow {
   id: string;
   workspace: string;
   user_id: string;
@@ -131,7 +134,7 @@ interface ElicitationRow {
 
 const splitScopes = (s: string): string[] => (s ? s.split(' ') : []);
 
-function summaryOf(r: GrantRow): GrantSummary & { sealed: string } {
+export function summaryOf(r: GrantRow): GrantSummary & { sealed: string } {
   return {
     workspace: r.workspace,
     user: r.user_id,
@@ -147,7 +150,7 @@ function summaryOf(r: GrantRow): GrantSummary & { sealed: string } {
   };
 }
 
-function elicitationOf(r: ElicitationRow): Elicitation {
+export function elicitationOf(r: ElicitationRow): Elicitation {
   return {
     id: r.id,
     workspace: r.workspace,
@@ -179,6 +182,7 @@ export function openSqliteGrantStore(db: SqliteDb): GrantStore {
     delete: db.prepare(`DELETE FROM vault_grants WHERE ${pk}`),
     meta: db.prepare('SELECT value FROM vault_meta WHERE name = ?').pluck(),
     setMeta: db.prepare('INSERT INTO vault_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
+    claimMeta: db.prepare('INSERT INTO vault_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
     putE: db.prepare(`INSERT OR REPLACE INTO vault_elicitations (id, workspace, user_id, agent_id, provider, scopes, reason, workflow_id, created_at, expires_at, status)
       VALUES (@id, @workspace, @user, @agent, @provider, @scopes, @reason, @workflowId, @createdAt, @expiresAt, @status)`),
     getE: db.prepare('SELECT * FROM vault_elicitations WHERE id = ?'),
@@ -228,6 +232,10 @@ export function openSqliteGrantStore(db: SqliteDb): GrantStore {
     async setMeta(name, value) {
       q.setMeta.run(name, value);
     },
+    async claimMeta(name, value) {
+      q.claimMeta.run(name, value);
+      return q.meta.get(name) as string;
+    },
     async putElicitation(e) {
       q.putE.run({ ...e, scopes: e.scopes.join(' '), workflowId: e.workflowId ?? null });
     },
@@ -267,11 +275,14 @@ export interface Vault {
  */
 export async function openVault(store: GrantStore, key: Buffer, opts: { where: string; now?: () => number; maxCached?: number }): Promise<Vault> {
   const now = opts.now ?? Date.now;
-  const check = await store.meta(KEY_CHECK);
+  let check = await store.meta(KEY_CHECK);
   if (check === undefined) {
-    await store.setMeta(KEY_CHECK, seal(key, KEY_CHECK_PLAINTEXT, KEY_CHECK));
-    await store.setMeta('key-fingerprint', keyFingerprint(key));
-  } else if (open(key, check, KEY_CHECK) !== KEY_CHECK_PLAINTEXT) {
+    // Replicas opening a new vault together: the first key check recorded wins, the others are checked against it.
+    const mine = seal(key, KEY_CHECK_PLAINTEXT, KEY_CHECK);
+    check = await store.claimMeta(KEY_CHECK, mine);
+    if (check === mine) await store.setMeta('key-fingerprint', keyFingerprint(key));
+  }
+  if (open(key, check, KEY_CHECK) !== KEY_CHECK_PLAINTEXT) {
     const was = (await store.meta('key-fingerprint')) ?? 'unknown';
     throw new DownstreamError(
       'ERR_VAULT_KEY_MISMATCH',

@@ -73,7 +73,7 @@ export async function startConformanceGateway(fixtureUrl: string): Promise<Confo
     async close() {
       await gw.close();
       catalog.close();
-      credentials.close();
+      await credentials.close();
       await pool.close();
       await governance.close();
       rmSync(dir, { recursive: true, force: true });

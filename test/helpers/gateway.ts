@@ -121,7 +121,7 @@ export async function startTestGateway(
       catalog.close();
       await pool.close();
       await governance.close();
-      credentials.close();
+      await credentials.close();
       ws.cleanup();
     },
   };

@@ -148,7 +148,7 @@ export async function startHarness(
         await running;
       }
       await pool.close();
-      credentials.close();
+      await credentials.close();
       await nativeConnection?.close();
       await connection.close();
     },

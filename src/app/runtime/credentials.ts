@@ -1,6 +1,7 @@
 /**
  * Downstream credentials of a workspace, assembled: Skillgate's signing keys and the trinary
- * token minter, the vault (in the shared state database, under the vault key) and the
+ * token minter, the vault (in the shared state database — SQLite or PostgreSQL by
+ * `storage.kind`, opened by state.ts's openGrantStore —, under the vault key) and the
  * providers' OAuth clients. Shared by the front door (/connect, elicitations), the worker's
  * activities (every skill step) and the CLI (`skillgate grants`).
  */
@@ -13,20 +14,22 @@ import { providerClient, type OAuthClient } from '../../../gateway/downstream/pr
 import { decodeVaultKey } from '../../../gateway/downstream/seal.js';
 import { loadOrCreateSigningKeys, parseSigningKeys } from '../../../gateway/downstream/signing-keys.js';
 import { createTrinaryMinter, type TokenIssuerInfo, tokenIssuerFor } from '../../../gateway/downstream/trinary.js';
-import { openSqliteGrantStore, openVault } from '../../../gateway/downstream/vault.js';
+import { openVault } from '../../../gateway/downstream/vault.js';
 import { DownstreamError } from '../../../gateway/downstream/errors.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { resolveSecretValue } from '../../config/secrets.js';
 import { parseDuration } from '../../pure/durations.js';
 import { own } from '../../shared/own.js';
-import { openSqlite, type SqliteDb } from '../../storage/sqlite.js';
+import type { SqliteDb } from '../../storage/sqlite.js';
+import { openGrantStore } from './state.js';
 
 export interface Credentials {
   service: CredentialService;
   issuer: TokenIssuerInfo;
   /** The vault key (the /connect flow cookie's key is derived from it). */
   vaultKey: Buffer;
-  close(): void;
+  /** Closes the vault's storage (the SQLite file opened here, or the PostgreSQL pool). */
+  close(): Promise<void>;
 }
 
 export interface CredentialsOptions {
@@ -37,8 +40,10 @@ export interface CredentialsOptions {
   /** The URL of an upstream server (RFC 9728 discovery of `providers.<p>.server`). */
   serverUrl?: (server: string) => Promise<URL>;
   env?: Readonly<Record<string, string | undefined>>;
-  /** An open state database (default: `storage.file`, opened here and closed by close()). */
+  /** With `storage.kind: sqlite`, an open state database (default: `storage.file`, opened here and closed by close()). */
   db?: SqliteDb;
+  /** Told when the vault's PostgreSQL connections fail (kind postgres; never a password or a token). */
+  onProblem?: (message: string) => void;
 }
 
 /** Where the generated dev vault key lives. */
@@ -82,10 +87,10 @@ export async function openCredentials(loaded: LoadedConfig, opts: CredentialsOpt
       ? parseSigningKeys(resolveSecretValue(config.tokens.signingKeys, ['tokens', 'signingKeys'], secrets), 'tokens.signingKeys')
       : await loadOrCreateSigningKeys(loaded.path(config.stateDir));
   const minter = await createTrinaryMinter({ ...issuer, keys, lifetimeSec: (parseDuration(config.tokens.lifetime) ?? 300_000) / 1000 });
-  const db = opts.db ?? openSqlite(loaded.path(config.storage.file), { synchronous: config.storage.synchronous });
+  const { key, where } = vaultKey(loaded, env);
+  const grants = await openGrantStore(loaded, { ...(opts.db ? { db: opts.db } : {}), ...(opts.onProblem ? { onProblem: opts.onProblem } : {}) });
   try {
-    const { key, where } = vaultKey(loaded, env);
-    const vault = await openVault(openSqliteGrantStore(db), key, { where });
+    const vault = await openVault(grants.store, key, { where });
     const clients = new Map<string, OAuthClient>();
     const serverUrl =
       opts.serverUrl ??
@@ -112,9 +117,9 @@ export async function openCredentials(loaded: LoadedConfig, opts: CredentialsOpt
         return c;
       },
     });
-    return { service, issuer, vaultKey: key, close: () => (opts.db ? undefined : db.close()) };
+    return { service, issuer, vaultKey: key, close: () => grants.close() };
   } catch (err) {
-    if (!opts.db) db.close();
+    await grants.close().catch(() => {});
     throw err;
   }
 }

@@ -259,7 +259,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
       detail: { policies: policies.policies.length, trigger: 'start' },
     });
     // One vault and one token minter, too (a wrong vault key stops the start here, nothing changed).
-    const credentials = await openCredentials(loaded, { audit: audit.log, env, serverUrl: (s) => pool.url(s) });
+    const credentials = await openCredentials(loaded, { audit: audit.log, env, serverUrl: (s) => pool.url(s), onProblem: log });
     cleanups.push({ what: 'the vault', run: async () => credentials.close() });
 
     // The worker (roles dev and worker): runs the steps of every skill run on the task queue.

@@ -1,15 +1,19 @@
 /**
  * The workspace's shared state, opened from `storage`: the one place that picks the backend.
  * `kind: sqlite` (one machine) reads `storage.file`; `kind: postgres` (several replicas)
- * `storage.postgres.url`. The gateway, the worker and the CLI (`skillgate revoke`) all open
- * their stores here, so they always read and write the same list.
+ * `storage.postgres.url`. The gateway, the worker and the CLI (`skillgate revoke`, `skillgate
+ * grants`) all open their stores here, so they always read and write the same list and vault.
  */
+import type { GrantStore } from '../../../gateway/downstream/vault.js';
+import { openSqliteGrantStore } from '../../../gateway/downstream/vault.js';
+import { openPostgresGrantStore } from '../../../gateway/downstream/vault-postgres.js';
 import type { RevocationStore } from '../../../gateway/identity/revocations.js';
 import { legacyRevocationsFile } from '../../../gateway/identity/revocations.js';
 import { openPostgresRevocations } from '../../../gateway/identity/revocations-postgres.js';
 import { openSqliteRevocations } from '../../../gateway/identity/revocations-sqlite.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { resolveSecretValue } from '../../config/secrets.js';
+import { openSqlite, type SqliteDb } from '../../storage/sqlite.js';
 
 /**
  * The revocation list of the workspace (a legacy `<stateDir>/revocations.json` is imported on
@@ -21,9 +25,52 @@ export async function openRevocationStore(loaded: LoadedConfig, opts: { onProble
   const { storage, stateDir } = loaded.config;
   const legacyFile = legacyRevocationsFile(loaded.path(stateDir));
   if (storage.kind === 'sqlite') return openSqliteRevocations(loaded.path(storage.file), { synchronous: storage.synchronous, legacyFile });
-  const pg = storage.postgres;
+  const pg = postgresOf(loaded);
+  const url = postgresUrl(loaded);
+  return openPostgresRevocations(url, { maxStalenessMs: pg.maxStalenessMs, pollMs: pg.pollMs, legacyFile, ...(opts.onProblem ? { onProblem: opts.onProblem } : {}) });
+}
+
+/** The vault's store and how to let go of it (the SQLite file or the PostgreSQL pool). */
+export interface OpenedGrantStore {
+  store: GrantStore;
+  close(): Promise<void>;
+}
+
+/**
+ * The vault's storage (grants, elicitations, key check) of the workspace, not yet opened with
+ * its key (openVault does that). `db`: an open SQLite state database to use (kind sqlite; left
+ * open by close()). Throws StorageError when PostgreSQL cannot be reached or migrated.
+ *
+ * @example const { store, close } = await openGrantStore(loaded); const vault = await openVault(store, key, { where });
+ */
+export async function openGrantStore(loaded: LoadedConfig, opts: { db?: SqliteDb; onProblem?: (message: string) => void } = {}): Promise<OpenedGrantStore> {
+  const { storage } = loaded.config;
+  if (storage.kind === 'sqlite') {
+    const db = opts.db ?? openSqlite(loaded.path(storage.file), { synchronous: storage.synchronous });
+    try {
+      const store = openSqliteGrantStore(db);
+      return {
+        store,
+        close: async () => {
+          if (!opts.db) db.close();
+        },
+      };
+    } catch (err) {
+      if (!opts.db) db.close();
+      throw err;
+    }
+  }
+  const store = await openPostgresGrantStore(postgresUrl(loaded), opts.onProblem ? { onProblem: opts.onProblem } : {});
+  return { store, close: () => store.close() };
+}
+
+function postgresOf(loaded: LoadedConfig) {
+  const pg = loaded.config.storage.postgres;
   // The schema refuses kind: postgres without it; this narrows the type.
   if (!pg) throw new Error('storage.postgres.url is required when storage.kind is postgres');
-  const url = resolveSecretValue(pg.url, ['storage', 'postgres', 'url'], { env: process.env, baseDir: loaded.baseDir });
-  return openPostgresRevocations(url, { maxStalenessMs: pg.maxStalenessMs, pollMs: pg.pollMs, legacyFile, ...(opts.onProblem ? { onProblem: opts.onProblem } : {}) });
+  return pg;
+}
+
+function postgresUrl(loaded: LoadedConfig): string {
+  return resolveSecretValue(postgresOf(loaded).url, ['storage', 'postgres', 'url'], { env: process.env, baseDir: loaded.baseDir });
 }
