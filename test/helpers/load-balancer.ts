@@ -24,13 +24,20 @@ export interface LoadBalancer {
   port: number;
   /** Requests sent to each backend (`host:port`), and connection refusals that moved a request on. */
   stats(): { sent: Record<string, number>; failovers: number; noBackend: number };
+  /**
+   * Replace the replicas behind it (bench/scale.ts: one, then two). Requests already forwarded
+   * finish where they are; a legacy session lives on the replica that created it, so clients
+   * should start new sessions after a change (its token may now hash to another replica).
+   */
+  setBackends(backends: Backend[]): void;
   close(): Promise<void>;
 }
 
 /** How long a replica that refused a connection is left out of the rotation. */
 const DOWN_MS = 1_000;
 
-export async function startLoadBalancer(backends: Backend[], opts: { port?: number } = {}): Promise<LoadBalancer> {
+export async function startLoadBalancer(initial: Backend[], opts: { port?: number } = {}): Promise<LoadBalancer> {
+  let backends = [...initial];
   const downUntil = new Map<number, number>();
   const sent: Record<string, number> = {};
   let failovers = 0;
@@ -49,14 +56,14 @@ export async function startLoadBalancer(backends: Backend[], opts: { port?: numb
     return up.length ? up : all;
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, tries: number[]): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, list: Backend[], tries: number[]): void => {
     const i = tries.shift();
     if (i === undefined) {
       noBackend++;
       res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'no gateway replica answered' }));
       return;
     }
-    const b = backends[i]!;
+    const b = list[i]!;
     let responded = false;
     const up = request({ host: b.host, port: b.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
       responded = true;
@@ -71,7 +78,7 @@ export async function startLoadBalancer(backends: Backend[], opts: { port?: numb
       if (!responded && (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH')) {
         downUntil.set(i, Date.now() + DOWN_MS);
         failovers++;
-        forward(req, res, body, tries);
+        forward(req, res, body, list, tries);
         return;
       }
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `gateway replica failed: ${err.code ?? err.message}` }));
@@ -90,7 +97,8 @@ export async function startLoadBalancer(backends: Backend[], opts: { port?: numb
       const sid = req.headers['mcp-session-id'];
       const version = req.headers['mcp-protocol-version'];
       const stateless = sid === undefined && typeof version === 'string' && version >= '2026-07-28';
-      forward(req, res, Buffer.concat(chunks), order(stateless ? undefined : (req.headers.authorization ?? '')));
+      // The list at this request's arrival: setBackends() may replace it while it is forwarded.
+      forward(req, res, Buffer.concat(chunks), backends, order(stateless ? undefined : (req.headers.authorization ?? '')));
     });
     req.on('error', () => res.destroy());
   });
@@ -103,6 +111,12 @@ export async function startLoadBalancer(backends: Backend[], opts: { port?: numb
     url: `http://127.0.0.1:${port}`,
     port,
     stats: () => ({ sent: { ...sent }, failovers, noBackend }),
+    setBackends(list) {
+      if (list.length === 0) throw new Error('a load balancer needs at least one backend');
+      backends = [...list];
+      // Indices name other replicas now.
+      downUntil.clear();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
