@@ -77,7 +77,8 @@ describe('reading a suite run', () => {
   it('reads a whole run (=== Running scenario ===) and a run of one scenario (--scenario) alike', () => {
     const failed = [{ id: 'tools-call-sampling', status: 'FAILURE', errorMessage: 'MCP error -32001: Request timed out' }];
     const out = outWith('tools-call-sampling', failed);
-    const whole = readResults(out, '=== Running scenario: tools-call-sampling ===\n', false);
+    // A whole run announces each scenario twice (both lines); it is read once.
+    const whole = readResults(out, "=== Running scenario: tools-call-sampling ===\nRunning client scenario 'tools-call-sampling' against server: http://127.0.0.1:1/mcp\n", false);
     const one = readResults(out, "Running client scenario 'tools-call-sampling' against server: http://127.0.0.1:1/mcp\nPassed: 0/1\n", false);
     expect(one).toEqual(whole);
     expect(one).toEqual([{ scenario: 'tools-call-sampling', passed: false, checks: { SUCCESS: 0, FAILURE: 1, WARNING: 0, SKIPPED: 0, INFO: 0 }, failures: ['tools-call-sampling: MCP error -32001: Request timed out'] }]);

@@ -133,7 +133,8 @@ function summarize(scenario: string, checks: Check[]): ScenarioResult {
  */
 export function readResults(outDir: string, stdout: string, cutOff: boolean): ScenarioResult[] {
   // A run of one scenario (`--scenario X`) announces it as `Running client scenario 'X' against server: …`.
-  const announced = [...stdout.matchAll(/^(?:=== Running scenario: (\S+) ===|Running client scenario '([^']+)' against server)/gm)].map((m) => (m[1] ?? m[2])!);
+  // A whole run prints both lines for each scenario: each scenario once, in order.
+  const announced = [...new Set([...stdout.matchAll(/^(?:=== Running scenario: (\S+) ===|Running client scenario '([^']+)' against server)/gm)].map((m) => (m[1] ?? m[2])!))];
   const dirs = existsSync(outDir) ? readdirSync(outDir) : [];
   // The runner's closing list of what a requirement set runs without scoring: `  ✗ tasks-lifecycle (extension)`.
   const unscored = new Map([...stdout.matchAll(/^\s+[✓✗] (\S+) \(([a-z-]+)\)$/gm)].map((m) => [m[1]!, m[2]!]));

@@ -54,7 +54,7 @@ export function postgresBin(): string {
 export async function startPostgres(opts: { port?: number; maxConnections?: number } = {}): Promise<PostgresServer> {
   const bin = postgresBin();
   const asRoot = process.getuid?.() === 0;
-  const dir = mkdtempSync(join(tmpdir(), 'skillgate-pg-'));
+  const dir = mkdtempSync(join(tmpdir(), 'pgdata-skillgate-'));
   const data = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
   const user = 'skillgate';
