@@ -15,7 +15,6 @@ import { parse, parseDocument } from 'yaml';
 import pg from 'pg';
 import { TOPOLOGY } from '../deploy/topology.js';
 import { SEARCH_ATTRIBUTES } from '../src/contracts/search-attributes.js';
-import { configSchema } from '../src/config/schema.js';
 import { parseConfig } from '../src/config/load.js';
 import { startPostgres, type PostgresServer } from './helpers/postgres.js';
 
@@ -214,12 +213,10 @@ describe('docker-compose.yml', () => {
 
     // Skillgate's loader, with a gateway replica's environment as compose renders it.
     const doc = parseDocument(text);
-    // Until storage.kind `postgres` is in the schema (the PostgreSQL state work), load without it.
-    const knowsPostgres = configSchema.safeParse({ workspace: 'x', storage: { kind: 'postgres', postgres: { url: 'postgres://x' } } }).success;
-    if (!knowsPostgres) doc.delete('storage');
     const env = compose.services[TOPOLOGY.gatewayServices[0]]!.environment!;
     const loaded = parseConfig(doc.toString(), join(ROOT, 'skillgate.deploy.yaml'), { env });
     expect(loaded.config.temporal.namespace).toBe(compose.services['temporal-namespace']!.environment!.NAMESPACE);
+    expect(loaded.config.storage.kind).toBe(TOPOLOGY.storageKind);
   });
 });
 
