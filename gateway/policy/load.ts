@@ -112,9 +112,9 @@ export function loadPolicies(patterns: readonly string[], options: LoadPoliciesO
     // Parsed once: handing the text to every call below would parse it per policy.
     const schemaJson = schemaToJson(schema.text);
     const typedSchema = schemaJson.type === 'success' ? schemaJson.json : schema.text;
+    const schemaKey = createHash('sha256').update(schema.text).digest('base64');
     for (const p of byId.values()) {
-      const envs = getValidRequestEnvsPolicy(p.text, typedSchema);
-      const principals = envs.type === 'success' ? envs.principals : [];
+      const principals = principalsOf(schemaKey, typedSchema, p.text);
       const sides: Side[] = [];
       if (principals.includes(entityType('Agent'))) sides.push('agent');
       if (principals.includes(entityType('User'))) sides.push('user');
@@ -133,6 +133,27 @@ export function loadPolicies(patterns: readonly string[], options: LoadPoliciesO
     files: { policies: files.policies, schemas: files.schemas, folders: files.folders },
     warnings,
   };
+}
+
+/**
+ * The principal types a policy applies to under a schema (which side of the AND-gate it
+ * governs), remembered per (schema, policy text): Cedar's request-environment analysis is
+ * most of a load (about 60 % in a CPU profile: the schema crosses into WASM for each policy),
+ * and a reload after an edit then analyses only the policies whose text changed. Bounded: the
+ * map starts over past MAX_REMEMBERED entries.
+ */
+const remembered = new Map<string, readonly string[]>();
+const MAX_REMEMBERED = 10_000;
+
+function principalsOf(schemaKey: string, typedSchema: Parameters<typeof getValidRequestEnvsPolicy>[1], text: string): readonly string[] {
+  const key = `${schemaKey}\0${text}`;
+  const known = remembered.get(key);
+  if (known) return known;
+  const envs = getValidRequestEnvsPolicy(text, typedSchema);
+  const principals: readonly string[] = Object.freeze(envs.type === 'success' ? [...envs.principals] : []);
+  if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+  remembered.set(key, principals);
+  return principals;
 }
 
 const FRAGMENT_PREFIX = `namespace ${NAMESPACE} {\n`;
