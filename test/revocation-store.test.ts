@@ -8,14 +8,12 @@
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresRevocations, type PostgresRevocationOptions } from '../gateway/identity/revocations-postgres.js';
 import { openSqliteRevocations } from '../gateway/identity/revocations-sqlite.js';
 import type { RevocationStore } from '../gateway/identity/revocations.js';
-import { openSqlite } from '../src/storage/sqlite.js';
 import { startTestGateway } from './helpers/gateway.js';
-import { startPostgres, type PostgresServer } from './helpers/postgres.js';
+import { recordForeignMigration, startPostgres, type PostgresServer } from './helpers/postgres.js';
 
 let server: PostgresServer;
 const dirs: string[] = [];
@@ -46,11 +44,7 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
       return {
         dir,
         open: async (o = {}) => openSqliteRevocations(file, o.legacyFile ? { legacyFile: o.legacyFile } : {}),
-        async recordMigration(component, id) {
-          const db = openSqlite(file);
-          db.prepare('INSERT INTO skillgate_migrations (component, id, applied_at) VALUES (?, ?, ?)').run(component, id, Date.now());
-          db.close();
-        },
+        recordMigration: (component, id) => recordForeignMigration({ sqliteFile: file }, component, id),
       };
     },
   },
@@ -63,12 +57,7 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
       return {
         dir,
         open: (o = {}) => openPostgresRevocations(url, o),
-        async recordMigration(component, id) {
-          const c = new pg.Client({ connectionString: url });
-          await c.connect();
-          await c.query('INSERT INTO skillgate_migrations (component, id, applied_at) VALUES ($1, $2, $3)', [component, id, Date.now()]);
-          await c.end();
-        },
+        recordMigration: (component, id) => recordForeignMigration({ postgresUrl: url }, component, id),
       };
     },
   },

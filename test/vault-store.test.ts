@@ -8,14 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryAuditSink } from '../gateway/audit/memory.js';
 import { openPostgresGrantStore } from '../gateway/downstream/vault-postgres.js';
 import { openSqliteGrantStore, openVault, type Elicitation, type GrantStore } from '../gateway/downstream/vault.js';
 import { openCredentials } from '../src/app/runtime/credentials.js';
 import { openSqlite } from '../src/storage/sqlite.js';
-import { startPostgres, type PostgresServer } from './helpers/postgres.js';
+import { pgQuery, recordForeignMigration, startPostgres, type PostgresServer } from './helpers/postgres.js';
 import { testWorkspace } from './helpers/workspace.js';
 
 let server: PostgresServer;
@@ -41,16 +40,6 @@ interface Fresh {
   /** Every row of the vault's tables, as stored. */
   rows(): Promise<unknown[]>;
   recordMigration(component: string, id: string): Promise<void>;
-}
-
-async function pgQuery(url: string, sql: string, values: unknown[] = []): Promise<unknown[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql, values)).rows;
-  } finally {
-    await c.end();
-  }
 }
 
 const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
@@ -79,9 +68,7 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
           }
         },
         rows: async () => sql((db) => ['vault_meta', 'vault_grants', 'vault_elicitations'].flatMap((t) => db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all())) as unknown[],
-        async recordMigration(component, id) {
-          sql((db) => db.prepare('INSERT INTO skillgate_migrations (component, id, applied_at) VALUES (?, ?, ?)').run(component, id, Date.now()));
-        },
+        recordMigration: (component, id) => recordForeignMigration({ sqliteFile: file }, component, id),
       };
     },
   },
@@ -99,9 +86,7 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
           for (const t of ['skillgate_vault_meta', 'skillgate_vault_grants', 'skillgate_vault_elicitations']) out.push(...(await pgQuery(url, `SELECT * FROM ${t} ORDER BY 1, 2`)));
           return out;
         },
-        async recordMigration(component, id) {
-          await pgQuery(url, 'INSERT INTO skillgate_migrations (component, id, applied_at) VALUES ($1, $2, $3)', [component, id, Date.now()]);
-        },
+        recordMigration: (component, id) => recordForeignMigration({ postgresUrl: url }, component, id),
       };
     },
   },

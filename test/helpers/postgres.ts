@@ -131,3 +131,34 @@ export async function startPostgres(opts: { port?: number; maxConnections?: numb
     logTail: tail,
   };
 }
+
+/** Rows of one statement on a fresh connection to `url` (tests that read or write behind a store's back). */
+export async function pgQuery(url: string, sql: string, values: unknown[] = []): Promise<unknown[]> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql, values)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Record a migration this code does not know, as a newer Skillgate would have, in a SQLite file
+ * or a PostgreSQL database: the stores must then refuse to open it.
+ */
+export async function recordForeignMigration(target: { sqliteFile: string } | { postgresUrl: string }, component: string, id: string): Promise<void> {
+  const sql = 'INSERT INTO skillgate_migrations (component, id, applied_at) VALUES';
+  if ('postgresUrl' in target) {
+    await pgQuery(target.postgresUrl, `${sql} ($1, $2, $3)`, [component, id, Date.now()]);
+    return;
+  }
+  const { openSqlite } = await import('../../src/storage/sqlite.js');
+  const db = openSqlite(target.sqliteFile);
+  try {
+    db.prepare(`${sql} (?, ?, ?)`).run(component, id, Date.now());
+  } finally {
+    db.close();
+  }
+}
