@@ -112,7 +112,7 @@ async function appendThroughput(v: Variant) {
   const elapsed = (performance.now() - t0) / 1000;
   const stored = (await store.head()).seq;
   await log.close();
-  store.close();
+  await store.close();
   return { ...v, stored, perSecond: stored / elapsed, slowestWindow: windows.length ? Math.min(...windows) : stored / elapsed, recordP50: pct(recordUs, 50), recordP99: pct(recordUs, 99) };
 }
 
@@ -222,7 +222,7 @@ try {
       if (i % 500 === 0) await new Promise<void>((r) => setImmediate(r));
     }
     await log.close();
-    store.close();
+    await store.close();
   }
   const store = openSqliteAuditStore(big);
   const time = async (what: string, fn: () => Promise<unknown>, n = 20) => {
@@ -264,7 +264,7 @@ try {
     const r = await verifyRecords(store.records(), { keys });
     if (!r.ok) throw new Error(JSON.stringify(r.issue));
   }, 3);
-  store.close();
+  await store.close();
   console.log(`\nC. Queries on ${EVENTS.toLocaleString('en')} events (SQLite, indexed)\n`);
   console.log('| query | p50 | max |');
   console.log('|---|---:|---:|');

@@ -55,7 +55,7 @@ describe.each(['before-answer', 'batched'] as const)('the audit trail across a c
         expect(report, JSON.stringify(report.issue)).toMatchObject({ ok: true, events: head.seq });
         lastPrinted = head.seq / 2;
       } finally {
-        store.close();
+        await store.close();
       }
     }
   }, 120_000);

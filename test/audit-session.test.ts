@@ -48,7 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
   await log?.close();
-  store?.close();
+  await store?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -98,6 +98,13 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   let lost: { count: number; from?: string; to?: string } = { count: 0 };
   let closed = false;
   let head: ChainHead | undefined;
+  /**
+   * The last write failed in a way that may have committed it anyway (PostgreSQL: a connection
+   * lost at COMMIT): the seq and hash of its last event, its events (first of `pending`) and the
+   * events its gap counted. Before anything else is written, the store is asked for that event
+   * (resolveDoubt): stored, those events are not written twice; not stored, they are.
+   */
+  let inDoubt: { seq: number; hash: string; events: number; gap: number } | undefined;
   /** When the oldest event not covered by a checkpoint was written (undefined: all covered). */
   let unsignedSince: number | undefined;
 
@@ -147,15 +154,20 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       again = { checkpoint: forceCheckpoint || (again?.checkpoint ?? false) };
       return;
     }
+    // Nothing is written before a write in doubt is settled (retryLater does, then flushes).
+    if (inDoubt) {
+      retryLater(forceCheckpoint, 0);
+      return;
+    }
     if (pending.length === 0 && lost.count === 0 && !forceCheckpoint) {
       settleWaiters(undefined);
       return;
     }
     const batch = pending;
     pending = [];
-    const gap = lost.count ? { count: lost.count, input: gapEvent(opts.workspace, lost, failing) } : undefined;
-    const items: Pending[] = gap ? [{ input: gap.input, time: iso() }, ...batch] : batch;
-    const unsignedAfter = (head ? head.seq - (head.checkpoint?.seq ?? 0) : 0) + items.length;
+    /** What this write would leave at the head, and what it holds (set once built). */
+    let built: { seq: number; hash: string; events: number; gap: number } | undefined;
+    const unsignedAfter = (head ? head.seq - (head.checkpoint?.seq ?? 0) : 0) + batch.length + (lost.count ? 1 : 0);
     const due = forceCheckpoint || unsignedAfter >= every || (unsignedSince !== undefined && now() - unsignedSince >= intervalMs);
     let made: AuditCheckpoint | undefined;
     appending = true;
@@ -164,6 +176,9 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       written = store.append(
         (h) => {
           made = undefined;
+          // Counted when the write is built (a store may read its head after a round trip).
+          const gapCount = lost.count;
+          const items: Pending[] = gapCount > 0 ? [{ input: gapEvent(opts.workspace, lost, failing), time: iso() }, ...batch] : batch;
           let seq = h.seq;
           let prev = h.hash;
           const events: SealedEvent[] = [];
@@ -173,6 +188,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
             events.push(sealed);
           }
           if (due && seq > (h.checkpoint?.seq ?? 0)) made = makeCheckpoint(h, seq, prev);
+          built = events.length ? { seq, hash: prev, events: batch.length, gap: gapCount } : undefined;
           return made ? { events, checkpoint: made } : { events };
         },
         { durable: due },
@@ -184,7 +200,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       (h) => {
         appending = false;
         head = h;
-        if (gap) lost = { count: lost.count - gap.count };
+        if (built?.gap) lost = { count: lost.count - built.gap };
         if (failing) problem('the audit store takes writes again', { pending: pending.length });
         failures = 0;
         failing = undefined;
@@ -199,11 +215,15 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
         appending = false;
         // Keep them, in order, ahead of anything recorded meanwhile (bounded).
         pending = batch.concat(pending);
+        const busy = err instanceof AuditError && err.code === 'ERR_AUDIT_BUSY';
+        // Busy: refused before anything was written. Otherwise it may have been committed.
+        if (!busy && built) inDoubt = built;
         if (pending.length > maxPending) {
           const dropped = pending.splice(maxPending);
           countLost(dropped.length, dropped[0]!.time, dropped[dropped.length - 1]!.time);
+          // The write in doubt no longer heads the queue as it was built.
+          if (inDoubt && inDoubt.events > pending.length) inDoubt = undefined;
         }
-        const busy = err instanceof AuditError && err.code === 'ERR_AUDIT_BUSY';
         if (!busy) {
           failures++;
           failing = (err as Error).message;
@@ -211,16 +231,48 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
           // Whoever waits hears now; the events stay queued for the retry.
           settleWaiters(undefined);
         }
-        const forced = again?.checkpoint === true || forceCheckpoint;
+        retryLater(again?.checkpoint === true || forceCheckpoint, busy ? 5 + Math.floor(Math.random() * 10) : Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
         again = undefined;
-        const delay = busy ? 5 + Math.floor(Math.random() * 10) : Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
-        retry ??= setTimeout(() => {
-          retry = undefined;
-          flushNow(forced);
-        }, delay);
-        retry.unref?.();
       },
     );
+  };
+
+  /**
+   * Settle a write in doubt by reading its last event back: stored, its events leave the queue
+   * (and its gap's count the lost ones). Resolves false while the store cannot be read.
+   */
+  const resolveDoubt = async (): Promise<boolean> => {
+    const d = inDoubt;
+    if (!d) return true;
+    let stored: boolean;
+    try {
+      stored = (await store.get(d.seq))?.hash === d.hash;
+    } catch {
+      return false;
+    }
+    if (inDoubt !== d) return true;
+    inDoubt = undefined;
+    if (stored) {
+      pending = pending.slice(d.events);
+      if (d.gap) lost = { count: lost.count - d.gap };
+    }
+    return true;
+  };
+
+  const retryLater = (forced: boolean, delay: number) => {
+    if (retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      if (!inDoubt) return flushNow(forced);
+      void resolveDoubt().then((settled) => {
+        if (settled) flushNow(forced);
+        else {
+          failures++;
+          retryLater(forced, Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
+        }
+      });
+    }, delay);
+    retry.unref?.();
   };
 
   /** Write the queue (with a checkpoint when asked); settles once written, or once writing has failed. */
@@ -238,7 +290,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   // A process ending on an uncaught error still writes what it queued (stores that write
   // synchronously, like SQLite, complete inside this handler).
   const onExit = () => {
-    if (pending.length && !appending) flushNow(false);
+    if (pending.length && !appending && !inDoubt) flushNow(false);
   };
   process.on('exit', onExit);
 
@@ -270,6 +322,13 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       clearInterval(timer);
       clearTimeout(retry);
       retry = undefined;
+      // A write in doubt is settled first, or its events could be written twice.
+      if (!(await resolveDoubt())) {
+        problem('the audit log closed with events it could not store', { pending: pending.length, lost: lost.count });
+        closed = true;
+        process.off('exit', onExit);
+        return;
+      }
       await flush(true);
       closed = true;
       process.off('exit', onExit);

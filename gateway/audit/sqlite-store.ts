@@ -10,14 +10,13 @@
  * write that carries a checkpoint, whose commit fsyncs the WAL: everything up to a checkpoint
  * survives a power loss. `fsync: 'commit'` makes every write FULL.
  */
-import type { AuditCheckpoint, AuditEvent } from '../../src/contracts/audit.js';
+import type { AuditCheckpoint } from '../../src/contracts/audit.js';
 import { AUDIT_GENESIS } from '../../src/contracts/audit.js';
-import { canonicalJson } from '../../src/shared/canonical-json.js';
 import type { Statement } from 'better-sqlite3';
 import { migrate, type Migration, openSqlite, type SqliteDb } from '../../src/storage/sqlite.js';
 import { AuditError } from './errors.js';
-import { checkpointDigest } from './hash.js';
-import type { AuditAppend, AuditQuery, AuditStore, ChainHead, StoredRecord } from './store.js';
+import { checkpointRow, EVENT_COLUMNS, eventValues, interleave, parseEvent as parse, type CheckpointRow, type EventRow, whereOf } from './rows.js';
+import type { AuditAppend, AuditStore, ChainHead } from './store.js';
 
 export const AUDIT_MIGRATIONS: readonly Migration[] = [
   {
@@ -63,28 +62,6 @@ export const AUDIT_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** The indexed columns of an event, derived from its body (verification compares them). */
-function columnsOf(e: AuditEvent) {
-  return {
-    seq: e.seq,
-    time: e.time,
-    kind: e.kind,
-    outcome: e.outcome,
-    reason: e.reason ?? null,
-    workspace: e.workspace,
-    gateway: e.gateway ?? null,
-    agent: e.agent ?? null,
-    user: e.user ?? null,
-    tool: e.tool === undefined ? null : e.server !== undefined ? `${e.server}.${e.tool}` : e.tool,
-    skill: e.skill ?? null,
-    workflow_id: e.ids?.workflowId ?? null,
-    request_id: e.ids?.requestId ?? null,
-  };
-}
-
-type Columns = ReturnType<typeof columnsOf>;
-type EventRow = Columns & { body: string; hash: string };
-
 export interface SqliteAuditStoreOptions {
   /** `checkpoint` (default): fsync at checkpoints; `commit`: at every write. */
   fsync?: 'checkpoint' | 'commit';
@@ -117,8 +94,7 @@ export function openSqliteAuditStore(file: string, opts: SqliteAuditStoreOptions
 
 function sqliteAuditStore(db: SqliteDb, opts: SqliteAuditStoreOptions): AuditStore {
   const fsyncEveryCommit = opts.fsync === 'commit';
-  const insertEvent = db.prepare(`INSERT INTO audit_events (seq, time, kind, outcome, reason, workspace, gateway, agent, user, tool, skill, workflow_id, request_id, body, hash)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insertEvent = db.prepare(`INSERT INTO audit_events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')})`);
   const insertCheckpoint = db.prepare('INSERT INTO audit_checkpoints (n, seq, time, body, digest) VALUES (?, ?, ?, ?, ?)');
   const lastEvent = db.prepare('SELECT seq, hash, time FROM audit_events ORDER BY seq DESC LIMIT 1');
   const lastCheckpoint = db.prepare('SELECT n, seq, digest, time FROM audit_checkpoints ORDER BY n DESC LIMIT 1');
@@ -133,12 +109,9 @@ function sqliteAuditStore(db: SqliteDb, opts: SqliteAuditStoreOptions): AuditSto
   const write = db.transaction((build: (head: ChainHead) => AuditAppend): ChainHead => {
     const head = readHead();
     const { events, checkpoint } = build(head);
-    // Positional parameters, in the column order of columnsOf: named ones cost an object and a
-    // lookup per column per event (BENCHMARKS.md, "Audit trail").
-    for (const { event, body } of events) {
-      const c = columnsOf(event);
-      insertEvent.run(c.seq, c.time, c.kind, c.outcome, c.reason, c.workspace, c.gateway, c.agent, c.user, c.tool, c.skill, c.workflow_id, c.request_id, body, event.hash);
-    }
+    // Positional parameters: named ones cost an object and a lookup per column per event
+    // (BENCHMARKS.md, "Audit trail").
+    for (const { event, body } of events) insertEvent.run(...eventValues(event, body));
     if (checkpoint) {
       const { canonicalBody, digest } = checkpointRow(checkpoint);
       insertCheckpoint.run(checkpoint.n, checkpoint.seq, checkpoint.time, canonicalBody, digest);
@@ -146,52 +119,7 @@ function sqliteAuditStore(db: SqliteDb, opts: SqliteAuditStoreOptions): AuditSto
     return readHead();
   });
 
-  const parse = (body: string, hash: string): AuditEvent => ({ ...(JSON.parse(body) as Omit<AuditEvent, 'hash'>), hash });
-
-  const where = (q: Omit<AuditQuery, 'limit' | 'order'>): { sql: string; params: unknown[] } => {
-    const clauses: string[] = [];
-    const params: unknown[] = [];
-    const eq = (column: string, value: string | undefined) => {
-      if (value === undefined || value === '') return;
-      clauses.push(`${column} = ?`);
-      params.push(value);
-    };
-    eq('user', q.user);
-    eq('agent', q.agent);
-    eq('gateway', q.gateway);
-    eq('skill', q.skill);
-    eq('kind', q.kind);
-    eq('workflow_id', q.workflowId);
-    eq('request_id', q.requestId);
-    if (q.outcome) {
-      clauses.push('outcome = ?');
-      params.push(q.outcome);
-    }
-    if (q.tool) {
-      if (q.tool.includes('.')) eq('tool', q.tool);
-      else {
-        clauses.push("(tool = ? OR tool LIKE ? ESCAPE '\\')");
-        params.push(q.tool, `%.${q.tool.replace(/[\\%_]/g, (c) => `\\${c}`)}`);
-      }
-    }
-    if (q.since) {
-      clauses.push('time >= ?');
-      params.push(q.since);
-    }
-    if (q.until) {
-      clauses.push('time < ?');
-      params.push(q.until);
-    }
-    if (q.before !== undefined) {
-      clauses.push('seq < ?');
-      params.push(q.before);
-    }
-    if (q.after !== undefined) {
-      clauses.push('seq > ?');
-      params.push(q.after);
-    }
-    return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
-  };
+  const where = (q: Parameters<typeof whereOf>[0]) => whereOf(q, () => '?');
 
   const statements = new Map<string, Statement<unknown[]>>();
   const prepared = (sql: string): Statement<unknown[]> => {
@@ -244,55 +172,16 @@ function sqliteAuditStore(db: SqliteDb, opts: SqliteAuditStoreOptions): AuditSto
       return (prepared(`SELECT count(*) AS n FROM audit_events ${w.sql}`).get(...w.params) as { n: number }).n;
     },
 
-    async *records(o = {}) {
+    records(o = {}) {
       const from = o.fromSeq ?? 1;
       const to = o.toSeq ?? Number.MAX_SAFE_INTEGER;
       const checkpoints = (
         o.afterCheckpoint !== undefined
-          ? db.prepare('SELECT n, seq, body, digest FROM audit_checkpoints WHERE n > ? AND seq <= ? ORDER BY n').all(o.afterCheckpoint, to)
-          : db.prepare('SELECT n, seq, body, digest FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY n').all(from, to)
-      ) as Array<{ n: number; seq: number; body: string; digest: string }>;
-      let c = 0;
-      const emitCheckpointsUpTo = function* (seq: number): Generator<StoredRecord> {
-        while (c < checkpoints.length && checkpoints[c]!.seq <= seq) {
-          const row = checkpoints[c++]!;
-          let checkpoint: AuditCheckpoint | undefined;
-          let problem: string | undefined;
-          try {
-            checkpoint = JSON.parse(row.body) as AuditCheckpoint;
-            if (checkpoint.n !== row.n || checkpoint.seq !== row.seq) problem = `stored as checkpoint ${row.n} over event ${row.seq}, its content says checkpoint ${checkpoint.n} over event ${checkpoint.seq}`;
-          } catch {
-            problem = 'its content is not JSON';
-          }
-          yield { type: 'checkpoint', n: row.n, body: row.body, ...(checkpoint ? { checkpoint } : {}), ...(problem ? { problem } : {}) };
-        }
-      };
-      // Pages by seq, so that no read transaction stays open across the caller's awaits.
-      let after = from - 1;
-      const page = db.prepare(
-        'SELECT seq, time, kind, outcome, reason, workspace, gateway, agent, user, tool, skill, workflow_id, request_id, body, hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 2000',
-      );
-      for (;;) {
-        const rows = page.all(after, to) as EventRow[];
-        if (rows.length === 0) break;
-        for (const row of rows) {
-          after = row.seq;
-          let event: AuditEvent | undefined;
-          let problem: string | undefined;
-          try {
-            event = parse(row.body, row.hash);
-            const columns = columnsOf(event);
-            // seq is checked by verification itself (a moved or inserted event, not an edited one).
-            const differ = (Object.keys(columns) as Array<keyof Columns>).filter((k) => k !== 'seq' && columns[k] !== row[k]);
-            if (differ.length) problem = `its indexed ${differ.join(', ')} ${differ.length === 1 ? 'differs' : 'differ'} from its content`;
-          } catch {
-            problem = 'its content is not JSON';
-          }
-          yield* emitCheckpointsUpTo(row.seq - 1);
-          yield { type: 'event', seq: row.seq, body: row.body, hash: row.hash, ...(event ? { event } : {}), ...(problem ? { problem } : {}) };
-        }
-      }
-      yield* emitCheckpointsUpTo(Number.MAX_SAFE_INTEGER);
+          ? db.prepare('SELECT n, seq, body FROM audit_checkpoints WHERE n > ? AND seq <= ? ORDER BY n').all(o.afterCheckpoint, to)
+          : db.prepare('SELECT n, seq, body FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY n').all(from, to)
+      ) as CheckpointRow[];
+      const page = db.prepare(`SELECT ${EVENT_COLUMNS.join(', ')} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 2000`);
+      return interleave(checkpoints, from, (after) => page.all(after, to) as EventRow[]);
     },
 
     async checkpointAtOrBefore(seq) {
@@ -305,12 +194,8 @@ function sqliteAuditStore(db: SqliteDb, opts: SqliteAuditStoreOptions): AuditSto
       return row?.seq;
     },
 
-    close() {
+    async close() {
       db.close();
     },
   };
-}
-
-function checkpointRow(c: AuditCheckpoint): { canonicalBody: string; digest: string } {
-  return { canonicalBody: canonicalJson(c), digest: checkpointDigest(c) };
 }

@@ -95,5 +95,5 @@ export interface AuditStore {
   checkpointAtOrBefore(seq: number): Promise<AuditCheckpoint | undefined>;
   /** The first event at or after `time` (exports from a time). */
   firstSeqSince(time: string): Promise<number | undefined>;
-  close(): void;
+  close(): Promise<void>;
 }

@@ -14,7 +14,7 @@
  * the connection); writes are not (a retried write could report a lost race it won).
  */
 import { StorageError } from '../../src/storage/errors.js';
-import { describePostgresUrl, migratePostgres, openPostgres, type PgPool } from '../../src/storage/postgres.js';
+import { connectionLost, describePostgresUrl, migratePostgres, sharedPostgres, type PgPool } from '../../src/storage/postgres.js';
 import type { Migration } from '../../src/storage/sqlite.js';
 import { elicitationOf, summaryOf, type ElicitationRow, type GrantKey, type GrantRow, type GrantStore } from './vault.js';
 
@@ -60,13 +60,6 @@ const ELICITATION_COLUMNS =
 const PK = 'workspace = $1 AND user_id = $2 AND agent_id = $3 AND provider = $4';
 const pkArgs = (k: GrantKey) => [k.workspace, k.user, k.agent, k.provider];
 
-/** A connection the server or the network closed (worth one more try on a fresh one). */
-function connectionLost(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')) return true;
-  return /Connection terminated|connection error|ECONNRESET|EPIPE|not queryable/i.test((err as Error).message ?? '');
-}
-
 /**
  * The vault's tables on `source` (a pool, or a URL this store opens its own pool on),
  * migrations applied now. Throws StorageError when the database cannot be reached or holds a
@@ -75,13 +68,14 @@ function connectionLost(err: unknown): boolean {
  * @example const store = await openPostgresGrantStore(url); const vault = await openVault(store, key, { where });
  */
 export async function openPostgresGrantStore(source: PgPool | string, opts: PostgresGrantStoreOptions = {}): Promise<PostgresGrantStore> {
-  const owned = typeof source === 'string';
-  const where = owned ? describePostgresUrl(source) : 'the state database';
-  const pool = owned ? openPostgres(source, { onIdleError: (m) => opts.onProblem?.(`${where}: ${m}`) }) : source;
+  const where = typeof source === 'string' ? describePostgresUrl(source) : 'the state database';
+  // Given a URL: the process's pool on it, shared with the revocation list and the audit trail.
+  const share = typeof source === 'string' ? sharedPostgres(source, (m) => opts.onProblem?.(`${where}: ${m}`)) : undefined;
+  const pool = share?.pool ?? (source as PgPool);
   try {
     await migratePostgres(pool, 'vault', POSTGRES_VAULT_MIGRATIONS);
   } catch (err) {
-    if (owned) await pool.end().catch(() => {});
+    await share?.release();
     if (err instanceof StorageError) throw err;
     throw new StorageError('ERR_STORAGE_OPEN', `cannot open the vault in ${where}: ${(err as Error).message}`);
   }
@@ -191,7 +185,7 @@ export async function openPostgresGrantStore(source: PgPool | string, opts: Post
       if (ids.length) await write("UPDATE skillgate_vault_elicitations SET status = 'completed' WHERE id = ANY($1::text[])", [ids]);
     },
     async close() {
-      if (owned) await pool.end();
+      await share?.release();
     },
   };
 }

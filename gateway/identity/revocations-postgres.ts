@@ -14,7 +14,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import pg from 'pg';
 import { StorageError } from '../../src/storage/errors.js';
-import { describePostgresUrl, migratePostgres, openPostgres, type PgPool } from '../../src/storage/postgres.js';
+import { describePostgresUrl, inTransaction, migratePostgres, sharedPostgres } from '../../src/storage/postgres.js';
 import type { Migration } from '../../src/storage/sqlite.js';
 import { readLegacyRevocations, type Revocation, type RevocationStore, unavailableRevocation } from './revocations.js';
 
@@ -67,7 +67,8 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
     problem = message;
     opts.onProblem?.(message ?? `${where}: revocation list reachable again`);
   };
-  const pool: PgPool = openPostgres(url, { onIdleError: (m) => report(`${where}: ${m}`) });
+  // The process's pool on this database, shared with the vault and the audit trail.
+  const { pool, release } = sharedPostgres(url, (m) => report(`${where}: ${m}`));
 
   let users = new Map<string, Revocation>();
   let version: string | undefined;
@@ -119,33 +120,24 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
     refresh().catch((err: Error) => report(`${where}: ${err.message}`));
   };
 
-  const tx = async (body: Tx): Promise<void> => {
-    const c = await pool.connect();
-    // A connection lost between two statements is reported on the client, not by a query.
-    const lost = (err: Error) => report(`${where}: ${err.message}`);
-    c.on('error', lost);
-    try {
-      await c.query('BEGIN');
-      await body(c);
-      await c.query('UPDATE skillgate_revocations_version SET version = version + 1 WHERE id = 1');
-      // Delivered at COMMIT, to every listening replica.
-      await c.query(`NOTIFY ${REVOCATION_CHANNEL}`);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.off('error', lost);
-      c.release();
-    }
-  };
+  const tx = (body: Tx): Promise<void> =>
+    inTransaction(
+      pool,
+      async (c) => {
+        await body(c);
+        await c.query('UPDATE skillgate_revocations_version SET version = version + 1 WHERE id = 1');
+        // Delivered at COMMIT, to every listening replica.
+        await c.query(`NOTIFY ${REVOCATION_CHANNEL}`);
+      },
+      { onLost: (m) => report(`${where}: ${m}`) },
+    );
 
   try {
     await migratePostgres(pool, 'revocations', POSTGRES_REVOCATION_MIGRATIONS);
     if (opts.legacyFile && existsSync(opts.legacyFile)) await importLegacy(opts.legacyFile, tx);
     await refresh();
   } catch (err) {
-    await pool.end().catch(() => {});
+    await release();
     if (err instanceof StorageError) throw err;
     throw new StorageError('ERR_STORAGE_OPEN', `cannot load the revocation list from ${where}: ${(err as Error).message}`);
   }
@@ -235,7 +227,7 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
       listener = undefined;
       await c?.end().catch(() => {});
       await inflight?.catch(() => {});
-      await pool.end();
+      await release();
     },
   };
 }

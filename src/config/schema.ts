@@ -520,6 +520,11 @@ export const configSchema = z
     } else if (c.storage.postgres && c.storage.postgres.pollMs * 2 > c.storage.postgres.maxStalenessMs) {
       ctx.addIssue({ code: 'custom', path: ['storage', 'postgres', 'maxStalenessMs'], message: 'at least twice storage.postgres.pollMs, or a single slow poll refuses everyone' });
     }
+    if (c.storage.kind === 'postgres' && c.audit.write === 'before-answer') {
+      // A PostgreSQL write is a network round trip the answer would have to wait for; the
+      // guarantee holds only for SQLite, whose write completes before the answer is sent.
+      ctx.addIssue({ code: 'custom', path: ['audit', 'write'], message: 'before-answer needs storage.kind sqlite (a PostgreSQL write completes after the answer); use batched' });
+    }
     const lifetime = parseDuration(c.tokens.lifetime);
     if (lifetime !== undefined && (lifetime < 10_000 || lifetime > 300_000)) {
       ctx.addIssue({ code: 'custom', path: ['tokens', 'lifetime'], message: 'a minted token lives between 10s and 5m' });

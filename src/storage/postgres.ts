@@ -47,6 +47,92 @@ export function openPostgres(url: string, opts: OpenPostgresOptions = {}): PgPoo
   return pool;
 }
 
+/** A pool shared by every store of this process on one database, and who uses it. */
+interface Shared {
+  pool: PgPool;
+  users: number;
+  listeners: Set<(message: string) => void>;
+}
+const sharedPools = new Map<string, Shared>();
+
+/** A process's share of the pool on `url`: `release()` it when done (the last one ends the pool). */
+export interface PostgresShare {
+  pool: PgPool;
+  release(): Promise<void>;
+}
+
+/**
+ * The process's one pool on `url`, shared by every store that opens it (the revocation list,
+ * the vault, the audit trail): a replica holds at most `max` (8) pooled connections, plus the
+ * revocation list's own LISTEN connection. `onIdleError` hears errors of idle connections
+ * until this share is released.
+ *
+ * @example const { pool, release } = sharedPostgres(url); try { await pool.query('SELECT 1'); } finally { await release(); }
+ */
+export function sharedPostgres(url: string, onIdleError?: (message: string) => void): PostgresShare {
+  let entry = sharedPools.get(url);
+  if (!entry) {
+    const listeners = new Set<(message: string) => void>();
+    const created: Shared = { pool: openPostgres(url, { max: 8, onIdleError: (m) => listeners.forEach((l) => l(m)) }), users: 0, listeners };
+    sharedPools.set(url, created);
+    entry = created;
+  }
+  const e = entry;
+  e.users++;
+  const listener = onIdleError ? (m: string) => onIdleError(m) : undefined;
+  if (listener) e.listeners.add(listener);
+  let released = false;
+  return {
+    pool: e.pool,
+    async release() {
+      if (released) return;
+      released = true;
+      if (listener) e.listeners.delete(listener);
+      if (--e.users > 0) return;
+      if (sharedPools.get(url) === e) sharedPools.delete(url);
+      await e.pool.end().catch(() => {});
+    },
+  };
+}
+
+/** A connection the server or the network closed (worth one more try on a fresh one). */
+export function connectionLost(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')) return true;
+  return /Connection terminated|connection error|ECONNRESET|EPIPE|not queryable/i.test((err as Error).message ?? '');
+}
+
+/**
+ * Run `body` in one transaction on a pooled connection: COMMIT when it resolves, ROLLBACK when
+ * it throws (the error is rethrown). `begin`: statements without parameters sent with the
+ * BEGIN in one round trip (an advisory lock, a read); their results are given to `body`. A
+ * connection lost meanwhile is destroyed, not put back in the pool; `onLost` hears of it.
+ */
+export async function inTransaction<T>(pool: PgPool, body: (client: pg.PoolClient, begun: pg.QueryResult[]) => Promise<T>, opts: { begin?: string; onLost?: (message: string) => void } = {}): Promise<T> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  // A connection lost between two statements is reported on the client, not by a query.
+  const onError = (err: Error) => {
+    lost = err;
+    opts.onLost?.(err.message);
+  };
+  client.on('error', onError);
+  try {
+    const r = await client.query(opts.begin ? `BEGIN; ${opts.begin}` : 'BEGIN');
+    const begun = (Array.isArray(r) ? r : [r]) as pg.QueryResult[];
+    const out = await body(client, begun.slice(1));
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    if (connectionLost(err)) lost ??= err as Error;
+    else await client.query('ROLLBACK').catch((e: Error) => (lost ??= e));
+    throw err;
+  } finally {
+    client.off('error', onError);
+    client.release(lost);
+  }
+}
+
 /** `postgres://host:port/db` of a URL, without its user or password (for messages). */
 export function describePostgresUrl(url: string): string {
   try {

@@ -30,6 +30,8 @@ export interface PostgresServer {
   url(database?: string): string;
   /** Create a database (if missing) and return its URL. */
   createDatabase(name: string): Promise<string>;
+  /** A copy of database `from` (nobody may be connected to it) as `to`; returns its URL. */
+  copyDatabase(from: string, to: string): Promise<string>;
   /** Stop: `fast` (clean, the default) or `immediate` (like a crash: no checkpoint). */
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
@@ -117,6 +119,19 @@ export async function startPostgres(opts: { port?: number; maxConnections?: numb
         await client.end();
       }
       return url(name);
+    },
+    async copyDatabase(from, to) {
+      for (const name of [from, to]) if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
+      // A client that just disconnected from `from` may still have its server process for a few ms.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await pgQuery(url(), `CREATE DATABASE ${to} TEMPLATE ${from}`);
+          return url(to);
+        } catch (err) {
+          if (attempt >= 40 || !/being accessed by other users/.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
     },
     stop,
     start,

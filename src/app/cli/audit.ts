@@ -53,7 +53,7 @@ export function register(program: Command): void {
     .action(async (opts: QueryOptions, cmd: Command) => {
       const loaded = configFrom(cmd);
       const { parseAuditQuery } = await import('../../../gateway/audit/query.js');
-      const { openSqliteAuditStore } = await import('../../../gateway/audit/sqlite-store.js');
+      const { openAuditStore } = await import('../runtime/state.js');
       const { temporalUiBase, runLink } = await import('../../../gateway/audit/links.js');
       let query;
       try {
@@ -61,7 +61,7 @@ export function register(program: Command): void {
       } catch (err) {
         throw new CliError((err as Error).message, 2);
       }
-      const store = openSqliteAuditStore(loaded.path(loaded.config.storage.file), { busyTimeoutMs: 5_000 });
+      const store = await openAuditStore(loaded, { busyTimeoutMs: 5_000 });
       try {
         const page = await store.query(query);
         if (opts.json) {
@@ -79,7 +79,7 @@ export function register(program: Command): void {
         }
         if (page.next !== undefined) process.stderr.write(`more: --before ${page.next}\n`);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 
@@ -114,14 +114,14 @@ export function register(program: Command): void {
         const keys = await verificationKeys([{ text: own, where: 'the workspace signing key' }, ...pems]).catch((err: Error) => {
           throw new CliError(err.message, 2);
         });
-        const { openSqliteAuditStore } = await import('../../../gateway/audit/sqlite-store.js');
-        const store = openSqliteAuditStore(loaded.path(loaded.config.storage.file), { busyTimeoutMs: 5_000 });
+        const { openAuditStore, describeStorage } = await import('../runtime/state.js');
+        const store = await openAuditStore(loaded, { busyTimeoutMs: 5_000 });
         try {
           report = await verifyRecords(store.records(), { keys });
         } finally {
-          store.close();
+          await store.close();
         }
-        what = loaded.path(loaded.config.storage.file);
+        what = describeStorage(loaded);
       }
       if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else process.stdout.write(`${formatReport(report, what)}\n`);

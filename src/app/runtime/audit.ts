@@ -1,5 +1,5 @@
 /**
- * The workspace's audit trail, opened from its config: the SQLite store in `storage.file`, the
+ * The workspace's audit trail, opened from its config: the store in `storage` (SQLite or PostgreSQL), the
  * Ed25519 signing key (`audit.signingKey`, else generated into the state folder), and the log
  * every producer records into. Used by `skillgate dev` and by every CLI command that acts.
  */
@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createAuditLog, type AuditLog } from '../../../gateway/audit/log.js';
 import { checkpointSigner, type CheckpointSigner, decodeAuditKey, loadOrCreateAuditKey } from '../../../gateway/audit/keys.js';
-import { openSqliteAuditStore } from '../../../gateway/audit/sqlite-store.js';
 import type { AuditStore } from '../../../gateway/audit/store.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { resolveSecretValue } from '../../config/secrets.js';
 import { parseDuration } from '../../pure/durations.js';
+import { openAuditStore } from './state.js';
 
 export interface WorkspaceAudit {
   log: AuditLog;
@@ -34,7 +34,10 @@ export async function openWorkspaceAudit(
   opts: { onProblem?: (message: string, fields: Record<string, unknown>) => void; busyTimeoutMs?: number; flushOn?: 'microtask' | 'immediate' } = {},
 ): Promise<WorkspaceAudit> {
   const { config } = loaded;
-  const store = openSqliteAuditStore(loaded.path(config.storage.file), { fsync: config.audit.fsync, ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) });
+  const store = await openAuditStore(loaded, {
+    ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
+    ...(opts.onProblem ? { onProblem: (m: string) => opts.onProblem!(m, {}) } : {}),
+  });
   try {
     const signer = await checkpointSigner(signingKey(loaded));
     const log = createAuditLog({
@@ -53,11 +56,11 @@ export async function openWorkspaceAudit(
       signer,
       async close() {
         await log.close();
-        store.close();
+        await store.close();
       },
     };
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
 }

@@ -4,6 +4,9 @@
  * `storage.postgres.url`. The gateway, the worker and the CLI (`skillgate revoke`, `skillgate
  * grants`) all open their stores here, so they always read and write the same list and vault.
  */
+import { openPostgresAuditStore } from '../../../gateway/audit/postgres-store.js';
+import { openSqliteAuditStore, type SqliteAuditStoreOptions } from '../../../gateway/audit/sqlite-store.js';
+import type { AuditStore } from '../../../gateway/audit/store.js';
 import type { GrantStore } from '../../../gateway/downstream/vault.js';
 import { openSqliteGrantStore } from '../../../gateway/downstream/vault.js';
 import { openPostgresGrantStore } from '../../../gateway/downstream/vault-postgres.js';
@@ -13,6 +16,7 @@ import { openPostgresRevocations } from '../../../gateway/identity/revocations-p
 import { openSqliteRevocations } from '../../../gateway/identity/revocations-sqlite.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { resolveSecretValue } from '../../config/secrets.js';
+import { describePostgresUrl } from '../../storage/postgres.js';
 import { openSqlite, type SqliteDb } from '../../storage/sqlite.js';
 
 /**
@@ -62,6 +66,25 @@ export async function openGrantStore(loaded: LoadedConfig, opts: { db?: SqliteDb
   }
   const store = await openPostgresGrantStore(postgresUrl(loaded), opts.onProblem ? { onProblem: opts.onProblem } : {});
   return { store, close: () => store.close() };
+}
+
+/**
+ * The audit trail's store of the workspace: the chain in `storage.file` (one machine; SQLite's
+ * lock serialises the processes sharing it) or in PostgreSQL (one chain for every replica).
+ * `busyTimeoutMs` (SQLite): how long a write waits for another process's lock (the CLI waits;
+ * the call path does not). Throws StorageError when PostgreSQL cannot be reached or migrated.
+ *
+ * @example const store = await openAuditStore(loaded, { busyTimeoutMs: 5_000 });
+ */
+export async function openAuditStore(loaded: LoadedConfig, opts: Pick<SqliteAuditStoreOptions, 'busyTimeoutMs'> & { onProblem?: (message: string) => void } = {}): Promise<AuditStore> {
+  const { storage, audit } = loaded.config;
+  if (storage.kind === 'sqlite') return openSqliteAuditStore(loaded.path(storage.file), { fsync: audit.fsync, ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) });
+  return openPostgresAuditStore(postgresUrl(loaded), opts.onProblem ? { onProblem: opts.onProblem } : {});
+}
+
+/** Where the workspace's state is, for messages: the SQLite file, or `postgres://host:port/db` (never a password). */
+export function describeStorage(loaded: LoadedConfig): string {
+  return loaded.config.storage.kind === 'sqlite' ? loaded.path(loaded.config.storage.file) : describePostgresUrl(postgresUrl(loaded));
 }
 
 function postgresOf(loaded: LoadedConfig) {
