@@ -1,7 +1,7 @@
 /**
  * The revocation list on both backends, side by side, for BENCHMARKS.md:
  *
- *   node --import tsx bench/state-lookups.ts [lookups=100000] [trials=50] [vaultLookups=5000]
+ *   node --import tsx bench/state-lookups.ts [lookups=100000] [trials=50] [vaultLookups=5000] [auditWrites=500] [auditEvents=10000]
  *
  * A real PostgreSQL (test/helpers/postgres.ts: Debian's package, a temporary cluster on
  * 127.0.0.1) and a SQLite file in a temporary folder, each holding 1000 revoked users out of
@@ -14,12 +14,24 @@
  *   3. the vault: `Vault.get` of an existing grant (1000 grants, random order), p50/p95 — opened
  *      (version + row + AES-GCM unsealing: a vault caching one grant, so nearly every get misses)
  *      and cached (the version check alone: every grant already opened). Written on store A,
- *      read on store B (another replica).
+ *      read on store B (another replica);
+ *   4. the audit trail: a write's latency (one event recorded, then `flush()` awaited: one
+ *      transaction, for PostgreSQL three round trips under the chain's advisory lock), p50/p95
+ *      over `auditWrites`; and events/s when two replicas' logs record `auditEvents` each at
+ *      once, in bursts of 20 per event-loop turn (for PostgreSQL each on its own pool, as two
+ *      processes), the chain verified afterwards.
  * Backends run interleaved in rounds, so a noisy neighbour slows both alike.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { checkpointSigner, loadOrCreateAuditKey, verificationKeys } from '../gateway/audit/keys.js';
+import { createAuditLog } from '../gateway/audit/log.js';
+import { openPostgresAuditStore } from '../gateway/audit/postgres-store.js';
+import { openSqliteAuditStore } from '../gateway/audit/sqlite-store.js';
+import type { AuditStore } from '../gateway/audit/store.js';
+import { verifyRecords } from '../gateway/audit/verify.js';
+import type { AuditEventInput } from '../src/contracts/audit.js';
 import { openPostgresGrantStore } from '../gateway/downstream/vault-postgres.js';
 import { openSqliteGrantStore, openVault, type GrantStore, type Vault } from '../gateway/downstream/vault.js';
 import { openPostgresRevocations } from '../gateway/identity/revocations-postgres.js';
@@ -31,6 +43,8 @@ import { startPostgres } from '../test/helpers/postgres.js';
 const lookups = Number(process.argv[2] ?? 100_000);
 const trials = Number(process.argv[3] ?? 50);
 const vaultLookups = Number(process.argv[4] ?? 5_000);
+const auditWrites = Number(process.argv[5] ?? 500);
+const auditEvents = Number(process.argv[6] ?? 10_000);
 const GRANTS = 1000;
 const ROUNDS = 5;
 
@@ -118,6 +132,50 @@ try {
     }
   }
 
+  // The audit trail: two replicas' logs on one chain.
+  const signer = await checkpointSigner(loadOrCreateAuditKey(dir));
+  const auditKeys = await verificationKeys([{ text: signer.publicKeyPem, where: 'bench' }]);
+  const auditUrl = await server.createDatabase('bench_audit');
+  const auditFile = join(dir, 'audit.db');
+  const auditBackends: Array<{ name: string; stores: AuditStore[] }> = [
+    { name: 'sqlite', stores: [openSqliteAuditStore(auditFile), openSqliteAuditStore(auditFile)] },
+    { name: 'postgres', stores: [await openPostgresAuditStore(`${auditUrl}?application_name=replica_a`), await openPostgresAuditStore(`${auditUrl}?application_name=replica_b`)] },
+  ];
+  const decision = (replica: string, i: number): AuditEventInput => ({
+    kind: 'decision', outcome: 'allow', reason: 'ok', workspace: 'bench', gateway: 'hr-desk', user: `user-${i % 2000}`, agent: 'hr-assistant', server: 'hr', tool: 'get_employee',
+    args: { digest: `sha256:${'a'.repeat(64)}`, masked: { employeeId: `E-${i}` } }, ids: { requestId: `${replica}-${i}` },
+  });
+  const auditMs = new Map<string, { write: number[]; perSecond: number[] }>(auditBackends.map((b) => [b.name, { write: [], perSecond: [] }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const { name, stores } of auditBackends) {
+      const out = auditMs.get(name)!;
+      const logs = stores.map((store) => createAuditLog({ store, signer, workspace: 'bench', flushOn: 'immediate' }));
+      for (let i = round; i < auditWrites; i += ROUNDS) {
+        const t0 = performance.now();
+        logs[0]!.record(decision('w', i));
+        await logs[0]!.flush();
+        out.write.push(performance.now() - t0);
+      }
+      const t0 = performance.now();
+      await Promise.all(
+        logs.map(async (log, r) => {
+          for (let i = 0; i < auditEvents / ROUNDS; ) {
+            for (let k = 0; k < 20; k++, i++) log.record(decision(`r${round}-${r}`, i));
+            await new Promise((res) => setImmediate(res));
+          }
+          await log.flush();
+        }),
+      );
+      out.perSecond.push((2 * auditEvents) / ROUNDS / ((performance.now() - t0) / 1000));
+      for (const log of logs) await log.close();
+    }
+  }
+  for (const { name, stores } of auditBackends) {
+    const report = await verifyRecords(stores[0]!.records(), { keys: auditKeys });
+    if (!report.ok) throw new Error(`${name}: the audit chain does not verify: ${JSON.stringify(report.issue)}`);
+    for (const st of stores) await st.close();
+  }
+
   const fmt = (n: number, digits = 2) => n.toFixed(digits).padStart(9);
   process.stdout.write(`revocation list: ${lookups} lookups (1000 revoked of 2000 ids), ${trials} propagation trials, node ${process.version}\n\n`);
   process.stdout.write(`backend    | isRevoked p50 µs | p95 µs    | p99 µs    | revoke A → seen B p50 ms | p95 ms\n`);
@@ -133,6 +191,13 @@ try {
   for (const { name } of vaultBackends) {
     const v = vaultUs.get(name)!;
     process.stdout.write(`${name.padEnd(10)} | ${fmt(pct(v.opened, 50))}                              | ${fmt(pct(v.opened, 95))} | ${fmt(pct(v.cached, 50))}                     | ${fmt(pct(v.cached, 95))}\n`);
+  }
+  process.stdout.write(`\naudit trail: a write (1 event, flush awaited) ×${auditWrites}; two replicas recording ${auditEvents} events each at once, in bursts of 20 (${ROUNDS} rounds)\n\n`);
+  process.stdout.write(`backend    | write p50 ms | p95 ms    | two replicas, events/s (median of rounds)\n`);
+  process.stdout.write(`-----------|--------------|-----------|------------------------------------------\n`);
+  for (const { name } of auditBackends) {
+    const a = auditMs.get(name)!;
+    process.stdout.write(`${name.padEnd(10)} | ${fmt(pct(a.write, 50), 3)}    | ${fmt(pct(a.write, 95), 3)} | ${fmt(pct(a.perSecond, 50), 0)}\n`);
   }
   for (const { a, b } of backends) {
     await a.close();

