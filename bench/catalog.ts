@@ -23,6 +23,7 @@ import { silentLogger } from '../gateway/log.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
 import { loadConfig } from '../src/config/load.js';
 import { globMatcher } from '../src/shared/glob.js';
+import { fileLockSource } from '../gateway/curation/lock-source.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const calls = Number(process.argv[2] ?? 20_000);
@@ -32,7 +33,7 @@ const loaded = loadConfig(resolve(root, 'skillgate.yaml'));
 const pool = createUpstreamPool(loaded, { log: () => {} });
 const catalog = createPinnedCatalog({
   pool,
-  lockFile: loaded.path(loaded.config.catalog.lockFile),
+  lock: fileLockSource(loaded.path(loaded.config.catalog.lockFile)),
   servers: loaded.config.servers,
   workspace: loaded.config.workspace,
   audit: { record() {} },

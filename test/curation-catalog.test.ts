@@ -24,6 +24,7 @@ import { startRugPullServer, type RugPullServer } from './helpers/rugpull-server
 import { eventually } from './helpers/skill-harness.js';
 import { testWorkspace, type TestWorkspace } from './helpers/workspace.js';
 import { createRunAttestor } from '../gateway/authz/run-attestation.js';
+import { fileLockSource } from '../gateway/curation/lock-source.js';
 
 let rug: RugPullServer;
 let ws: TestWorkspace;
@@ -66,7 +67,7 @@ beforeAll(async () => {
   lockFile = ws.loaded.path(ws.loaded.config.catalog.lockFile);
   pool = createUpstreamPool(ws.loaded, { log: () => {} });
   await approve(ws.loaded, pool, { servers: ['weather'], tools: ['get_forecast'] });
-  catalog = createPinnedCatalog({ pool, lockFile, servers: ws.loaded.config.servers, workspace: 'test', audit, log });
+  catalog = createPinnedCatalog({ pool, lock: fileLockSource(lockFile), servers: ws.loaded.config.servers, workspace: 'test', audit, log });
   await eventually(() => rug.streams() > 0, 'the pool listening to the upstream server');
 });
 

@@ -22,6 +22,7 @@ import { canonicalJson, CanonicalJsonError } from '../src/shared/canonical-json.
 import { INSTRUCTIONS, TOOLS } from './fixtures/curation/poisoned-server.js';
 import { memoryAuditSink } from '../gateway/audit/memory.js';
 import { ROOT } from './helpers/workspace.js';
+import { fileLockSource } from '../gateway/curation/lock-source.js';
 
 const addFormats = addFormatsModule as unknown as <T>(a: T) => T;
 // CommonJS with a default export, which TypeScript's NodeNext view types as the module.
@@ -118,7 +119,7 @@ describe('the shipped tools.lock.json', () => {
   const loaded = loadConfig(join(ROOT, 'skillgate.yaml'));
   const pool = createUpstreamPool(loaded, { log: () => {} });
   const log = memoryLogger();
-  const catalog = createPinnedCatalog({ pool, lockFile: loaded.path(loaded.config.catalog.lockFile), servers: loaded.config.servers, workspace: 'acme-bank', audit: memoryAuditSink(), log, watch: false });
+  const catalog = createPinnedCatalog({ pool, lock: fileLockSource(loaded.path(loaded.config.catalog.lockFile)), servers: loaded.config.servers, workspace: 'acme-bank', audit: memoryAuditSink(), log, watch: false });
   beforeAll(() => {
     // The demo servers run from dist/ (npm run build, which npm test runs first).
     expect(readFileSync(join(ROOT, 'dist/demo/hr/main.js'), 'utf8').length).toBeGreaterThan(0);

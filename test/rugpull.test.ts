@@ -15,6 +15,7 @@ import { memoryAuditSink } from '../gateway/audit/memory.js';
 import { startTestGateway, type TestGateway, textOf } from './helpers/gateway.js';
 import { FORECAST, startRugPullServer, type RugPullServer } from './helpers/rugpull-server.js';
 import { eventually } from './helpers/skill-harness.js';
+import { fileLockSource } from '../gateway/curation/lock-source.js';
 
 let rug: RugPullServer;
 let t: TestGateway;
@@ -44,8 +45,8 @@ const catalogEvents = (kind: AuditEventInput['kind'], tool: string): AuditEventI
 
 /** Re-approval as `skillgate curate everything --approve <tool>` does it: score, pin, write the lock. */
 async function approveAgain(tool: string): Promise<void> {
-  const deps = { pool: t.pool, servers: t.ws.loaded.config.servers, lockFile: t.ws.loaded.path(t.ws.loaded.config.catalog.lockFile), workspace: 'test', audit: approvals, log: silentLogger };
-  approveServer(deps, await inspectServer(deps, 'everything'), { by: 'security-officer', tools: [tool] });
+  const deps = { pool: t.pool, servers: t.ws.loaded.config.servers, lock: fileLockSource(t.ws.loaded.path(t.ws.loaded.config.catalog.lockFile)), workspace: 'test', audit: approvals, log: silentLogger };
+  await approveServer(deps, await inspectServer(deps, 'everything'), { by: 'security-officer', tools: [tool] });
 }
 
 async function changedAndNotified(before: number, what: string): Promise<void> {

@@ -4,7 +4,7 @@
  * tests again on it). Checked here so that lane cannot quietly fall back to SQLite.
  */
 import { describe, expect, it } from 'vitest';
-import { openRevocationStore } from '../src/app/runtime/state.js';
+import { describeStorage, openAuditStore, openLockSource, openRevocationStore } from '../src/app/runtime/state.js';
 import { testWorkspace } from './helpers/workspace.js';
 
 describe('the test workspaces\' state backend', () => {
@@ -21,6 +21,23 @@ describe('the test workspaces\' state backend', () => {
         expect(store.where).toMatch(expected === 'postgres' ? /postgres/i : /skillgate\.db/);
       } finally {
         await store.close();
+      }
+    } finally {
+      ws.cleanup();
+    }
+  });
+
+  it(`keeps the audit trail and the pinned catalog there too`, async () => {
+    const ws = testWorkspace();
+    try {
+      expect(describeStorage(ws.loaded)).toMatch(expected === 'postgres' ? /^postgres:\/\// : /skillgate\.db$/);
+      const audit = await openAuditStore(ws.loaded);
+      await audit.close();
+      const lock = await openLockSource(ws.loaded);
+      try {
+        expect(lock.where).toMatch(expected === 'postgres' ? /^postgres:\/\// : /tools\.lock\.json$/);
+      } finally {
+        await lock.close();
       }
     } finally {
       ws.cleanup();

@@ -12,7 +12,7 @@
  *   - no refusal ever became an allowance (interns and an over-limit amount are refused every time);
  *   - the four replicas wrote one audit chain, which verifies and holds every completed run's end.
  */
-import { appendFileSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -20,6 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPOLOGY } from '../deploy/topology.js';
 import { skillgate } from './helpers/dev-process.js';
 import { pgQuery } from './helpers/postgres.js';
+import { loadConfig } from '../src/config/load.js';
+import { openLockSource } from '../src/app/runtime/state.js';
 import { startTopology, type Topology } from './helpers/topology.js';
 
 /** How long the users keep calling; the faults happen inside it. */
@@ -162,27 +164,26 @@ describe(`topology: ${TOPOLOGY.gateways} gateways behind a load balancer, ${TOPO
       expect(policyMs).toBeLessThan(1_000);
       for (const c of [a2, b2]) await expect.poll(() => read(c), { timeout: 10_000 }).toBe('answered');
 
-      // A tool's approval withdrawn in the pinned catalog every replica reads (a shared volume in
-      // docker-compose.yml), as a reviewer's revert of tools.lock.json would; then given again
-      // with the real CLI on another host (`skillgate curate --approve`).
-      const lockFile = topo.lockFile;
-      const lockText = readFileSync(lockFile, 'utf8');
+      // A tool's approval withdrawn in the pinned catalog every replica follows (in PostgreSQL,
+      // imported from tools.lock.json at the first start), then given again with the real CLI on
+      // another host (`skillgate curate --approve`).
+      const pins = await openLockSource(loadConfig(topo.ws.configFile));
       let withdrawMs: number;
       let approveMs: number;
       try {
-        const lock = JSON.parse(lockText) as { servers: Record<string, { tools: Record<string, unknown> }> };
+        const lock = structuredClone(pins.read());
         delete lock.servers['core-banking']!.tools.get_customer;
-        writeFileSync(`${lockFile}.tmp`, `${JSON.stringify(lock, null, 2)}\n`);
         const withdrawnAt = Date.now();
-        renameSync(`${lockFile}.tmp`, lockFile);
+        await pins.write(lock);
         withdrawMs = await untilRefusedEverywhere(withdrawnAt, [a2, b2]);
         const approved = await skillgate(topo.ws.configFile, ['curate', 'core-banking', '--approve', 'get_customer', '--accept-risk', '--by', 'topology-test'], topo.env);
         expect(approved.code, approved.stdout + approved.stderr).toBe(0);
-        // From when the CLI wrote the lock (its last act) to both replicas serving the tool again.
-        approveMs = Math.round(await untilEverywhere('answered', statSync(lockFile).mtimeMs, [a2, b2]));
-      } catch (err) {
-        writeFileSync(lockFile, lockText);
-        throw err;
+        expect(approved.stderr + approved.stdout).toMatch(/wrote postgres:\/\/127\.0\.0\.1:\d+\/skillgate/);
+        // From the CLI's commit (the row's updated_at) to both replicas serving the tool again.
+        const [row] = (await pgQuery(topo.env.SKILLGATE_DATABASE_URL!, 'SELECT updated_at::float8 AS at FROM skillgate_catalog_lock')) as Array<{ at: number }>;
+        approveMs = Math.round(await untilEverywhere('answered', row!.at, [a2, b2]));
+      } finally {
+        await pins.close();
       }
       process.stderr.write(`topology: a withdrawn approval seen by both replicas in ${withdrawMs} ms, the re-approval in ${approveMs} ms\n`);
       expect(withdrawMs).toBeLessThan(1_000);

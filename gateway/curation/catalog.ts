@@ -8,15 +8,14 @@
  * and tells the catalog, which lists again and compares; a list fetched for any other reason (a
  * reconnect) is compared the first time it is used. Each comparison against the last one logs
  * a warning and records `catalog.changed` audit events with the diff, and `onChange` listeners
- * (the front door) tell the clients whose visible tools changed. The lock file is watched: a
- * re-approval (`skillgate curate <server> --approve`) takes effect without a restart and is
- * recorded as `catalog.approved`.
+ * (the front door) tell the clients whose visible tools changed. The lock is followed (its
+ * file watched, or its PostgreSQL row: lock-source.ts): a re-approval (`skillgate curate
+ * <server> --approve`) takes effect without a restart and is recorded as `catalog.approved`.
+ * A replica that cannot confirm its copy of a shared lock serves nothing (fail closed).
  *
  * The check on the call path is a Map lookup and a string compare on a state computed once per
  * (tool list, lock version): hashes are never computed per call (BENCHMARKS.md).
  */
-import { type FSWatcher, watch } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditEventInput, AuditSink } from '../../src/contracts/audit.js';
 import type { Json } from '../../src/contracts/json.js';
@@ -25,7 +24,8 @@ import { own } from '../../src/shared/own.js';
 import type { Logger } from '../log.js';
 import type { UpstreamPool, UpstreamServerInfo } from '../upstream/types.js';
 import { definitionHash, diffDefinitions, type FieldChange } from './definition.js';
-import { LockError, type PinLock, readLock, type ServerPins, type ToolPin } from './lock.js';
+import { LockError, type PinLock, type ServerPins, type ToolPin } from './lock.js';
+import type { LockSource } from './lock-source.js';
 
 /** Why a tool is not served (ToolCallError codes on the call path). */
 export type CatalogRefusalCode =
@@ -100,15 +100,15 @@ export interface CatalogChange {
 
 export interface PinnedCatalogDeps {
   pool: UpstreamPool;
-  /** Absolute path of tools.lock.json. */
-  lockFile: string;
+  /** Where the lock is: tools.lock.json (fileLockSource), or PostgreSQL (lock-postgres.ts). */
+  lock: LockSource;
   /** The configured servers (their command/args or URL are part of what was approved). */
   servers: Readonly<Record<string, ServerConfig>>;
   workspace: string;
   /** Required: a change to what agents can call is always recorded. */
   audit: AuditSink;
   log: Logger;
-  /** Watch the lock file and re-read it when it changes (default true). */
+  /** Follow the lock's changes and re-read it (default true). */
   watch?: boolean;
 }
 
@@ -134,7 +134,7 @@ export interface PinnedCatalog {
   heldReason(tools: ReadonlyArray<{ server: string; name: string; hash?: string }>): string | undefined;
   /** List the servers again now and compare (what the pool's list-changed notification triggers). */
   refresh(servers?: readonly string[]): Promise<void>;
-  /** Re-read the lock file now (the watcher does this on a change). */
+  /** Re-read the lock now (following its changes does this). */
   reload(): void;
   onChange(listener: (change: CatalogChange) => void): () => void;
   status(): CatalogStatus;
@@ -185,7 +185,7 @@ export function createPinnedCatalog(deps: PinnedCatalogDeps): PinnedCatalog {
   const load = (): void => {
     lockVersion++;
     try {
-      lock = readLock(deps.lockFile);
+      lock = deps.lock.read();
       lockError = undefined;
     } catch (err) {
       if (!(err instanceof LockError)) throw err;
@@ -332,11 +332,11 @@ export function createPinnedCatalog(deps: PinnedCatalogDeps): PinnedCatalog {
     return p;
   }
 
-  const unavailable = (): ToolStatus => ({
+  const unavailable = (why?: LockError): ToolStatus => ({
     ok: false,
     code: 'ERR_CATALOG_UNAVAILABLE',
     message: "is not available: the gateway's tool catalog cannot be read",
-    detail: lockError?.message ?? 'the catalog is closed',
+    detail: why?.message ?? lockError?.message ?? 'the catalog is closed',
   });
 
   const refusal = (server: string, tool: string, st: ServerState): ToolStatus => {
@@ -357,31 +357,16 @@ export function createPinnedCatalog(deps: PinnedCatalogDeps): PinnedCatalog {
       case 'unpinnable':
         return { ok: false, code: 'ERR_TOOL_NOT_APPROVED', message: 'is not an approved tool', detail: `${server}.${tool}: its definition has no canonical JSON form and cannot be pinned` };
       default:
-        return { ok: false, code: 'ERR_TOOL_NOT_APPROVED', message: 'is not an approved tool', detail: `${server}.${tool} has no pin in ${basename(deps.lockFile)}; ${approve}` };
+        return { ok: false, code: 'ERR_TOOL_NOT_APPROVED', message: 'is not an approved tool', detail: `${server}.${tool} has no pin in ${deps.lock.name}; ${approve}` };
     }
   };
 
-  let watcher: FSWatcher | undefined;
-  let timer: NodeJS.Timeout | undefined;
   const reloadAndCompare = (): void => {
+    if (closed) return;
     load();
     for (const server of [...last.keys()]) void stateOf(server).catch(() => {});
   };
-  if (deps.watch ?? true) {
-    const name = basename(deps.lockFile);
-    try {
-      // The folder, not the file: an atomic write renames a new file over the old one.
-      watcher = watch(dirname(deps.lockFile), { persistent: false }, (_event, filename) => {
-        if (filename !== null && String(filename) !== name) return;
-        clearTimeout(timer);
-        timer = setTimeout(reloadAndCompare, 75);
-        timer.unref();
-      });
-      watcher.on('error', () => watcher?.close());
-    } catch {
-      // A folder that cannot be watched: reload() still works.
-    }
-  }
+  const unwatch = (deps.watch ?? true) ? deps.lock.watch(reloadAndCompare) : () => {};
   const unsubscribe = pool.onToolListChanged((server) => {
     if (!closed) void stateOf(server).catch((err: unknown) => log.warn('upstream unavailable while checking its changed tool list', { event: 'catalog', server, error: (err as Error).message }));
   });
@@ -389,6 +374,9 @@ export function createPinnedCatalog(deps: PinnedCatalogDeps): PinnedCatalog {
   return {
     async check(server, tool, expectedHash) {
       if (!lock || closed) return unavailable();
+      // A copy that could not be confirmed current (PostgreSQL unreachable): fail closed.
+      const stale = deps.lock.problem();
+      if (stale) return unavailable(stale);
       const st = await stateOf(server);
       const e = st.byName.get(tool);
       if (!e || e.state !== 'approved') return refusal(server, tool, st);
@@ -404,7 +392,7 @@ export function createPinnedCatalog(deps: PinnedCatalogDeps): PinnedCatalog {
     },
 
     async visibleTools(server) {
-      if (!lock || closed) return [];
+      if (!lock || closed || deps.lock.problem()) return [];
       return (await stateOf(server)).visible;
     },
 
@@ -472,8 +460,7 @@ export function createPinnedCatalog(deps: PinnedCatalogDeps): PinnedCatalog {
 
     close() {
       closed = true;
-      clearTimeout(timer);
-      watcher?.close();
+      unwatch();
       unsubscribe();
     },
   };

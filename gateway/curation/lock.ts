@@ -54,10 +54,14 @@ export type ServerPins = z.infer<typeof serverSchema>;
 export type ToolPin = z.infer<typeof pinSchema>;
 
 export type LockErrorCode =
-  /** The file is not there. */
+  /** The file is not there (or the database holds no lock yet). */
   | 'ERR_LOCK_MISSING'
   /** The file is there but is not a valid lock (JSON or shape). */
-  | 'ERR_LOCK_CORRUPT';
+  | 'ERR_LOCK_CORRUPT'
+  /** The database holding the lock could not be reached or confirmed current for too long. */
+  | 'ERR_LOCK_UNAVAILABLE'
+  /** Someone else changed the lock between this approval's read and its write. */
+  | 'ERR_LOCK_CONFLICT';
 
 /** The lock file cannot be used; `message` says what is wrong and how to recover. */
 export class LockError extends Error {

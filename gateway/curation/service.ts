@@ -9,7 +9,8 @@ import type { Logger } from '../log.js';
 import type { UpstreamPool } from '../upstream/types.js';
 import { type Approval, approveTools, type ApproveOptions } from './approve.js';
 import { identityOf } from './catalog.js';
-import { LockError, type PinLock, readLock, writeLock } from './lock.js';
+import { LockError, type PinLock } from './lock.js';
+import type { LockSource } from './lock-source.js';
 import type { Probe } from './rules/types.js';
 import { type CurationReport, scoreServer } from './score.js';
 
@@ -17,8 +18,8 @@ export interface CurationDeps {
   pool: UpstreamPool;
   /** The servers the pool knows (their command/args or URL are part of the identity). */
   servers: Readonly<Record<string, ServerConfig>>;
-  /** Absolute path of tools.lock.json. */
-  lockFile: string;
+  /** Where the lock is (tools.lock.json, or PostgreSQL): lock-source.ts. */
+  lock: LockSource;
   workspace: string;
   /** Required: every approval is recorded. */
   audit: AuditSink;
@@ -26,9 +27,9 @@ export interface CurationDeps {
 }
 
 /** The lock as it is now: undefined when there is none yet; a corrupt one throws LockError (never overwritten). */
-export function currentLock(lockFile: string): PinLock | undefined {
+export function currentLock(source: LockSource): PinLock | undefined {
   try {
-    return readLock(lockFile);
+    return source.read();
   } catch (err) {
     if (err instanceof LockError && err.code === 'ERR_LOCK_MISSING') return undefined;
     throw err;
@@ -75,12 +76,12 @@ export async function inspectServer(deps: Pick<CurationDeps, 'pool' | 'servers'>
 
 /**
  * Approve tools of a scored server: the lock is read (a corrupt one is refused, never
- * overwritten), updated, written atomically, and each new or changed pin is recorded as a
+ * overwritten), updated, written (atomically; on PostgreSQL only if nobody changed it meanwhile), and each new or changed pin is recorded as a
  * `catalog.approved` audit event.
  */
-export function approveServer(deps: CurationDeps, report: CurationReport, opts: ApproveOptions): Approval {
-  const approval = approveTools(currentLock(deps.lockFile), report, opts);
-  writeLock(deps.lockFile, approval.lock);
+export async function approveServer(deps: CurationDeps, report: CurationReport, opts: ApproveOptions): Promise<Approval> {
+  const approval = approveTools(currentLock(deps.lock), report, opts);
+  await deps.lock.write(approval.lock);
   for (const a of approval.approved) {
     deps.audit.record({
       kind: 'catalog.approved',

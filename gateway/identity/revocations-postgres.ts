@@ -14,7 +14,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import pg from 'pg';
 import { StorageError } from '../../src/storage/errors.js';
-import { describePostgresUrl, inTransaction, migratePostgres, sharedPostgres } from '../../src/storage/postgres.js';
+import { describePostgresUrl, type Follower, followTable, inTransaction, migratePostgres, sharedPostgres } from '../../src/storage/postgres.js';
 import type { Migration } from '../../src/storage/sqlite.js';
 import { readLegacyRevocations, type Revocation, type RevocationStore, unavailableRevocation } from './revocations.js';
 
@@ -72,13 +72,9 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
 
   let users = new Map<string, Revocation>();
   let version: string | undefined;
-  let confirmedAt = 0;
-  let inflight: Promise<void> | undefined;
-  let again = false;
 
   /** One statement, so the version and the rows come from one snapshot. */
   const readOnce = async () => {
-    const started = Date.now();
     const r = await pool.query<{ version: string; users: Array<[string, string, string, string | null]> | null }>(
       `SELECT v.version::text AS version,
          CASE WHEN v.version::text = $1 THEN NULL
@@ -94,30 +90,6 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
       users = next;
       version = row.version;
     }
-    // Confirmed as of when the read began (a change committed during it may be missing).
-    confirmedAt = started;
-    report(undefined);
-  };
-  /** Read now; a request during a read runs one more read after it (that read may predate the change). */
-  const refresh = (): Promise<void> => {
-    if (inflight) {
-      again = true;
-      return inflight;
-    }
-    inflight = (async () => {
-      try {
-        do {
-          again = false;
-          await readOnce();
-        } while (again);
-      } finally {
-        inflight = undefined;
-      }
-    })();
-    return inflight;
-  };
-  const refreshQuietly = () => {
-    refresh().catch((err: Error) => report(`${where}: ${err.message}`));
   };
 
   const tx = (body: Tx): Promise<void> =>
@@ -132,67 +104,23 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
       { onLost: (m) => report(`${where}: ${m}`) },
     );
 
+  let follower: Follower;
   try {
     await migratePostgres(pool, 'revocations', POSTGRES_REVOCATION_MIGRATIONS);
     if (opts.legacyFile && existsSync(opts.legacyFile)) await importLegacy(opts.legacyFile, tx);
-    await refresh();
+    follower = await followTable(url, { channel: REVOCATION_CHANNEL, pollMs, read: readOnce, report });
   } catch (err) {
     await release();
     if (err instanceof StorageError) throw err;
     throw new StorageError('ERR_STORAGE_OPEN', `cannot load the revocation list from ${where}: ${(err as Error).message}`);
   }
-
-  // The listening connection: its own client (a pooled one would be handed to queries).
-  let closed = false;
-  let listener: pg.Client | undefined;
-  let reconnect: NodeJS.Timeout | undefined;
-  let attempts = 0;
-  const scheduleListen = () => {
-    if (closed || reconnect) return;
-    const delay = Math.min(2_000, 100 * 2 ** Math.min(attempts, 5));
-    attempts += 1;
-    reconnect = setTimeout(() => {
-      reconnect = undefined;
-      void listen();
-    }, delay);
-    reconnect.unref();
-  };
-  const drop = (c: pg.Client) => {
-    if (listener !== c) return;
-    listener = undefined;
-    c.end().catch(() => {});
-    scheduleListen();
-  };
-  const listen = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000, keepAlive: true, application_name: 'skillgate-revocations' });
-    c.on('error', (err) => {
-      report(`${where}: ${err.message}`);
-      drop(c);
-    });
-    c.on('end', () => drop(c));
-    c.on('notification', refreshQuietly);
-    listener = c;
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${REVOCATION_CHANNEL}`);
-      attempts = 0;
-      if (closed) await c.end();
-      // Whatever was notified while no one listened: read now.
-      else refreshQuietly();
-    } catch (err) {
-      report(`${where}: ${(err as Error).message}`);
-      drop(c);
-    }
-  };
-  await listen();
-  const poll = setInterval(refreshQuietly, pollMs);
-  poll.unref();
+  const refresh = () => follower.refresh();
 
   return {
     where,
     isRevoked(userId) {
-      const age = Date.now() - confirmedAt;
-      if (age > maxStalenessMs) return unavailableRevocation(`${where} not confirmed for ${age} ms${problem ? `: ${problem}` : ''}`, confirmedAt);
+      const age = follower.age();
+      if (age > maxStalenessMs) return unavailableRevocation(`${where} not confirmed for ${age} ms${problem ? `: ${problem}` : ''}`, Date.now() - age);
       return users.get(userId);
     },
     async revoke(userId, r) {
@@ -220,13 +148,7 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
       return out;
     },
     async close() {
-      closed = true;
-      clearInterval(poll);
-      if (reconnect) clearTimeout(reconnect);
-      const c = listener;
-      listener = undefined;
-      await c?.end().catch(() => {});
-      await inflight?.catch(() => {});
+      await follower.close();
       await release();
     },
   };

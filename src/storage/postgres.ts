@@ -192,3 +192,115 @@ export async function migratePostgres(pool: PgPool, component: string, migration
     client.release();
   }
 }
+
+/** A replica's in-memory copy of shared state, kept current by `followTable`. */
+export interface Follower {
+  /** Read now. A request during a read runs one more read after it (that read may predate the change). */
+  refresh(): Promise<void>;
+  /** Ms since the last successful read began: how old the copy may be (Infinity before the first). */
+  age(): number;
+  /** Stop listening and polling (the caller releases its pool). */
+  close(): Promise<void>;
+}
+
+/**
+ * Keep an in-memory copy current across replicas: `read` (the owner's statement, updating its
+ * copy) runs now — the returned promise rejects when it fails, so a replica without its copy
+ * does not start — then on every `NOTIFY <channel>` (a listening connection of its own,
+ * reconnected with backoff after a server restart; every reconnection reads again, since
+ * notifications sent meanwhile are lost) and every `pollMs` whatever the notifications.
+ * `report` hears each new problem, and `undefined` once a read succeeds again.
+ *
+ * @example const f = await followTable(url, { channel: 'skillgate_revocations', pollMs: 500, read, report }); f.age() > 5_000 // stale: fail closed
+ */
+export async function followTable(url: string, opts: { channel: string; pollMs: number; read: () => Promise<void>; report: (problem: string | undefined) => void }): Promise<Follower> {
+  const where = describePostgresUrl(url);
+  let confirmedAt = -Infinity;
+  let inflight: Promise<void> | undefined;
+  let again = false;
+  const refresh = (): Promise<void> => {
+    if (inflight) {
+      again = true;
+      return inflight;
+    }
+    inflight = (async () => {
+      try {
+        do {
+          again = false;
+          const started = Date.now();
+          await opts.read();
+          // Confirmed as of when the read began (a change committed during it may be missing).
+          confirmedAt = started;
+          opts.report(undefined);
+        } while (again);
+      } finally {
+        inflight = undefined;
+      }
+    })();
+    return inflight;
+  };
+  const refreshQuietly = () => {
+    refresh().catch((err: Error) => opts.report(`${where}: ${err.message}`));
+  };
+  await refresh();
+
+  // The listening connection: its own client (a pooled one would be handed to queries).
+  let closed = false;
+  let listener: pg.Client | undefined;
+  let reconnect: NodeJS.Timeout | undefined;
+  let attempts = 0;
+  const scheduleListen = () => {
+    if (closed || reconnect) return;
+    const delay = Math.min(2_000, 100 * 2 ** Math.min(attempts, 5));
+    attempts += 1;
+    reconnect = setTimeout(() => {
+      reconnect = undefined;
+      void listen();
+    }, delay);
+    reconnect.unref();
+  };
+  const drop = (c: pg.Client) => {
+    if (listener !== c) return;
+    listener = undefined;
+    c.end().catch(() => {});
+    scheduleListen();
+  };
+  const listen = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000, keepAlive: true, application_name: `skillgate-${opts.channel}` });
+    c.on('error', (err) => {
+      opts.report(`${where}: ${err.message}`);
+      drop(c);
+    });
+    c.on('end', () => drop(c));
+    c.on('notification', refreshQuietly);
+    listener = c;
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${opts.channel}`);
+      attempts = 0;
+      if (closed) await c.end();
+      // Whatever was notified while no one listened: read now.
+      else refreshQuietly();
+    } catch (err) {
+      opts.report(`${where}: ${(err as Error).message}`);
+      drop(c);
+    }
+  };
+  await listen();
+  const poll = setInterval(refreshQuietly, opts.pollMs);
+  poll.unref();
+
+  return {
+    refresh,
+    age: () => Date.now() - confirmedAt,
+    async close() {
+      closed = true;
+      clearInterval(poll);
+      if (reconnect) clearTimeout(reconnect);
+      const c = listener;
+      listener = undefined;
+      await c?.end().catch(() => {});
+      await inflight?.catch(() => {});
+    },
+  };
+}

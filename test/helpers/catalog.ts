@@ -14,6 +14,7 @@ import type { LoadedConfig } from '../../src/config/load.js';
 import type { AuditSink } from '../../src/contracts/audit.js';
 import { memoryAuditSink } from '../../gateway/audit/memory.js';
 import { own } from '../../src/shared/own.js';
+import { openLockSource } from '../../src/app/runtime/state.js';
 
 /** Score `servers` (default: all) and approve them, or only `tools`, into the workspace's lock file. */
 export async function approve(loaded: LoadedConfig, pool: UpstreamPool, opts: { servers?: string[]; tools?: string[]; by?: string } = {}): Promise<PinLock> {
@@ -32,10 +33,22 @@ export async function approve(loaded: LoadedConfig, pool: UpstreamPool, opts: { 
   return lock!;
 }
 
-/** Approve every server's tools, then the catalog over the lock (watching it, like the runtime). */
+/**
+ * Approve every server's tools into the lock file, then the catalog over the workspace's lock,
+ * following it like the runtime: the file itself, or — a workspace on PostgreSQL — the database's
+ * lock, imported from that file (openLockSource). Closing the catalog closes the source.
+ */
 export async function approvedCatalog(loaded: LoadedConfig, pool: UpstreamPool, log: Logger, audit: AuditSink = memoryAuditSink()): Promise<PinnedCatalog> {
   await approve(loaded, pool);
-  return createPinnedCatalog({ pool, lockFile: loaded.path(loaded.config.catalog.lockFile), servers: loaded.config.servers, workspace: loaded.config.workspace, audit, log });
+  const lock = await openLockSource(loaded);
+  const catalog = createPinnedCatalog({ pool, lock, servers: loaded.config.servers, workspace: loaded.config.workspace, audit, log });
+  return {
+    ...catalog,
+    close() {
+      catalog.close();
+      void lock.close();
+    },
+  };
 }
 
 /**

@@ -22,8 +22,6 @@ export interface Topology {
   ws: DemoWorkspace;
   /** The folder of the workspace's Cedar policies (a copy of the repo's, which a test may change). */
   policiesDir: string;
-  /** The pinned catalog (tools.lock.json) every replica reads. */
-  lockFile: string;
   /** The environment every replica runs with (TEMPORAL_ADDRESS, SKILLGATE_DATABASE_URL). */
   env: NodeJS.ProcessEnv;
   lb: LoadBalancer;
@@ -113,7 +111,6 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
       temporal,
       ws,
       policiesDir,
-      lockFile: loaded.path(loaded.config.catalog.lockFile),
       env,
       lb,
       gateways,

@@ -1,6 +1,7 @@
 /** The CLI's connections: upstream MCP servers and Temporal (imported by commands when they run). */
 import { Client, Connection } from '@temporalio/client';
 import { createPinnedCatalog, type PinnedCatalog } from '../../../gateway/curation/catalog.js';
+import type { LockSource } from '../../../gateway/curation/lock-source.js';
 import { createLogger, type Logger } from '../../../gateway/log.js';
 import { createUpstreamPool } from '../../../gateway/upstream/pool.js';
 import type { AuditSink } from '../../contracts/audit.js';
@@ -50,10 +51,10 @@ export function cliLogger(loaded: LoadedConfig): { logger: Logger; flush(): void
  * The pinned catalog over the CLI's pool (no watcher: a command is short), logging to the
  * runtime's log and recording to the workspace's audit trail.
  */
-export function openCatalog(loaded: LoadedConfig, pool: UpstreamPool, logger: Logger, audit: AuditSink): PinnedCatalog {
+export function openCatalog(loaded: LoadedConfig, pool: UpstreamPool, lock: LockSource, logger: Logger, audit: AuditSink): PinnedCatalog {
   return createPinnedCatalog({
     pool,
-    lockFile: loaded.path(loaded.config.catalog.lockFile),
+    lock,
     servers: loaded.config.servers,
     workspace: loaded.config.workspace,
     audit,

@@ -5,6 +5,7 @@
 import { userInfo } from 'node:os';
 import { ApproveError } from '../../../gateway/curation/approve.js';
 import { LockError } from '../../../gateway/curation/lock.js';
+import type { LockSource } from '../../../gateway/curation/lock-source.js';
 import { renderHtml } from '../../../gateway/curation/render/html.js';
 import { renderJson } from '../../../gateway/curation/render/json.js';
 import { renderSarif } from '../../../gateway/curation/render/sarif.js';
@@ -16,6 +17,7 @@ import type { UpstreamPool } from '../../../gateway/upstream/types.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { ServerConfig } from '../../config/schema.js';
 import type { AuditSink } from '../../contracts/audit.js';
+import { openLockSource } from '../runtime/state.js';
 import { CliError } from './errors.js';
 
 export interface CurateRunOptions {
@@ -73,11 +75,19 @@ export function formatText(reports: readonly CurationReport[]): string {
 
 /** Score `names` (reachable through `pool`), render, and approve when asked. */
 export async function curateServers(loaded: LoadedConfig, servers: Readonly<Record<string, ServerConfig>>, pool: UpstreamPool, names: string[], opts: CurateRunOptions): Promise<CurateOutcome> {
-  const lockFile = loaded.path(loaded.config.catalog.lockFile);
-  const deps = { pool, servers, lockFile, workspace: loaded.config.workspace, audit: opts.audit, log: opts.log };
+  const source = await openLockSource(loaded);
+  try {
+    return await curateWith(source, servers, pool, names, opts, loaded);
+  } finally {
+    await source.close();
+  }
+}
+
+async function curateWith(source: LockSource, servers: Readonly<Record<string, ServerConfig>>, pool: UpstreamPool, names: string[], opts: CurateRunOptions, loaded: LoadedConfig): Promise<CurateOutcome> {
+  const deps = { pool, servers, lock: source, workspace: loaded.config.workspace, audit: opts.audit, log: opts.log };
   let lock;
   try {
-    lock = currentLock(lockFile);
+    lock = currentLock(source);
   } catch (err) {
     if (err instanceof LockError && opts.approve !== undefined) throw new CliError(`${err.message}\n  nothing was approved`, 1);
     lock = undefined;
@@ -95,11 +105,11 @@ export async function curateServers(loaded: LoadedConfig, servers: Readonly<Reco
   if (opts.approve !== undefined) {
     const report = reports[0]!;
     try {
-      const a = approveServer(deps, report, { by: opts.by ?? whoAmI(), acceptRisk: opts.acceptRisk === true, ...(Array.isArray(opts.approve) ? { tools: opts.approve } : {}) });
+      const a = await approveServer(deps, report, { by: opts.by ?? whoAmI(), acceptRisk: opts.acceptRisk === true, ...(Array.isArray(opts.approve) ? { tools: opts.approve } : {}) });
       for (const x of a.approved) messages.push(`approved ${report.server}.${x.tool} (grade ${x.grade}) ${x.hash}${x.previous ? ` (was ${x.previous})` : ''}`);
       if (a.unchanged.length) messages.push(`already approved as they are: ${a.unchanged.join(', ')}`);
       for (const t of a.removed) messages.push(`removed ${report.server}.${t}: the server no longer lists it`);
-      messages.push(`wrote ${lockFile}${a.approved.length || a.removed.length ? ' — a running gateway serves the change on its next request' : ''}`);
+      messages.push(`wrote ${source.where}${a.approved.length || a.removed.length ? ' — every running gateway serves the change within a second' : ''}`);
       exitCode = 0;
     } catch (err) {
       if (err instanceof ApproveError || err instanceof LockError) throw new CliError(`${err.message}\n  nothing was approved`, 1);

@@ -55,8 +55,10 @@ export function register(program: Command): void {
       const log = cliLogger(loaded);
       const { openWorkspaceAudit } = await import('../runtime/audit.js');
       const audit = await openWorkspaceAudit(loaded, { busyTimeoutMs: 5_000, onProblem: (msg, fields) => log.logger.error(msg, { component: 'cli', ...fields }) });
+      const { openLockSource } = await import('../runtime/state.js');
       const { skill, held } = await withPool(loaded, async (pool) => {
-        const catalog = openCatalog(loaded, pool, log.logger, audit.log);
+        const lock = await openLockSource(loaded);
+        const catalog = openCatalog(loaded, pool, lock, log.logger, audit.log);
         try {
           const skill = await loadSkill(loaded, pool, skillName, await approvedCatalog(loaded, catalog, [loaded.path(loaded.config.skillsDir)]));
           return { skill, held: heldReason(catalog, skill) };
@@ -68,6 +70,7 @@ export function register(program: Command): void {
           throw err;
         } finally {
           catalog.close();
+          await lock.close();
           log.flush();
         }
       }).finally(() => audit.close());

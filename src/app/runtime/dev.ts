@@ -35,6 +35,7 @@ import { verificationKeys } from '../../../gateway/audit/keys.js';
 import { configDigest, openWorkspaceAudit } from './audit.js';
 import { startGateway } from './front-door.js';
 import { createGovernance } from './governance.js';
+import { openLockSource } from './state.js';
 import { openCredentials } from './credentials.js';
 import { connectTemporal, describeExecutable, RuntimeError, startEmbeddedTemporal, type TemporalRuntime } from './temporal.js';
 import { createSkillWorker } from '../../temporal/worker.js';
@@ -237,8 +238,9 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
     const pool = createUpstreamPool(loaded);
     cleanups.push({ what: 'the upstream MCP servers', run: () => pool.close() });
     // The pinned catalog: only approved tools whose definition equals the pin are served.
-    const lockFile = loaded.path(config.catalog.lockFile);
-    const catalog = createPinnedCatalog({ pool, lockFile, servers: config.servers, workspace: config.workspace, audit: audit.log, log: logger });
+    const pins = await openLockSource(loaded, { onProblem: log });
+    cleanups.push({ what: 'the pinned catalog', run: () => pins.close() });
+    const catalog = createPinnedCatalog({ pool, lock: pins, servers: config.servers, workspace: config.workspace, audit: audit.log, log: logger });
     cleanups.push({ what: 'the catalog watcher', run: async () => catalog.close() });
     const servers = await describeServers(loaded, pool, catalog);
 
@@ -320,7 +322,7 @@ export async function startDevRuntime(loaded: LoadedConfig, opts: DevRuntimeOpti
         return { name: s.plan.skill.name, version: s.plan.skill.version, planHash: s.hash, ...(held ? { held } : {}) };
       }),
       skillDiagnostics: registry.diagnostics(),
-      catalog: { lockFile, status: catalog.status().lock },
+      catalog: { lockFile: pins.where, status: catalog.status().lock },
       stateDir,
       logDestination,
       endpoints: [],

@@ -7,6 +7,8 @@
 import { openPostgresAuditStore } from '../../../gateway/audit/postgres-store.js';
 import { openSqliteAuditStore, type SqliteAuditStoreOptions } from '../../../gateway/audit/sqlite-store.js';
 import type { AuditStore } from '../../../gateway/audit/store.js';
+import { openPostgresLockSource } from '../../../gateway/curation/lock-postgres.js';
+import { fileLockSource, type LockSource } from '../../../gateway/curation/lock-source.js';
 import type { GrantStore } from '../../../gateway/downstream/vault.js';
 import { openSqliteGrantStore } from '../../../gateway/downstream/vault.js';
 import { openPostgresGrantStore } from '../../../gateway/downstream/vault-postgres.js';
@@ -80,6 +82,20 @@ export async function openAuditStore(loaded: LoadedConfig, opts: Pick<SqliteAudi
   const { storage, audit } = loaded.config;
   if (storage.kind === 'sqlite') return openSqliteAuditStore(loaded.path(storage.file), { fsync: audit.fsync, ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) });
   return openPostgresAuditStore(postgresUrl(loaded), opts.onProblem ? { onProblem: opts.onProblem } : {});
+}
+
+/**
+ * The pinned catalog of the workspace: `catalog.lockFile` (tools.lock.json) with `kind: sqlite`;
+ * with `kind: postgres` the one lock every replica follows, imported from that file when the
+ * database has none yet. Throws StorageError when PostgreSQL cannot be reached or migrated.
+ *
+ * @example const lock = await openLockSource(loaded); const catalog = createPinnedCatalog({ pool, lock, … });
+ */
+export async function openLockSource(loaded: LoadedConfig, opts: { onProblem?: (message: string) => void } = {}): Promise<LockSource> {
+  const file = loaded.path(loaded.config.catalog.lockFile);
+  if (loaded.config.storage.kind === 'sqlite') return fileLockSource(file);
+  const pg = postgresOf(loaded);
+  return openPostgresLockSource(postgresUrl(loaded), { file, maxStalenessMs: pg.maxStalenessMs, pollMs: pg.pollMs, ...(opts.onProblem ? { onProblem: opts.onProblem } : {}) });
 }
 
 /** Where the workspace's state is, for messages: the SQLite file, or `postgres://host:port/db` (never a password). */
