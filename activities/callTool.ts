@@ -116,6 +116,10 @@ export function createCallTool(deps: PipelineDeps) {
       if (err instanceof DownstreamError) {
         throw ApplicationFailure.create({ message: `${what}: ${toolName}: ${err.message} (${err.code})`, type: 'UpstreamUnavailable' satisfies CallToolFailureType, nonRetryable: false });
       }
+      if (err instanceof ToolCallError && err.code === 'ERR_CATALOG_UNCONFIRMED') {
+        // This replica's copy of the shared catalog is not confirmed current: another attempt (or worker) may be.
+        throw ApplicationFailure.create({ message: `${what}: ${err.message} (${err.code})`, type: 'CatalogUnavailable' satisfies CallToolFailureType, nonRetryable: false });
+      }
       if (err instanceof ToolCallError) {
         // Withheld by the pinned catalog: retrying cannot approve it; the history keeps the code and detail.
         const type: CallToolFailureType = err.code === 'ERR_TOOL_UNKNOWN' ? 'UnknownTool' : 'ToolWithheld';

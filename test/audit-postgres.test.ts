@@ -187,6 +187,14 @@ describe('skillgate audit on a PostgreSQL workspace (the real CLI)', () => {
     ]);
   });
 
+  it('a database that cannot be reached is one line naming it (no password, no stack trace), exit 1', async () => {
+    const r = await skillgate(configFile, ['audit', 'verify'], { ...env(), SKILLGATE_DATABASE_URL: `postgres://skillgate:${server.password}@127.0.0.1:1/nowhere` });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^skillgate: cannot connect to the state database postgres:\/\/127\.0\.0\.1:1\/nowhere: .*ECONNREFUSED.*\n$/);
+    expect(r.stderr).not.toContain(server.password);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('verify exits 1 naming the first broken event after an event was edited in the database', async () => {
     const copy = await server.copyDatabase(new URL(url).pathname.slice(1), `auditpg_${process.pid}_edited`);
     await pgQuery(copy, 'DROP TRIGGER skillgate_audit_events_append_only ON skillgate_audit_events');

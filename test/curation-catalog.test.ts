@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPinnedCatalog, type PinnedCatalog } from '../gateway/curation/catalog.js';
-import { readLock, writeLock } from '../gateway/curation/lock.js';
+import { LockError, readLock, writeLock } from '../gateway/curation/lock.js';
 import { memoryLogger } from '../gateway/log.js';
 import { createUpstreamPool } from '../gateway/upstream/pool.js';
 import type { UpstreamPool } from '../gateway/upstream/types.js';
@@ -124,6 +124,24 @@ describe('fails closed', () => {
     expect(await catalog.check('weather', 'get_forecast')).toMatchObject({ ok: false, code: 'ERR_CATALOG_UNAVAILABLE' });
     writeFileSync(lockFile, good);
     await eventually(async () => (await catalog.check('weather', 'get_forecast')).ok, 'the watcher to read the fixed lock');
+  });
+});
+
+describe('fails closed on a shared lock it cannot confirm', () => {
+  it('a copy not confirmed current (PostgreSQL unreachable): nothing served, a retryable refusal saying why; served again once confirmed', async () => {
+    let stale: LockError | undefined = new LockError('ERR_LOCK_UNAVAILABLE', 'the pinned catalog in postgres://db/x has not been confirmed for 6000 ms; no upstream tool is served until it is', 'postgres://db/x');
+    const source = fileLockSource(lockFile);
+    const shared = createPinnedCatalog({ pool, lock: { ...source, problem: () => stale }, servers: ws.loaded.config.servers, workspace: 'test', audit, log, watch: false });
+    try {
+      const r = await shared.check('weather', 'get_forecast');
+      expect(r).toMatchObject({ ok: false, code: 'ERR_CATALOG_UNCONFIRMED', message: expect.stringMatching(/not available right now.*try again/) });
+      expect(!r.ok && r.detail).toMatch(/has not been confirmed for 6000 ms/);
+      expect(await shared.visibleTools('weather')).toEqual([]);
+      stale = undefined;
+      expect(await shared.check('weather', 'get_forecast')).toMatchObject({ ok: true });
+    } finally {
+      shared.close();
+    }
   });
 });
 

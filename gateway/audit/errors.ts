@@ -10,6 +10,9 @@ export type AuditErrorCode =
   | 'ERR_AUDIT_INPUT';
 
 export class AuditError extends Error {
+  /** Its message is for people (the CLI prints it without a stack trace). */
+  readonly userFacing = true;
+  readonly exitCode = 1;
   constructor(
     readonly code: AuditErrorCode,
     message: string,

@@ -40,7 +40,9 @@ export type CatalogRefusalCode =
   /** A skill step's tool was approved again with another definition than the skill was compiled against. */
   | 'ERR_TOOL_CHANGED_SINCE_COMPILE'
   /** The lock file is missing or corrupt: nothing is served. */
-  | 'ERR_CATALOG_UNAVAILABLE';
+  | 'ERR_CATALOG_UNAVAILABLE'
+  /** A shared lock (PostgreSQL) this replica could not confirm current: nothing is served until it can (retryable). */
+  | 'ERR_CATALOG_UNCONFIRMED';
 
 export type ToolStatus =
   | { ok: true; tool: Tool; hash: string }
@@ -332,11 +334,11 @@ export function createPinnedCatalog(deps: PinnedCatalogDeps): PinnedCatalog {
     return p;
   }
 
-  const unavailable = (why?: LockError): ToolStatus => ({
+  const unavailable = (): ToolStatus => ({
     ok: false,
     code: 'ERR_CATALOG_UNAVAILABLE',
     message: "is not available: the gateway's tool catalog cannot be read",
-    detail: why?.message ?? lockError?.message ?? 'the catalog is closed',
+    detail: lockError?.message ?? 'the catalog is closed',
   });
 
   const refusal = (server: string, tool: string, st: ServerState): ToolStatus => {
@@ -374,9 +376,9 @@ export function createPinnedCatalog(deps: PinnedCatalogDeps): PinnedCatalog {
   return {
     async check(server, tool, expectedHash) {
       if (!lock || closed) return unavailable();
-      // A copy that could not be confirmed current (PostgreSQL unreachable): fail closed.
+      // A copy that could not be confirmed current (PostgreSQL unreachable): fail closed, retryably.
       const stale = deps.lock.problem();
-      if (stale) return unavailable(stale);
+      if (stale) return { ok: false, code: 'ERR_CATALOG_UNCONFIRMED', message: "is not available right now: the gateway's tool catalog cannot be confirmed current; try again shortly", detail: stale.message };
       const st = await stateOf(server);
       const e = st.byName.get(tool);
       if (!e || e.state !== 'approved') return refusal(server, tool, st);

@@ -23,8 +23,20 @@ export interface SkillgateActivities {
  * message names the rule). `AuthorizationRequired`: the user must grant access to a
  * downstream system first (the run waits, then tries the step again). `RevocationsUnavailable`:
  * the revocation list could not be checked (its database unreachable): retryable.
+ * `CatalogUnavailable`: the shared pinned catalog could not be confirmed current (its database
+ * unreachable): retryable.
  */
-export type ActivityFailureType = 'ToolError' | 'UnknownTool' | 'ToolWithheld' | 'UpstreamUnavailable' | 'UpstreamProtocolError' | 'NotPermitted' | 'DataLossBlocked' | 'AuthorizationRequired' | 'RevocationsUnavailable';
+export type ActivityFailureType =
+  | 'ToolError'
+  | 'UnknownTool'
+  | 'ToolWithheld'
+  | 'UpstreamUnavailable'
+  | 'UpstreamProtocolError'
+  | 'NotPermitted'
+  | 'DataLossBlocked'
+  | 'AuthorizationRequired'
+  | 'RevocationsUnavailable'
+  | 'CatalogUnavailable';
 
 export interface CallToolInput {
   server: string;

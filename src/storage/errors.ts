@@ -1,5 +1,8 @@
 /** A storage failure with a stable code (never carries a stored value, never a password). */
 export class StorageError extends Error {
+  /** Its message is for people (the CLI prints it without a stack trace). */
+  readonly userFacing = true;
+  readonly exitCode = 1;
   constructor(
     readonly code: 'ERR_STORAGE_OPEN' | 'ERR_STORAGE_NEWER' | 'ERR_STORAGE_MIGRATION' | 'ERR_STORAGE_IMPORT',
     message: string,

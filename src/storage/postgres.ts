@@ -153,7 +153,8 @@ export async function migratePostgres(pool: PgPool, component: string, migration
   try {
     client = await pool.connect();
   } catch (err) {
-    throw new StorageError('ERR_STORAGE_OPEN', `cannot connect to the state database: ${(err as Error).message}`);
+    const url = pool.options.connectionString;
+    throw new StorageError('ERR_STORAGE_OPEN', `cannot connect to the state database${url ? ` ${describePostgresUrl(url)}` : ''}: ${(err as Error).message}`);
   }
   // A connection lost between two statements is reported on the client: the next statement fails instead.
   const ignore = () => {};
