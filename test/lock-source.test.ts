@@ -181,14 +181,19 @@ describe('pinned catalog storage: postgres only', () => {
     const store = await pg.fresh();
     const [c, d] = [await store.open(), await store.open()];
     try {
-      // Both read the same (empty) lock; C writes first.
-      await c.write(lockWith(['one']));
-      await expect(d.write(lockWith(['two']))).rejects.toThrow(expect.objectContaining({ code: 'ERR_LOCK_CONFLICT' }) as Error);
-      expect(toolsOf(c)).toEqual(['one']);
-      // D, once it has followed C's write, approves on top of it.
-      for (let i = 0; i < 100 && toolsOf(d).join() !== 'one'; i++) await new Promise((r) => setTimeout(r, 20));
-      await d.write(lockWith(['one', 'two']));
-      expect(toolsOf(d)).toEqual(['one', 'two']);
+      const seen = changed(d);
+      await c.write(lockWith(['base']));
+      await seen;
+      // Both read the same lock; C writes first (D may even follow it: D wrote what it read).
+      expect([toolsOf(c), toolsOf(d)]).toEqual([['base'], ['base']]);
+      await c.write(lockWith(['base', 'one']));
+      await expect(d.write(lockWith(['base', 'two']))).rejects.toThrow(expect.objectContaining({ code: 'ERR_LOCK_CONFLICT', message: expect.stringMatching(/changed by someone else since it was read; nothing was written/) }) as Error);
+      for (let i = 0; i < 100 && toolsOf(d).length !== 2; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(toolsOf(d)).toEqual(['base', 'one']);
+      // D read again (above): its approval goes on top of C's.
+      await d.write(lockWith(['base', 'one', 'two']));
+      expect(toolsOf(c).length === 3 || toolsOf(d).length === 3).toBe(true);
+      expect(toolsOf(d)).toEqual(['base', 'one', 'two']);
     } finally {
       await c.close();
       await d.close();

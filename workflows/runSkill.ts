@@ -88,7 +88,15 @@ const DEFAULT_AUTHORIZATION_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 /** The states the answer update answers in: the run has ended, or waits for someone. */
 const ANSWERING_STATES: ReadonlySet<RunStatus['state']> = new Set(['completed', 'failed', 'awaiting-approval', 'awaiting-authorization']);
 
-const VERIFY_RETRY: RetryPolicy = { maximumAttempts: 3, initialInterval: '200ms', nonRetryableErrorTypes: ['NotPermitted'] };
+/**
+ * The verifications retry what may pass on its own — above all `RevocationsUnavailable`, a
+ * replica that cannot confirm the shared revocation list while its database restarts — for
+ * ~11 s (200 ms doubling to 2 s, 9 attempts), longer than `storage.postgres.maxStalenessMs` (5 s)
+ * plus a database restart; a refusal (`NotPermitted`) is never retried. Was 3 attempts from
+ * 200 ms (~0.6 s). A retry policy is not part of what replay compares: recorded histories replay
+ * unchanged (test/replay.test.ts), and runs in flight take the new policy at their next attempt.
+ */
+const VERIFY_RETRY: RetryPolicy = { maximumAttempts: 9, initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', nonRetryableErrorTypes: ['NotPermitted'] };
 const { verifyRun } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: VERIFY_RETRY });
 const { verifyApproval } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: VERIFY_RETRY });
 const { skillgateAudit } = proxySinks<RunAuditSinks>();

@@ -69,6 +69,8 @@ export async function openPostgresLockSource(url: string, opts: PostgresLockSour
   let lock: PinLock | undefined;
   let lockError: LockError | undefined = missing();
   let version = '';
+  /** The version the last read() returned: what an approval's write must still find. */
+  let readVersion: string | undefined;
   const listeners = new Set<() => void>();
 
   const readOnce = async () => {
@@ -124,6 +126,7 @@ export async function openPostgresLockSource(url: string, opts: PostgresLockSour
     name,
     where,
     read() {
+      readVersion = version;
       if (lockError) throw lockError;
       return lock!;
     },
@@ -134,7 +137,8 @@ export async function openPostgresLockSource(url: string, opts: PostgresLockSour
     },
     async write(next) {
       const body = formatLock(lockSchema.parse(next));
-      const expected = version;
+      // Against what the approval read, not what this replica has followed since.
+      const expected = readVersion ?? version;
       let changed = false;
       await inTransaction(pool, async (c) => {
         const r = expected
@@ -145,6 +149,7 @@ export async function openPostgresLockSource(url: string, opts: PostgresLockSour
         if (changed) await c.query(`NOTIFY ${CATALOG_CHANNEL}`);
       });
       if (!changed) throw new LockError('ERR_LOCK_CONFLICT', `${name} was changed by someone else since it was read; nothing was written: approve again`, where);
+      readVersion = undefined;
       await follower.refresh().catch((err: Error) => report(`${where}: ${err.message}`));
     },
     watch(listener) {

@@ -21,8 +21,8 @@ export interface LockSource {
    */
   problem(): LockError | undefined;
   /**
-   * Replace the lock (an approval). On PostgreSQL a compare-and-set on the version `read()`
-   * returned: a lock changed meanwhile by someone else throws LockError ERR_LOCK_CONFLICT.
+   * Replace the lock (an approval). On PostgreSQL a compare-and-set on the version the last
+   * `read()` returned: a lock changed since by someone else throws LockError ERR_LOCK_CONFLICT.
    */
   write(lock: PinLock): Promise<void>;
   /** Call `listener` (soon) after the lock may have changed; returns what stops it. */
