@@ -14,7 +14,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { StorageError } from '../../src/storage/errors.js';
-import { describePostgresUrl, type Follower, followTable, inTransaction, migratePostgres, sharedPostgres } from '../../src/storage/postgres.js';
+import { describePostgresUrl, type Follower, followTable, inTransaction, migratePostgres, problemReporter, sharedPostgres } from '../../src/storage/postgres.js';
 import type { Migration } from '../../src/storage/sqlite.js';
 import { formatLock, LockError, lockSchema, type PinLock, parseLock } from './lock.js';
 import type { LockSource } from './lock-source.js';
@@ -56,12 +56,8 @@ export async function openPostgresLockSource(url: string, opts: PostgresLockSour
   const where = describePostgresUrl(url);
   const name = `the pinned catalog in ${where}`;
   const maxStalenessMs = opts.maxStalenessMs ?? 5_000;
-  let problem: string | undefined;
-  const report = (message: string | undefined) => {
-    if (message === problem) return;
-    problem = message;
-    opts.onProblem?.(message ?? `${where}: pinned catalog reachable again`);
-  };
+  const problems = problemReporter(opts.onProblem, `${where}: pinned catalog reachable again`);
+  const report = problems.report;
   const { pool, release } = sharedPostgres(url, (m) => report(`${where}: ${m}`));
   const missing = () =>
     new LockError('ERR_LOCK_MISSING', `${name} is empty; no upstream tool is served until tools are approved: skillgate curate <server> --approve`, where);
@@ -133,7 +129,7 @@ export async function openPostgresLockSource(url: string, opts: PostgresLockSour
     problem() {
       const age = follower.age();
       if (age <= maxStalenessMs) return undefined;
-      return new LockError('ERR_LOCK_UNAVAILABLE', `${name} has not been confirmed for ${age} ms${problem ? ` (${problem})` : ''}; no upstream tool is served until it is`, where);
+      return new LockError('ERR_LOCK_UNAVAILABLE', `${name} has not been confirmed for ${age} ms${problems.current() ? ` (${problems.current()})` : ''}; no upstream tool is served until it is`, where);
     },
     async write(next) {
       const body = formatLock(lockSchema.parse(next));

@@ -14,7 +14,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import pg from 'pg';
 import { StorageError } from '../../src/storage/errors.js';
-import { describePostgresUrl, type Follower, followTable, inTransaction, migratePostgres, sharedPostgres } from '../../src/storage/postgres.js';
+import { describePostgresUrl, type Follower, followTable, inTransaction, migratePostgres, problemReporter, sharedPostgres } from '../../src/storage/postgres.js';
 import type { Migration } from '../../src/storage/sqlite.js';
 import { readLegacyRevocations, type Revocation, type RevocationStore, unavailableRevocation } from './revocations.js';
 
@@ -61,12 +61,8 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
   const maxStalenessMs = opts.maxStalenessMs ?? 5_000;
   const pollMs = opts.pollMs ?? 500;
   const where = describePostgresUrl(url);
-  let problem: string | undefined;
-  const report = (message: string | undefined) => {
-    if (message === problem) return;
-    problem = message;
-    opts.onProblem?.(message ?? `${where}: revocation list reachable again`);
-  };
+  const problems = problemReporter(opts.onProblem, `${where}: revocation list reachable again`);
+  const report = problems.report;
   // The process's pool on this database, shared with the vault and the audit trail.
   const { pool, release } = sharedPostgres(url, (m) => report(`${where}: ${m}`));
 
@@ -120,7 +116,7 @@ export async function openPostgresRevocations(url: string, opts: PostgresRevocat
     where,
     isRevoked(userId) {
       const age = follower.age();
-      if (age > maxStalenessMs) return unavailableRevocation(`${where} not confirmed for ${age} ms${problem ? `: ${problem}` : ''}`, Date.now() - age);
+      if (age > maxStalenessMs) return unavailableRevocation(`${where} not confirmed for ${age} ms${problems.current() ? `: ${problems.current()}` : ''}`, Date.now() - age);
       return users.get(userId);
     },
     async revoke(userId, r) {

@@ -305,3 +305,21 @@ export async function followTable(url: string, opts: { channel: string; pollMs: 
     },
   };
 }
+
+/**
+ * Tell `onProblem` of each new problem once, and `backAgain` once it is over (report(undefined)):
+ * a store following the database does not repeat the same line every poll.
+ *
+ * @example const problems = problemReporter(opts.onProblem, `${where}: reachable again`); problems.report('connect ECONNREFUSED');
+ */
+export function problemReporter(onProblem: ((message: string) => void) | undefined, backAgain: string): { report(message: string | undefined): void; current(): string | undefined } {
+  let problem: string | undefined;
+  return {
+    report(message) {
+      if (message === problem) return;
+      problem = message;
+      onProblem?.(message ?? backAgain);
+    },
+    current: () => problem,
+  };
+}
