@@ -424,6 +424,43 @@ describe('the log when the store cannot be written', () => {
     await store.close();
   });
 
+  it('while a write in doubt cannot be settled (the store still down), flush() still answers, and nothing is lost or doubled once it is back', async () => {
+    const store = openSqliteAuditStore(join(dir, 'doubt-down.db'));
+    let lie = 1;
+    let down = false;
+    const refuse = () => Promise.reject(new AuditError('ERR_AUDIT_STORAGE', 'connect ECONNREFUSED'));
+    const wrapped: AuditStore = {
+      ...store,
+      append: async (build, o) => {
+        if (down) return refuse();
+        const h = await store.append(build, o);
+        if (lie-- > 0) {
+          down = true;
+          throw new AuditError('ERR_AUDIT_STORAGE', 'Connection terminated unexpectedly');
+        }
+        return h;
+      },
+      get: (seq) => (down ? refuse() : store.get(seq)),
+    };
+    const log = createAuditLog({ store: wrapped, signer: await checkpointSigner(loadOrCreateAuditKey(dir)), workspace: 'test' });
+    for (let i = 1; i <= 3; i++) log.record(event(i));
+    await log.flush();
+    log.record(event(4));
+    // The retry finds the store down and cannot settle the doubt: a waiter hears so, it does not hang.
+    await new Promise((r) => setTimeout(r, 600));
+    const settled = await Promise.race([log.flush().then(() => 'answered'), new Promise((r) => setTimeout(() => r('hung'), 3_000))]);
+    expect(settled).toBe('answered');
+    expect(log.status()).toMatchObject({ ok: false, pending: 4 });
+    down = false;
+    for (let t = 0; !(log.status().ok && log.status().pending === 0); t++) {
+      if (t > 400) throw new Error(`not written: ${JSON.stringify(log.status())}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await log.close();
+    expect((await store.query({ order: 'asc' })).events.map((e) => e.ids?.requestId)).toEqual(['req-1', 'req-2', 'req-3', 'req-4']);
+    await store.close();
+  }, 20_000);
+
   it('a write reported failed that was not committed is written once the store is back', async () => {
     const f = await flaky('not-committed');
     const log = createAuditLog({ store: f.wrapped, signer: await checkpointSigner(loadOrCreateAuditKey(dir)), workspace: 'test' });

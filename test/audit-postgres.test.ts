@@ -66,13 +66,13 @@ describe('the audit trail in PostgreSQL', () => {
     const stores = await Promise.all(['replica_a', 'replica_b'].map((r) => openPostgresAuditStore(asReplica(url, r))));
     const logs = await Promise.all(stores.map((s) => logOn(s)));
     const perReplica = 300;
-    // Bursts of 1–7 events from each replica, interleaved on the event loop: their writes overlap.
+    // Bursts of 1–7 events from each replica every few ms (~0.4 s in all): their writes overlap.
     await Promise.all(
       logs.map(async (log, r) => {
         for (let i = 1; i <= perReplica; ) {
           const burst = 1 + Math.floor(Math.random() * 7);
           for (let k = 0; k < burst && i <= perReplica; k++, i++) log.record(decision(r === 0 ? 'a' : 'b', i));
-          await new Promise((res) => setImmediate(res));
+          await new Promise((res) => setTimeout(res, 5));
         }
         await log.flush();
       }),
@@ -122,11 +122,15 @@ describe('the audit trail in PostgreSQL', () => {
     };
     for (let k = 0; k < 10; k++) await record(5);
     await server.stop('immediate');
-    for (let k = 0; k < 10; k++) await record(5);
-    await log.flush();
-    expect(log.status()).toMatchObject({ ok: false, failing: expect.stringMatching(/cannot be written/) });
-    expect(log.status().pending).toBeGreaterThan(0);
-    await server.start();
+    try {
+      for (let k = 0; k < 10; k++) await record(5);
+      // Answers while the server is down (a write cut off at the stop is in doubt, and cannot be settled yet).
+      await log.flush();
+      expect(log.status()).toMatchObject({ ok: false, failing: expect.stringMatching(/ECONNREFUSED|terminated|cannot/) });
+      expect(log.status().pending).toBeGreaterThan(0);
+    } finally {
+      await server.start();
+    }
     for (let k = 0; k < 10; k++) await record(5);
     // The retry backs off (at most a few seconds after so short an outage).
     const t0 = Date.now();

@@ -239,16 +239,16 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
 
   /**
    * Settle a write in doubt by reading its last event back: stored, its events leave the queue
-   * (and its gap's count the lost ones). Resolves false while the store cannot be read.
+   * (and its gap's count the lost ones). Resolves the error's message while the store cannot be read.
    */
-  const resolveDoubt = async (): Promise<boolean> => {
+  const resolveDoubt = async (): Promise<true | string> => {
     const d = inDoubt;
     if (!d) return true;
     let stored: boolean;
     try {
       stored = (await store.get(d.seq))?.hash === d.hash;
-    } catch {
-      return false;
+    } catch (err) {
+      return (err as Error).message;
     }
     if (inDoubt !== d) return true;
     inDoubt = undefined;
@@ -265,11 +265,12 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       retry = undefined;
       if (!inDoubt) return flushNow(forced);
       void resolveDoubt().then((settled) => {
-        if (settled) flushNow(forced);
-        else {
-          failures++;
-          retryLater(forced, Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
-        }
+        if (settled === true) return flushNow(forced);
+        // Still unreachable: whoever waits hears now (as for a failed write); tried again later.
+        failures++;
+        failing = settled;
+        settleWaiters(undefined);
+        retryLater(forced, Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
       });
     }, delay);
     retry.unref?.();
@@ -323,7 +324,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       clearTimeout(retry);
       retry = undefined;
       // A write in doubt is settled first, or its events could be written twice.
-      if (!(await resolveDoubt())) {
+      if ((await resolveDoubt()) !== true) {
         problem('the audit log closed with events it could not store', { pending: pending.length, lost: lost.count });
         closed = true;
         process.off('exit', onExit);
