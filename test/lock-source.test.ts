@@ -6,26 +6,16 @@
  * database once; two approvals at once cannot lose one (compare-and-set); a replica that cannot
  * confirm its copy says so (the catalog then serves nothing); a newer schema is refused.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type PinLock, formatLock, LockError } from '../gateway/curation/lock.js';
 import { openPostgresLockSource } from '../gateway/curation/lock-postgres.js';
 import { fileLockSource, type LockSource } from '../gateway/curation/lock-source.js';
-import { pgQuery, recordForeignMigration, startPostgres, type PostgresServer } from './helpers/postgres.js';
+import { pgQuery, recordForeignMigration, usePostgres } from './helpers/postgres.js';
 
-let server: PostgresServer;
-const dirs: string[] = [];
+const cluster = usePostgres();
 let dbs = 0;
-
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 function lockWith(tools: string[]): PinLock {
   return {
@@ -54,8 +44,7 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
   {
     name: 'file',
     async fresh() {
-      const dir = mkdtempSync(join(tmpdir(), 'skillgate-lock-'));
-      dirs.push(dir);
+      const dir = cluster.tempDir('skillgate-lock-');
       const file = join(dir, 'tools.lock.json');
       return { file, open: async () => fileLockSource(file), corrupt: async () => writeFileSync(file, '{ "lockfileVersion": 1, ') };
     },
@@ -63,10 +52,9 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
   {
     name: 'postgres',
     async fresh() {
-      const dir = mkdtempSync(join(tmpdir(), 'skillgate-lock-'));
-      dirs.push(dir);
+      const dir = cluster.tempDir('skillgate-lock-');
       const file = join(dir, 'tools.lock.json');
-      const url = await server.createDatabase(`lock_${process.pid}_${dbs++}`);
+      const url = await cluster.server.createDatabase(`lock_${process.pid}_${dbs++}`);
       return {
         file,
         url,
@@ -206,7 +194,7 @@ describe('pinned catalog storage: postgres only', () => {
     try {
       await a.write(lockWith(['get_customer']));
       expect(a.problem()).toBeUndefined();
-      await server.stop('immediate');
+      await cluster.server.stop('immediate');
       try {
         const t0 = Date.now();
         while (!a.problem()) {
@@ -215,7 +203,7 @@ describe('pinned catalog storage: postgres only', () => {
         }
         expect(a.problem()).toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE', message: expect.stringMatching(/has not been confirmed for \d+ ms.*; no upstream tool is served/) });
       } finally {
-        await server.start();
+        await cluster.server.start();
       }
       const t1 = Date.now();
       while (a.problem()) {

@@ -5,27 +5,17 @@
  * a replica that cannot confirm its copy refuses everyone (fail closed), up to the HTTP front
  * door's retryable 503.
  */
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openPostgresRevocations, type PostgresRevocationOptions } from '../gateway/identity/revocations-postgres.js';
 import { openSqliteRevocations } from '../gateway/identity/revocations-sqlite.js';
 import type { RevocationStore } from '../gateway/identity/revocations.js';
 import { startTestGateway } from './helpers/gateway.js';
-import { recordForeignMigration, startPostgres, type PostgresServer } from './helpers/postgres.js';
+import { recordForeignMigration, usePostgres } from './helpers/postgres.js';
 
-let server: PostgresServer;
-const dirs: string[] = [];
+const cluster = usePostgres();
 let dbs = 0;
-
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 /** One fresh database of a backend: open stores on it (replicas), and write into it behind their back. */
 interface Fresh {
@@ -38,8 +28,7 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
   {
     name: 'sqlite',
     async fresh() {
-      const dir = mkdtempSync(join(tmpdir(), 'skillgate-rev-'));
-      dirs.push(dir);
+      const dir = cluster.tempDir('skillgate-rev-');
       const file = join(dir, 'skillgate.db');
       return {
         dir,
@@ -51,9 +40,8 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
   {
     name: 'postgres',
     async fresh() {
-      const dir = mkdtempSync(join(tmpdir(), 'skillgate-rev-'));
-      dirs.push(dir);
-      const url = await server.createDatabase(`rev_${process.pid}_${dbs++}`);
+      const dir = cluster.tempDir('skillgate-rev-');
+      const url = await cluster.server.createDatabase(`rev_${process.pid}_${dbs++}`);
       return {
         dir,
         open: (o = {}) => openPostgresRevocations(url, o),
@@ -152,7 +140,7 @@ describe('revocation store on postgres: faults', () => {
     // Notifications only (no poll in the test's time): proves the listener itself came back.
     const listenerOnly = await db.open({ pollMs: 60_000, maxStalenessMs: 600_000 });
     try {
-      await server.restart('immediate');
+      await cluster.server.restart('immediate');
       // The first write may meet a connection the restart killed; the pool replaces it.
       let revoked = false;
       for (let i = 0; i < 20 && !revoked; i++) {
@@ -180,22 +168,22 @@ describe('revocation store on postgres: faults', () => {
     try {
       await store.revoke('intern', { by: 'ops' });
       expect(store.isRevoked('ceo')).toBeUndefined();
-      await server.stop('immediate');
+      await cluster.server.stop('immediate');
       await timeUntil(() => store.isRevoked('ceo') !== undefined, 3_000, 'refused while the server is down');
       expect(store.isRevoked('ceo')).toMatchObject({ unavailable: true, reason: expect.stringContaining('revocation list is unavailable') });
       expect(store.isRevoked('intern')?.unavailable).toBe(true);
-      await server.start();
+      await cluster.server.start();
       await timeUntil(() => store.isRevoked('ceo') === undefined, 5_000, 'answering again after the restart');
       expect(store.isRevoked('intern')).toMatchObject({ by: 'ops' });
     } finally {
       // Started again above unless the test failed first (a second start of a running server fails).
-      await server.start().catch(() => {});
+      await cluster.server.start().catch(() => {});
       await store.close();
     }
   });
 
   it('the front door answers a retryable 503 while the list is unavailable (storage.kind: postgres)', async () => {
-    const url = await server.createDatabase(`rev_${process.pid}_gw`);
+    const url = await cluster.server.createDatabase(`rev_${process.pid}_gw`);
     const t = await startTestGateway({ extra: { storage: { kind: 'postgres', postgres: { url, maxStalenessMs: 1_000, pollMs: 100 } } } });
     try {
       const resource = t.gw.resourceUrl('hr-desk');
@@ -207,7 +195,7 @@ describe('revocation store on postgres: faults', () => {
           body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
         });
       expect((await init()).status).toBe(200);
-      await server.stop('immediate');
+      await cluster.server.stop('immediate');
       await timeUntil(() => t.governance.revocations.isRevoked('intern') !== undefined, 3_000, 'unavailable');
       const res = await init();
       expect(res.status).toBe(503);
@@ -215,7 +203,7 @@ describe('revocation store on postgres: faults', () => {
       expect(t.logs.filter((l) => l.event === 'refusal' && l.code === 'ERR_REVOCATIONS_UNAVAILABLE').length).toBeGreaterThan(0);
     } finally {
       // Started again above unless the test failed first (a second start of a running server fails).
-      await server.start().catch(() => {});
+      await cluster.server.start().catch(() => {});
       await t.close();
     }
   });

@@ -5,29 +5,18 @@
  * Tokens are stored sealed only; a wrong key is refused and changes nothing. PostgreSQL only:
  * a server restart is survived, and `storage.kind: postgres` puts the vault there.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { memoryAuditSink } from '../gateway/audit/memory.js';
 import { openPostgresGrantStore } from '../gateway/downstream/vault-postgres.js';
 import { openSqliteGrantStore, openVault, type Elicitation, type GrantStore } from '../gateway/downstream/vault.js';
 import { openCredentials } from '../src/app/runtime/credentials.js';
 import { openSqlite } from '../src/storage/sqlite.js';
-import { pgQuery, recordForeignMigration, startPostgres, type PostgresServer } from './helpers/postgres.js';
+import { pgQuery, recordForeignMigration, usePostgres } from './helpers/postgres.js';
 import { testWorkspace } from './helpers/workspace.js';
 
-let server: PostgresServer;
-const dirs: string[] = [];
+const cluster = usePostgres();
 let dbs = 0;
-
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 interface Replica {
   store: GrantStore;
@@ -46,8 +35,7 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
   {
     name: 'sqlite',
     async fresh() {
-      const dir = mkdtempSync(join(tmpdir(), 'skillgate-vault-'));
-      dirs.push(dir);
+      const dir = cluster.tempDir('skillgate-vault-');
       const file = join(dir, 'skillgate.db');
       const sql = (fn: (db: ReturnType<typeof openSqlite>) => unknown) => {
         const db = openSqlite(file);
@@ -75,7 +63,7 @@ const backends: Array<{ name: string; fresh(): Promise<Fresh> }> = [
   {
     name: 'postgres',
     async fresh() {
-      const url = await server.createDatabase(`vault_${process.pid}_${dbs++}`);
+      const url = await cluster.server.createDatabase(`vault_${process.pid}_${dbs++}`);
       return {
         async open() {
           const store = await openPostgresGrantStore(url);
@@ -287,7 +275,7 @@ describe('vault store on postgres: replicas and faults', () => {
       const vb = await openVault(b.store, KEY, { where: 'b' });
       await va.put(grant, { tokens: tokens('1'), scopes: ['read'] });
       expect((await vb.get(grant))?.version).toBe(1);
-      await server.restart('immediate');
+      await cluster.server.restart('immediate');
       // Reads are tried again once on a fresh connection: the first read after the restart works.
       const read = await eventually(() => va.get(grant), 5_000);
       expect(read.value?.tokens).toEqual(tokens('1'));
@@ -304,7 +292,7 @@ describe('vault store on postgres: replicas and faults', () => {
   });
 
   it('storage.kind: postgres puts the vault there: two workspaces (replicas) on one database share grants', async () => {
-    const url = await server.createDatabase(`vault_${process.pid}_ws`);
+    const url = await cluster.server.createDatabase(`vault_${process.pid}_ws`);
     const env = { TEST_VAULT_KEY: KEY.toString('base64url') };
     const config = { storage: { kind: 'postgres', postgres: { url } }, vault: { key: '${env:TEST_VAULT_KEY}' } };
     // Checked when the config loads; each open below is given its environment.

@@ -78,9 +78,11 @@ const SELECT_EVENT = EVENT_COLUMNS.map((c) => (c === 'seq' ? 'seq::float8 AS seq
 /** The element types of the INSERT's arrays, in EVENT_COLUMNS order. */
 const ARRAY_TYPES = EVENT_COLUMNS.map((c) => (c === 'seq' ? 'bigint[]' : 'text[]'));
 const INSERT_EVENTS = `INSERT INTO skillgate_audit_events (${EVENT_COLUMNS.join(', ')}) SELECT * FROM unnest(${ARRAY_TYPES.map((t, i) => `$${i + 1}::${t}`).join(', ')})`;
-const READ_HEAD = `SELECT pg_advisory_xact_lock(${AUDIT_LOCK});
-  SELECT seq::float8 AS seq, hash, time FROM skillgate_audit_events ORDER BY seq DESC LIMIT 1;
-  SELECT n::float8 AS n, seq::float8 AS seq, digest, time FROM skillgate_audit_checkpoints ORDER BY n DESC LIMIT 1`;
+/** The chain's head: its last event and its last checkpoint. */
+const LAST_EVENT = 'SELECT seq::float8 AS seq, hash, time FROM skillgate_audit_events ORDER BY seq DESC LIMIT 1';
+const LAST_CHECKPOINT = 'SELECT n::float8 AS n, seq::float8 AS seq, digest, time FROM skillgate_audit_checkpoints ORDER BY n DESC LIMIT 1';
+/** Sent with BEGIN: the lock every append holds until COMMIT, then the head it appends after. */
+const READ_HEAD = `SELECT pg_advisory_xact_lock(${AUDIT_LOCK}); ${LAST_EVENT}; ${LAST_CHECKPOINT}`;
 
 export interface PostgresAuditStoreOptions {
   /** Told about errors of idle connections (a restarted server); never an event's content. */
@@ -152,8 +154,8 @@ export async function openPostgresAuditStore(url: string, opts: PostgresAuditSto
     },
 
     async head() {
-      const [e] = await read<{ seq: number; hash: string; time: string }>('SELECT seq::float8 AS seq, hash, time FROM skillgate_audit_events ORDER BY seq DESC LIMIT 1');
-      const [c] = await read<{ n: number; seq: number; digest: string; time: string }>('SELECT n::float8 AS n, seq::float8 AS seq, digest, time FROM skillgate_audit_checkpoints ORDER BY n DESC LIMIT 1');
+      const [e] = await read<{ seq: number; hash: string; time: string }>(LAST_EVENT);
+      const [c] = await read<{ n: number; seq: number; digest: string; time: string }>(LAST_CHECKPOINT);
       return headOf(e, c);
     },
 

@@ -17,6 +17,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './dev-process.js';
 
 export interface PostgresServer {
@@ -176,4 +177,40 @@ export async function recordForeignMigration(target: { sqliteFile: string } | { 
   } finally {
     db.close();
   }
+}
+
+/** A test file's PostgreSQL and temporary folders, started before its tests and removed after them. */
+export interface TestPostgres {
+  /** The server (available once the file's beforeAll has run). */
+  readonly server: PostgresServer;
+  /** A new temporary folder, removed after the file's tests. */
+  tempDir(prefix: string): string;
+}
+
+/**
+ * Start a PostgreSQL for this test file (beforeAll) and remove it and every `tempDir` (afterAll).
+ *
+ * @example const cluster = usePostgres(); it('…', async () => { const url = await cluster.server.createDatabase('x'); });
+ */
+export function usePostgres(): TestPostgres {
+  let server: PostgresServer | undefined;
+  const dirs: string[] = [];
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(async () => {
+    await server?.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    get server() {
+      if (!server) throw new Error('usePostgres: the server starts in beforeAll');
+      return server;
+    },
+    tempDir(prefix) {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+  };
 }
